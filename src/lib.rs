@@ -1,0 +1,2 @@
+//! zoom-rotate (layout in progress)
+pub mod rules;
