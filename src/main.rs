@@ -1,1 +1,126 @@
-fn main() {}
+//! The thin binary: parse the command line, set up logging, call the library, and map
+//! the result to the contract's exit codes in one place (0 all changed, 1 some did not,
+//! 2 nothing attempted, 3 stopped early).
+
+use clap::{CommandFactory, Parser};
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use zoom_rotate::auth::Credentials;
+use zoom_rotate::cli::{Cli, Command, LogFormat};
+use zoom_rotate::config::FileConfig;
+use zoom_rotate::shutdown::{on_signals, Stop};
+
+fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args().collect();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "zoom-rotate", &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
+        Command::Man => match clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(&format!("cannot write the man page: {e}")),
+        },
+        Command::Simulate(args) => {
+            let file = match FileConfig::load(args.config.as_deref()) {
+                Ok(f) => f,
+                Err(e) => return fail(&format!("{e:#}")),
+            };
+            init_logging(cli.verbose, LogFormat::Text, false);
+            let result = runtime().block_on(zoom_rotate::simulator::serve_forever(
+                file.simulator,
+                args.listen,
+                async {
+                    let _ = tokio::signal::ctrl_c().await;
+                },
+            ));
+            match result {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(&format!("{e:#}")),
+            }
+        }
+        Command::Run(args) => {
+            // The log format can come from config.toml, so read it before logging starts;
+            // `run` reads it again as part of the settings (errors are reported there).
+            let format = args
+                .log_format
+                .or_else(|| FileConfig::load(args.config.as_deref()).ok().and_then(|f| f.run.log_format))
+                .unwrap_or(LogFormat::Text);
+            let bar = format == LogFormat::Text && std::io::stderr().is_terminal();
+            init_logging(cli.verbose, format, bar);
+            let rt = runtime();
+            let result = rt.block_on(async {
+                let stop = Stop::new();
+                on_signals(stop.clone());
+                zoom_rotate::run(&args, Credentials::from_env(), stop, &argv).await
+            });
+            match result {
+                Ok(r) => ExitCode::from(r.exit_code),
+                Err(e) => {
+                    tracing::error!("{e:#}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+    }
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("zoom-rotate: error: {message}");
+    ExitCode::from(2)
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("cannot start the tokio runtime")
+}
+
+/// stderr logging: `RUST_LOG` if set, else info (-v debug, -vv trace) for this crate and
+/// warnings for its dependencies. Text shares stderr with the progress bar; JSON writes
+/// one object a line.
+fn init_logging(verbose: u8, format: LogFormat, bar: bool) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        0 => "warn,zoom_rotate=info",
+        1 => "warn,zoom_rotate=debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let registry = tracing_subscriber::registry().with(filter);
+    match format {
+        LogFormat::Json => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(false)
+                    .with_span_list(false)
+                    .with_writer(std::io::stderr),
+            )
+            .init(),
+        LogFormat::Text if bar => {
+            let indicatif = tracing_indicatif::IndicatifLayer::new();
+            registry
+                .with(
+                    tracing_subscriber::fmt::layer()
+                        .with_target(false)
+                        .with_writer(indicatif.get_stderr_writer()),
+                )
+                .with(indicatif)
+                .init()
+        }
+        LogFormat::Text => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_target(false)
+                    .with_ansi(std::io::stderr().is_terminal())
+                    .with_writer(std::io::stderr),
+            )
+            .init(),
+    }
+}

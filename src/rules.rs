@@ -50,8 +50,8 @@ impl Violation {
 /// `weak_enhance_detection`. Zoom's list is not published; these are the perennial
 /// leaders of leaked-password lists, matched case-insensitively anywhere in the password.
 const WEAK_WORDS: &[&str] = &[
-    "password", "passw0rd", "qwerty", "letmein", "welcome", "iloveyou", "admin", "zoom",
-    "monkey", "dragon", "football", "baseball", "sunshine", "princess", "abc123", "111111",
+    "password", "passw0rd", "qwerty", "letmein", "welcome", "iloveyou", "admin", "zoom", "monkey",
+    "dragon", "football", "baseball", "sunshine", "princess", "abc123", "111111",
 ];
 
 /// The special characters that satisfy `have_special_character`: any printable ASCII that
@@ -98,7 +98,10 @@ pub fn check(password: &str, policy: &PasswordPolicy) -> Result<(), Violation> {
     let mut chars = password.chars();
     let first = chars.next();
     if chars.all(|c| Some(c) == first) {
-        return Err(Violation::new(1130, "Password can't use the same character."));
+        return Err(Violation::new(
+            1130,
+            "Password can't use the same character.",
+        ));
     }
     let run = match policy.consecutive_characters_length {
         0 => BASIC_RUN,

@@ -1,0 +1,360 @@
+//! Configuration: config.toml as plain data, merged with the command line and the
+//! environment, then resolved into validated [`Settings`] before anything is sent.
+//!
+//! Precedence is the contract's: command line, then environment (clap reads the
+//! `ZOOM_*` variables named in `cli`), then config.toml, then the defaults below. Every
+//! check happens here, once; a wrong value stops the run with exit 2 and a
+//! [`ConfigError`] that names the field, the value and what was expected. Nothing
+//! downstream re-checks. Credentials are not configuration: see `auth`.
+
+use crate::cli::{BodyFormat, LogFormat, Plan, RunArgs};
+use crate::simulator::SimConfig;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+use url::Url;
+
+pub const DEFAULT_BASE_URL: &str = "https://api.zoom.us/v2";
+pub const DEFAULT_TOKEN_URL: &str = "https://zoom.us/oauth/token";
+
+/// A setting that cannot be used, said so that the fix is obvious.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid {field} = {value}: expected {expected}")]
+pub struct ConfigError {
+    pub field: String,
+    pub value: String,
+    pub expected: String,
+}
+
+fn bad(field: &str, value: impl std::fmt::Display, expected: &str) -> ConfigError {
+    ConfigError {
+        field: field.to_string(),
+        value: value.to_string(),
+        expected: expected.to_string(),
+    }
+}
+
+/// config.toml as written. Unknown keys are errors, so a typo never silently falls back
+/// to a default.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FileConfig {
+    pub api: ApiSection,
+    pub rate: RateSection,
+    pub input: InputSection,
+    pub report: ReportSection,
+    pub retry: RetrySection,
+    pub run: RunSection,
+    pub generate: GenerateSection,
+    pub simulator: SimConfig,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiSection {
+    pub base_url: Option<String>,
+    pub token_url: Option<String>,
+    pub body: Option<BodyFormat>,
+    pub timeout_secs: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateSection {
+    pub plan: Option<Plan>,
+    pub rate: Option<f64>,
+    pub concurrency: Option<u32>,
+    pub max_concurrency: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InputSection {
+    pub user_column: Option<String>,
+    pub password_column: Option<String>,
+    pub max_field_bytes: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportSection {
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetrySection {
+    pub attempts: Option<u32>,
+    pub base_delay_ms: Option<u64>,
+    pub max_delay_ms: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunSection {
+    pub max_failures: Option<u32>,
+    pub log_format: Option<LogFormat>,
+    pub confirm_above: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GenerateSection {
+    pub length: Option<usize>,
+}
+
+impl FileConfig {
+    /// Reads `path`, or ./config.toml when present, or nothing.
+    pub fn load(path: Option<&Path>) -> anyhow::Result<FileConfig> {
+        let path = match path {
+            Some(p) => p.to_path_buf(),
+            None if Path::new("config.toml").is_file() => PathBuf::from("config.toml"),
+            None => return Ok(FileConfig::default()),
+        };
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| anyhow::anyhow!("cannot read config {}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| anyhow::anyhow!("invalid config {}: {e}", path.display()))
+    }
+}
+
+/// How many requests may be in flight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Concurrency {
+    /// `--concurrency N`.
+    Fixed(u32),
+    /// Rate × observed latency, with headroom, never above `max`.
+    Auto { max: u32 },
+}
+
+/// How retries are paced (`[retry]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetrySettings {
+    /// Requests per row at most, the first included.
+    pub attempts: u32,
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+}
+
+/// Where generated passwords go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GenerateSettings {
+    pub length: usize,
+    /// `None`: `--discard-passwords`.
+    pub out: Option<PathBuf>,
+}
+
+/// Everything a run needs, checked.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub input: PathBuf,
+    pub report: PathBuf,
+    /// `None`: the OAuth token's `api_url`, else [`DEFAULT_BASE_URL`].
+    pub base_url: Option<Url>,
+    pub token_url: Url,
+    pub plan: Plan,
+    pub rate: f64,
+    pub concurrency: Concurrency,
+    pub body: BodyFormat,
+    pub timeout: Duration,
+    pub dry_run: bool,
+    pub resume: bool,
+    pub simulate: bool,
+    pub generate: Option<GenerateSettings>,
+    pub fetch_policy: bool,
+    pub max_failures: u32,
+    pub log_format: LogFormat,
+    pub yes: bool,
+    pub confirm_above: u64,
+    /// `None`: the first header named user_id, userId, id or email.
+    pub user_column: Option<String>,
+    pub password_column: String,
+    pub max_field_bytes: usize,
+    pub retry: RetrySettings,
+    pub simulator: SimConfig,
+}
+
+/// Checks an API URL: https, or http only to a loopback host; never with credentials.
+pub fn check_url(field: &str, raw: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(raw.trim()).map_err(|e| bad(field, raw, &format!("a URL ({e})")))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad(
+            field,
+            "(a URL with credentials, not shown)",
+            "a URL without user:password@ (credentials go in the environment)",
+        ));
+    }
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback(&url) => {}
+        "http" => return Err(bad(
+            field,
+            raw,
+            "an https:// URL (plain http is allowed only to loopback: 127.0.0.0/8, ::1, localhost)",
+        )),
+        _ => return Err(bad(field, raw, "an https:// URL")),
+    }
+    if url.host().is_none() {
+        return Err(bad(field, raw, "a URL with a host"));
+    }
+    Ok(url)
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// The default report path: reports/rotation-<UTC timestamp>.csv.
+fn default_report(dir: &Path) -> PathBuf {
+    let stamp = humantime::format_rfc3339_seconds(SystemTime::now())
+        .to_string()
+        .replace(':', "");
+    dir.join(format!("rotation-{stamp}.csv"))
+}
+
+impl Settings {
+    /// Merges the command line over config.toml and checks every value.
+    pub fn resolve(args: &RunArgs, file: FileConfig) -> Result<Settings, ConfigError> {
+        let base_url = args
+            .base_url
+            .as_deref()
+            .or(file.api.base_url.as_deref())
+            .map(|u| check_url("base_url", u))
+            .transpose()?;
+        let token_url = check_url(
+            "token_url",
+            args.token_url
+                .as_deref()
+                .or(file.api.token_url.as_deref())
+                .unwrap_or(DEFAULT_TOKEN_URL),
+        )?;
+        let plan = args.plan.or(file.rate.plan).unwrap_or(Plan::Pro);
+        let rate = match args.rate.or(file.rate.rate) {
+            Some(r) if r.is_finite() && r > 0.0 && r <= 100_000.0 => r,
+            Some(r) => {
+                return Err(bad(
+                    "rate",
+                    r,
+                    "requests per second above 0 (at most 100000)",
+                ))
+            }
+            None => plan.medium_per_second() as f64,
+        };
+        let max_concurrency = file.rate.max_concurrency.unwrap_or(256);
+        if !(1..=4096).contains(&max_concurrency) {
+            return Err(bad("rate.max_concurrency", max_concurrency, "1 to 4096"));
+        }
+        let concurrency = match args.concurrency.or(file.rate.concurrency) {
+            Some(n) if (1..=4096).contains(&n) => Concurrency::Fixed(n),
+            Some(n) => return Err(bad("concurrency", n, "1 to 4096 requests in flight")),
+            None => Concurrency::Auto {
+                max: max_concurrency,
+            },
+        };
+        let timeout_secs = file.api.timeout_secs.unwrap_or(30.0);
+        if !(timeout_secs.is_finite() && (0.05..=600.0).contains(&timeout_secs)) {
+            return Err(bad("api.timeout_secs", timeout_secs, "0.05 to 600 seconds"));
+        }
+        let retry = RetrySettings {
+            attempts: file.retry.attempts.unwrap_or(5),
+            base_delay: Duration::from_millis(file.retry.base_delay_ms.unwrap_or(500)),
+            max_delay: Duration::from_millis(file.retry.max_delay_ms.unwrap_or(30_000)),
+        };
+        if !(1..=100).contains(&retry.attempts) {
+            return Err(bad(
+                "retry.attempts",
+                retry.attempts,
+                "1 to 100 requests per row",
+            ));
+        }
+        if retry.base_delay.is_zero() || retry.base_delay > retry.max_delay {
+            return Err(bad(
+                "retry.base_delay_ms",
+                retry.base_delay.as_millis(),
+                "above 0 and at most retry.max_delay_ms",
+            ));
+        }
+        let max_field_bytes = file.input.max_field_bytes.unwrap_or(4096);
+        if !(64..=1 << 20).contains(&max_field_bytes) {
+            return Err(bad(
+                "input.max_field_bytes",
+                max_field_bytes,
+                "64 to 1048576 bytes",
+            ));
+        }
+        let column = |field: &str, v: Option<String>| match v {
+            Some(c) if c.trim().is_empty() => Err(bad(field, "\"\"", "a column name")),
+            other => Ok(other.map(|c| c.trim().to_string())),
+        };
+        let user_column = column("input.user_column", file.input.user_column)?;
+        let password_column = column("input.password_column", file.input.password_column)?
+            .unwrap_or_else(|| "password".to_string());
+        let generate = if args.generate {
+            let length = file.generate.length.unwrap_or(20);
+            if !(crate::rules::MIN_LEN..crate::rules::MAX_LEN).contains(&length) {
+                return Err(bad("generate.length", length, "8 to 31 characters"));
+            }
+            if args.generated_out.is_none() && !args.discard_passwords {
+                return Err(bad(
+                    "--generate",
+                    "without --generated-out or --discard-passwords",
+                    "--generated-out FILE (keep the new passwords) or --discard-passwords \
+                     (keep no copy: users recover through \"forgot password\")",
+                ));
+            }
+            Some(GenerateSettings {
+                length,
+                out: args.generated_out.clone(),
+            })
+        } else {
+            None
+        };
+        let confirm_above = file.run.confirm_above.unwrap_or(100);
+        if let Err(e) = file.simulator.validate() {
+            return Err(bad("simulator", "(section)", &e));
+        }
+        if args.input.as_os_str().is_empty() {
+            return Err(bad(
+                "INPUT",
+                "\"\"",
+                "a CSV file path, or - for standard input",
+            ));
+        }
+        let report = match &args.report {
+            Some(r) => r.clone(),
+            None => default_report(file.report.dir.as_deref().unwrap_or(Path::new("reports"))),
+        };
+        Ok(Settings {
+            input: args.input.clone(),
+            report,
+            base_url,
+            token_url,
+            plan,
+            rate,
+            concurrency,
+            body: args.body.or(file.api.body).unwrap_or(BodyFormat::Json),
+            timeout: Duration::from_secs_f64(timeout_secs),
+            dry_run: args.dry_run,
+            resume: args.resume,
+            simulate: args.simulate,
+            generate,
+            fetch_policy: !args.no_fetch_policy && !args.dry_run,
+            max_failures: args.max_failures.or(file.run.max_failures).unwrap_or(20),
+            log_format: args
+                .log_format
+                .or(file.run.log_format)
+                .unwrap_or(LogFormat::Text),
+            yes: args.yes,
+            confirm_above,
+            user_column,
+            password_column,
+            max_field_bytes,
+            retry,
+            simulator: file.simulator,
+        })
+    }
+}

@@ -1,0 +1,271 @@
+//! Stage 5, the report: one task owns the file, writes each row as it finishes, and keeps
+//! the tally the summary and the exit code are made from.
+//!
+//! Columns are the contract's, in its order:
+//! `line,user_id,outcome,http_status,zoom_code,attempts,finished_at,message` — CSV by
+//! default, JSON Lines with the same fields when the path ends in `.jsonl`. The writer
+//! flushes whenever it has caught up with the workers, so a crash loses at most the rows
+//! still in flight (which the journal then knows about), while a burst of rows costs one
+//! write, not one per row. A new report is created 0600 and never over an existing file;
+//! `--resume` appends to the one it continues.
+
+use crate::outcome::Outcome;
+use serde::{Deserialize, Serialize};
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::time::SystemTime;
+
+pub const CSV_HEADER: &str =
+    "line,user_id,outcome,http_status,zoom_code,attempts,finished_at,message";
+
+/// One report row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    pub line: u64,
+    pub user_id: String,
+    pub outcome: Outcome,
+    pub http_status: Option<u16>,
+    pub zoom_code: Option<u32>,
+    pub attempts: u32,
+    pub finished_at: SystemTime,
+    pub message: String,
+}
+
+/// The row as serialized: the contract's field names and order.
+#[derive(Serialize, Deserialize)]
+struct Wire {
+    line: u64,
+    user_id: String,
+    outcome: String,
+    http_status: Option<u16>,
+    zoom_code: Option<u32>,
+    attempts: u32,
+    finished_at: String,
+    message: String,
+}
+
+impl Row {
+    /// A row for which no request was sent.
+    pub fn local(line: u64, user_id: String, outcome: Outcome, message: String) -> Row {
+        Row {
+            line,
+            user_id,
+            outcome,
+            http_status: None,
+            zoom_code: None,
+            attempts: 0,
+            finished_at: SystemTime::now(),
+            message,
+        }
+    }
+
+    fn wire(&self) -> Wire {
+        Wire {
+            line: self.line,
+            user_id: self.user_id.clone(),
+            outcome: self.outcome.as_str().to_string(),
+            http_status: self.http_status,
+            zoom_code: self.zoom_code,
+            attempts: self.attempts,
+            finished_at: humantime::format_rfc3339_seconds(self.finished_at).to_string(),
+            message: self.message.clone(),
+        }
+    }
+
+    fn from_wire(w: Wire) -> Result<Row, String> {
+        Ok(Row {
+            line: w.line,
+            user_id: w.user_id,
+            outcome: w.outcome.parse()?,
+            http_status: w.http_status,
+            zoom_code: w.zoom_code,
+            attempts: w.attempts,
+            finished_at: humantime::parse_rfc3339(&w.finished_at)
+                .map_err(|e| format!("finished_at {:?}: {e}", w.finished_at))?,
+            message: w.message,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    JsonLines,
+}
+
+impl Format {
+    pub fn for_path(path: &Path) -> Format {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some(e) if e.eq_ignore_ascii_case("jsonl") => Format::JsonLines,
+            _ => Format::Csv,
+        }
+    }
+}
+
+/// Counts per outcome, and requests sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tally {
+    counts: [u64; Outcome::ALL.len()],
+    pub requests: u64,
+}
+
+impl Tally {
+    pub fn add(&mut self, row: &Row) {
+        self.counts[row.outcome as usize] += 1;
+        self.requests += row.attempts as u64;
+    }
+    pub fn get(&self, o: Outcome) -> u64 {
+        self.counts[o as usize]
+    }
+    pub fn rows(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+    /// Rows a `--resume` would pick up again.
+    pub fn remaining(&self) -> u64 {
+        Outcome::ALL
+            .iter()
+            .filter(|o| o.remains())
+            .map(|o| self.get(*o))
+            .sum()
+    }
+    /// (outcome, count) for every outcome seen.
+    pub fn nonzero(&self) -> impl Iterator<Item = (Outcome, u64)> + '_ {
+        Outcome::ALL
+            .into_iter()
+            .map(|o| (o, self.get(o)))
+            .filter(|(_, n)| *n > 0)
+    }
+}
+
+/// The report file.
+pub struct Writer {
+    out: BufWriter<File>,
+    format: Format,
+    buf: Vec<u8>,
+}
+
+impl Writer {
+    /// Creates a new report (mode 0600, never over an existing file), or opens the one a
+    /// `--resume` continues.
+    pub fn open(path: &Path, resume: bool) -> anyhow::Result<Writer> {
+        let format = Format::for_path(path);
+        let (file, fresh) = if resume && path.exists() {
+            (crate::files::open_append(path)?, false)
+        } else {
+            (crate::files::create_private(path)?, true)
+        };
+        let mut w = Writer {
+            out: BufWriter::with_capacity(64 * 1024, file),
+            format,
+            buf: Vec::with_capacity(256),
+        };
+        if fresh && format == Format::Csv {
+            writeln!(w.out, "{CSV_HEADER}")?;
+            w.out.flush()?;
+        }
+        Ok(w)
+    }
+
+    pub fn write(&mut self, row: &Row) -> std::io::Result<()> {
+        self.buf.clear();
+        match self.format {
+            Format::JsonLines => {
+                serde_json::to_writer(&mut self.buf, &row.wire())?;
+                self.buf.push(b'\n');
+            }
+            Format::Csv => {
+                let mut w = csv::WriterBuilder::new()
+                    .has_headers(false)
+                    .from_writer(&mut self.buf);
+                w.serialize(row.wire()).map_err(std::io::Error::other)?;
+                w.flush()?;
+            }
+        }
+        self.out.write_all(&self.buf)
+    }
+
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// Reads a report back (for `--resume`), in file order.
+pub fn read(path: &Path) -> anyhow::Result<Vec<Row>> {
+    read_after(path, 0)
+}
+
+/// Reads the rows a report holds after byte `offset` (the rows of one run; see
+/// `journal`). Offset 0 reads them all.
+pub fn read_after(path: &Path, offset: u64) -> anyhow::Result<Vec<Row>> {
+    let text = std::fs::read(path)
+        .map_err(|e| anyhow::anyhow!("cannot read report {}: {e}", path.display()))?;
+    let text = text.get(offset as usize..).unwrap_or_default();
+    let bad = |e: String| anyhow::anyhow!("report {}: {e}", path.display());
+    let mut rows = Vec::new();
+    match Format::for_path(path) {
+        Format::JsonLines => {
+            for line in text.split(|b| *b == b'\n') {
+                // A crash can cut the last line short: what it held was in flight, and the
+                // journal knows about it.
+                let Ok(w) = serde_json::from_slice::<Wire>(line) else {
+                    continue;
+                };
+                rows.push(Row::from_wire(w).map_err(bad)?);
+            }
+        }
+        Format::Csv => {
+            let mut r = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .flexible(true)
+                .from_reader(text);
+            for rec in r.records() {
+                let Ok(rec) = rec else { continue };
+                if rec.iter().collect::<Vec<_>>().join(",") == CSV_HEADER {
+                    continue;
+                }
+                let Ok(w) = rec.deserialize::<Wire>(None) else {
+                    continue;
+                };
+                rows.push(Row::from_wire(w).map_err(bad)?);
+            }
+        }
+    }
+    Ok(rows)
+}
+
+/// The report's length in bytes (0 when it does not exist yet).
+pub fn len(path: &Path) -> u64 {
+    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    #[test]
+    fn csv_round_trip_with_awkward_fields() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.csv");
+        let row = Row {
+            line: 7,
+            user_id: "a,\"b\"@x.com".into(),
+            outcome: Outcome::Rejected,
+            http_status: Some(403),
+            zoom_code: None,
+            attempts: 1,
+            finished_at: humantime::parse_rfc3339("2026-11-29T03:00:00Z").unwrap(),
+            message: "line one\nline two".into(),
+        };
+        let mut w = Writer::open(&path, false).unwrap();
+        w.write(&row).unwrap();
+        w.flush().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            text,
+            format!("{CSV_HEADER}\n7,\"a,\"\"b\"\"@x.com\",rejected,403,,1,2026-11-29T03:00:00Z,\"line one\nline two\"\n")
+        );
+        assert_eq!(read(&path).unwrap(), vec![row]);
+        assert!(Writer::open(&path, false).is_err(), "never overwritten");
+    }
+}

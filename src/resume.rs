@@ -1,0 +1,123 @@
+//! `--resume`: what the report (and a journal left by a crash) say about each user, and
+//! so what this run must do with each row.
+//!
+//! The rules are the contract's. A user whose latest row is final is skipped.
+//! `change_limit_24h` is tried again once its `finished_at` is 24 hours old. Everything
+//! else is tried again. A row that was in flight at a crash (a journal record after the
+//! last epoch with no report row after it), or whose latest row says an unanswered
+//! attempt may have applied the change, is retried *as an unanswered attempt*: the same
+//! password again, and a same-as-old answer confirms `changed`.
+
+use crate::journal::Previous;
+use crate::outcome::Outcome;
+use crate::report::{self, Row};
+use crate::workers::MAY_HAVE_APPLIED;
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+/// How long Zoom's change limit lasts.
+pub const CHANGE_LIMIT_WINDOW: Duration = Duration::from_secs(24 * 3600);
+
+/// What to do with one row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Skip,
+    Send { unanswered: bool },
+}
+
+/// A user's state as the report left it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Prior {
+    Done,
+    Retry { unanswered: bool },
+}
+
+/// The resume plan. Empty (send everything) for a fresh run.
+#[derive(Debug, Default)]
+pub struct Resume {
+    users: HashMap<String, Prior>,
+    in_flight: HashSet<u64>,
+}
+
+/// Users compare as the reader compares them: emails case-insensitively.
+fn key(user: &str) -> String {
+    if user.contains('@') {
+        user.to_lowercase()
+    } else {
+        user.to_string()
+    }
+}
+
+/// What a resume found, for the log and the summary.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Found {
+    pub rows: usize,
+    pub done: usize,
+    pub waiting_24h: usize,
+    pub in_flight: Vec<u64>,
+}
+
+impl Resume {
+    /// Reads `report` and the journal `previous` (if a crash left one) as of `now`.
+    pub fn load(
+        report_path: &Path,
+        previous: Option<&Previous>,
+        now: SystemTime,
+    ) -> anyhow::Result<(Resume, Found)> {
+        let rows = report::read(report_path)?;
+        let mut latest: HashMap<String, &Row> = HashMap::new();
+        for row in &rows {
+            latest.insert(key(&row.user_id), row);
+        }
+        let mut found = Found {
+            rows: rows.len(),
+            ..Found::default()
+        };
+        let mut users = HashMap::new();
+        for (user, row) in latest {
+            let prior = match row.outcome {
+                o if o.is_final() => Prior::Done,
+                Outcome::ChangeLimit24h
+                    if now.duration_since(row.finished_at).unwrap_or_default()
+                        < CHANGE_LIMIT_WINDOW =>
+                {
+                    found.waiting_24h += 1;
+                    Prior::Done
+                }
+                _ => Prior::Retry {
+                    unanswered: row.message.contains(MAY_HAVE_APPLIED),
+                },
+            };
+            if prior == Prior::Done {
+                found.done += 1;
+            }
+            users.insert(user, prior);
+        }
+        let mut in_flight = HashSet::new();
+        if let Some(prev) = previous {
+            let reported: HashSet<u64> = report::read_after(report_path, prev.epoch_offset)?
+                .iter()
+                .map(|r| r.line)
+                .collect();
+            in_flight = prev.sent.difference(&reported).copied().collect();
+        }
+        found.in_flight = in_flight.iter().copied().collect();
+        found.in_flight.sort_unstable();
+        Ok((Resume { users, in_flight }, found))
+    }
+
+    /// What to do with the row at `line` for `user`.
+    pub fn decide(&self, line: u64, user: &str) -> Decision {
+        if self.in_flight.contains(&line) {
+            return Decision::Send { unanswered: true };
+        }
+        match self.users.get(&key(user)) {
+            Some(Prior::Done) => Decision::Skip,
+            Some(Prior::Retry { unanswered }) => Decision::Send {
+                unanswered: *unanswered,
+            },
+            None => Decision::Send { unanswered: false },
+        }
+    }
+}

@@ -1,0 +1,325 @@
+//! One run, start to finish: settings → input header → report lock and resume state →
+//! credentials and the account's rules → plan → the pipeline → summary and exit code.
+//!
+//! Everything that can refuse the run (bad settings, an unreadable input, a report that
+//! exists, refused credentials) does so before the first request, as an `Err` that `main`
+//! turns into exit 2. Once rows flow, nothing aborts the batch: each row ends as a report
+//! row, and the exit code is decided from the tally and the stop reason at the end.
+
+use crate::auth::{Auth, Credentials};
+use crate::checks::Checker;
+use crate::cli::{LogFormat, RunArgs};
+use crate::client::{self, ZoomClient};
+use crate::config::{check_url, FileConfig, Settings, DEFAULT_BASE_URL};
+use crate::files::ReportLock;
+use crate::generate::{Generator, SavedPasswords};
+use crate::input::{self, CHANNEL_DEPTH};
+use crate::journal::{self, Journal};
+use crate::limiter::Limiter;
+use crate::monitor::Monitor;
+use crate::outcome::Outcome;
+use crate::report::{self, Tally};
+use crate::resume::Resume;
+use crate::rules::PasswordPolicy;
+use crate::shutdown::{Stop, StopReason};
+use crate::simulator;
+use crate::summary::{self, Summary};
+use crate::workers::{self, Pool};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// How a run ended, for `main` and for tests.
+#[derive(Debug)]
+pub struct RunResult {
+    /// 0, 1 or 3 (2 is an `Err` before anything was attempted).
+    pub exit_code: u8,
+    pub tally: Tally,
+    pub skipped: u64,
+    pub report: PathBuf,
+    pub stop: Option<StopReason>,
+    pub elapsed: Duration,
+}
+
+/// Loads config.toml, merges the command line, and runs. `argv` is only used to print
+/// the resume command.
+pub async fn run(
+    args: &RunArgs,
+    creds: Credentials,
+    stop: Stop,
+    argv: &[String],
+) -> anyhow::Result<RunResult> {
+    let file = FileConfig::load(args.config.as_deref())?;
+    let settings = Settings::resolve(args, file)?;
+    execute(settings, creds, stop, argv).await
+}
+
+/// Counts the records of a regular file, for the plan and the progress bar.
+fn count_rows(path: &std::path::Path) -> Option<u64> {
+    if path == std::path::Path::new("-") {
+        return None;
+    }
+    let file = std::fs::File::open(path).ok()?;
+    let mut r = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(std::io::BufReader::with_capacity(256 * 1024, file));
+    let mut rec = csv::ByteRecord::new();
+    let mut n = 0;
+    while r.read_byte_record(&mut rec).ok()? {
+        n += 1;
+    }
+    Some(n)
+}
+
+/// Asks on a terminal before changing many passwords; never when stdin is not one.
+fn confirm(rows: u64, settings: &Settings) -> anyhow::Result<()> {
+    if settings.yes
+        || settings.dry_run
+        || rows <= settings.confirm_above
+        || !std::io::stdin().is_terminal()
+    {
+        return Ok(());
+    }
+    eprint!("Change the passwords of up to {rows} users? Type yes to go on: ");
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    if answer.trim().eq_ignore_ascii_case("yes") {
+        Ok(())
+    } else {
+        anyhow::bail!("not confirmed: nothing was sent (use --yes to skip the question)")
+    }
+}
+
+pub async fn execute(
+    s: Settings,
+    creds: Credentials,
+    stop: Stop,
+    argv: &[String],
+) -> anyhow::Result<RunResult> {
+    let started = Instant::now();
+    // The simulator, when asked for, stands in for Zoom: its URLs and its credentials.
+    let sim = if s.simulate && !s.dry_run {
+        let handle = simulator::start(s.simulator.clone(), ([127, 0, 0, 1], 0).into()).await?;
+        tracing::warn!(base_url = %handle.base_url(), "SIMULATION: sending to the built-in Zoom simulator; no real account is touched");
+        Some(handle)
+    } else {
+        None
+    };
+    let (creds, token_url, base_url) = match &sim {
+        Some(h) => {
+            let c = h.config();
+            let creds = Credentials::simulator(&c.account_id, &c.client_id, &c.client_secret);
+            (
+                creds,
+                check_url("token_url", &h.token_url())?,
+                Some(check_url("base_url", &h.base_url())?),
+            )
+        }
+        None => (creds, s.token_url.clone(), s.base_url.clone()),
+    };
+
+    let input = input::open(
+        &s.input,
+        s.user_column.as_deref(),
+        &s.password_column,
+        s.generate.is_some(),
+    )?;
+    let lock = ReportLock::acquire(&s.report)?;
+    if !s.resume && s.report.exists() {
+        anyhow::bail!(
+            "report {} already exists and is never overwritten: pass --resume to continue it, or choose another --report",
+            s.report.display()
+        );
+    }
+    let journal_path = journal::path_for(&s.report);
+    let (resume, carried) = if s.resume && s.report.exists() {
+        let previous = journal::read(&journal_path)?;
+        let (resume, found) =
+            Resume::load(&s.report, previous.as_ref(), std::time::SystemTime::now())?;
+        tracing::info!(rows = found.rows, final_users = found.done, waiting_24h = found.waiting_24h, in_flight = ?found.in_flight, "resuming");
+        (resume, found.in_flight)
+    } else {
+        (Resume::default(), Vec::new())
+    };
+
+    let http = client::http_client(s.timeout)?;
+    let limiter = Arc::new(Limiter::new(s.rate));
+    let mut policy = PasswordPolicy::default();
+    let mut auth = None;
+    let mut base = base_url
+        .map(|u| u.to_string())
+        .unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
+    if !s.dry_run {
+        let a = Auth::new(creds, token_url)?;
+        if let Some(api_url) = a.start(&http).await? {
+            if s.base_url.is_none() && sim.is_none() {
+                base = check_url(
+                    "api_url (from the token response)",
+                    &format!("{}/v2", api_url.trim_end_matches('/')),
+                )?
+                .to_string();
+            }
+        }
+        let a = Arc::new(a);
+        if s.fetch_policy {
+            policy = fetch_policy(&http, &a, &base, &limiter, &s, &stop).await;
+        }
+        auth = Some(a);
+    }
+    let total = count_rows(&s.input);
+    if let Some(rows) = total {
+        let daily = if s.rate > s.plan.medium_per_second() as f64 {
+            None
+        } else {
+            s.plan.medium_per_day()
+        };
+        eprintln!(
+            "zoom-rotate: plan: {} ({}plan {}, report {})",
+            summary::estimate(rows, s.rate, daily),
+            if s.dry_run {
+                "dry run, nothing is sent; "
+            } else {
+                ""
+            },
+            s.plan.name(),
+            s.report.display()
+        );
+        confirm(rows, &s)?;
+    }
+    if s.generate.as_ref().is_some_and(|g| g.out.is_none()) && !s.dry_run {
+        tracing::warn!("--discard-passwords: the new passwords are kept nowhere; users recover through \"forgot password\"");
+    }
+
+    let saved = match s.generate.as_ref().and_then(|g| g.out.as_ref()) {
+        Some(path) if !s.dry_run => Some(SavedPasswords::create(path)?),
+        _ => None,
+    };
+    let writer = report::Writer::open(&s.report, s.resume)?;
+    let journal = if s.dry_run {
+        None
+    } else {
+        Some(Journal::start(
+            &journal_path,
+            report::len(&s.report),
+            &carried,
+        )?)
+    };
+
+    // The pipeline: reader → (bounded) → dispatcher/workers → (bounded) → monitor.
+    let generator = s.generate.as_ref().map(|g| Generator::new(g.length));
+    let checker = Checker::new(policy, s.max_field_bytes, generator);
+    let (item_tx, item_rx) = mpsc::channel(CHANNEL_DEPTH);
+    let (row_tx, row_rx) = mpsc::channel(CHANNEL_DEPTH);
+    let reader = tokio::task::spawn_blocking(move || input.stream(checker, item_tx));
+    let bar = s.log_format == LogFormat::Text && std::io::stderr().is_terminal();
+    let monitor = tokio::spawn(
+        Monitor {
+            writer,
+            stop: stop.clone(),
+            limiter: Some(limiter.clone()),
+            max_failures: s.max_failures,
+            total,
+            bar,
+        }
+        .run(row_rx),
+    );
+    let pool = Arc::new(Pool::new(
+        ZoomClient::new(http.clone(), &base, s.body),
+        http,
+        auth.unwrap_or_else(|| Arc::new(Auth::Static(secrecy::SecretString::from(String::new())))),
+        limiter,
+        s.retry,
+        stop.clone(),
+        journal,
+        saved,
+        s.concurrency,
+    ));
+    let skipped = workers::dispatch(pool, item_rx, row_tx, resume, s.dry_run).await;
+    let read_result = reader.await?;
+    let tally = monitor.await??;
+    if let Err(e) = read_result {
+        // The stream broke (an I/O error mid-file): the rows read so far are reported, the
+        // rest are unknown, so this is a stop, not a finish.
+        stop.stop(StopReason::Local(format!("input: {e}")));
+    }
+    if !s.dry_run {
+        journal::finish(&journal_path);
+    }
+    drop(lock);
+    if let Some(h) = sim {
+        h.shutdown().await;
+    }
+
+    let reason = stop.reason();
+    let exit_code = if reason.is_some() {
+        3
+    } else if tally.rows()
+        == tally.get(if s.dry_run {
+            Outcome::DryRun
+        } else {
+            Outcome::Changed
+        })
+    {
+        0
+    } else {
+        1
+    };
+    let elapsed = started.elapsed();
+    let resume_command = (tally.remaining() > 0 || reason.is_some())
+        .then(|| summary::resume_command(argv, &s.report));
+    Summary {
+        tally: &tally,
+        skipped,
+        elapsed,
+        report: &s.report,
+        stop: reason.as_ref(),
+        resume_command,
+        simulated: s.simulate,
+        exit_code,
+    }
+    .print(s.log_format);
+    if let Some(r) = &reason {
+        tracing::warn!(exit_code, "stopped early: {}", r.explain());
+    }
+    Ok(RunResult {
+        exit_code,
+        tally,
+        skipped,
+        report: s.report.clone(),
+        stop: reason,
+        elapsed,
+    })
+}
+
+/// Reads the account's enhanced password rules (a Medium call, so through the limiter).
+/// A refusal (403, missing scope) or any failure falls back to the basic rules, loudly.
+async fn fetch_policy(
+    http: &reqwest::Client,
+    auth: &Auth,
+    base: &str,
+    limiter: &Limiter,
+    s: &Settings,
+    stop: &Stop,
+) -> PasswordPolicy {
+    let client = ZoomClient::new(http.clone(), base, s.body);
+    if !limiter.acquire(stop.token()).await {
+        return PasswordPolicy::default();
+    }
+    let result = match auth.bearer(http).await {
+        Ok(bearer) => client.get_policy(&bearer).await.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    match result {
+        Ok(p) => {
+            tracing::info!(policy = ?p, "the account's password rules are checked locally");
+            p
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read the account's password rules (needs scope account:read:admin); only Zoom's basic rules are checked locally");
+            PasswordPolicy::default()
+        }
+    }
+}

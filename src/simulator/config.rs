@@ -1,0 +1,293 @@
+//! The simulator's settings: the `[simulator]` section of config.toml. Plain data with
+//! Zoom-like defaults (Pro plan, the `sim-*` credentials of CONTRACT.md, no latency, no
+//! faults), checked once by [`SimConfig::validate`] before the simulator starts so the
+//! handlers never re-check them.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::rules::PasswordPolicy;
+
+/// Where the demo account comes from when neither `users_file` nor `generate_users` is set.
+pub const DEFAULT_USERS_FILE: &str = "fixtures/simulator-users.csv";
+
+/// How a 429 spells `Retry-After`. Zoom has sent an ISO-8601 timestamp; RFC 9110 allows
+/// seconds or an HTTP-date; some daily 429s carried none. A client must survive all four.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RetryAfterFormat {
+    /// Whole seconds to wait, rounded up: `1`.
+    #[default]
+    Seconds,
+    /// A UTC timestamp at second precision: `2026-11-30T00:00:00Z`.
+    Iso8601,
+    /// An RFC 9110 IMF-fixdate: `Mon, 30 Nov 2026 00:00:00 GMT`.
+    HttpDate,
+    /// No `Retry-After` header at all.
+    Absent,
+}
+
+/// The `[simulator]` section. Every field has a default, so an empty section (or none)
+/// gives the demo account of `fixtures/simulator-users.csv` on a Pro plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SimConfig {
+    /// CSV of users (`id,email,password,role,changes_24h,recent_passwords`). None: the
+    /// demo fixture, from the working directory when it exists, else the built-in copy.
+    pub users_file: Option<PathBuf>,
+    /// Generate this many members (for benchmarks). Without `users_file`, the account
+    /// holds only the generated users.
+    pub generate_users: Option<u32>,
+    /// E-mail of generated user n (1-based); must contain `{n}`. Their ids are `u{n}`.
+    pub user_pattern: String,
+    /// Zoom plan for the Medium label: `free` (2/s, 2000/day), `pro` (20/s), `business`
+    /// (60/s; `education`, `enterprise`, `partner` are the same tier).
+    pub plan: String,
+    /// Requests per second, overriding the plan's.
+    pub qps: Option<u32>,
+    /// Requests per day (UTC), overriding the plan's (free: 2000, others: unlimited).
+    pub daily_limit: Option<u64>,
+    pub retry_after: RetryAfterFormat,
+    /// Send daily 429s without `X-RateLimit-Type` and `Retry-After`, as Zoom has done.
+    pub omit_daily_headers: bool,
+    /// Changes allowed per user in any 24 hours (an admin setting at Zoom); 0 = no limit.
+    pub change_limit_24h: u32,
+    /// How many previous passwords (the current one aside) may not be reused; 0 = off.
+    pub password_history: u32,
+    /// The account's enhanced rules, as the settings endpoint reports them.
+    pub password_requirement: PasswordPolicy,
+    /// Answer the settings endpoint with 403/4700, like a token without `account:read:admin`.
+    pub settings_forbidden: bool,
+    /// A bearer token that is always accepted and never expires.
+    pub access_token: String,
+    /// Server-to-Server OAuth credentials the token endpoint accepts.
+    pub account_id: String,
+    pub client_id: String,
+    pub client_secret: String,
+    /// Lifetime of a granted token, on the simulator clock.
+    pub token_lifetime_secs: u64,
+    /// A granted token stops working after this many API requests (tests of re-auth).
+    pub token_max_uses: Option<u64>,
+    /// Processing time of every budgeted request, plus uniform jitter in `0..=jitter_ms`.
+    pub latency_ms: u64,
+    pub jitter_ms: u64,
+    /// Probability that a password change answers 502 with an HTML body, not applied.
+    pub fault_5xx: f64,
+    /// Probability that the connection closes with no answer, not applied.
+    pub fault_drop_before: f64,
+    /// Probability that the change is applied, then the connection closes with no answer.
+    pub fault_drop_after: f64,
+    /// Probability that the change is applied and the answer held back `slow_ms`.
+    pub fault_slow: f64,
+    pub slow_ms: u64,
+    /// Seed of the latency and fault draws: the same seed and the same request order give
+    /// the same faults.
+    pub seed: u64,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            users_file: None,
+            generate_users: None,
+            user_pattern: "user{n}@example.com".into(),
+            plan: "pro".into(),
+            qps: None,
+            daily_limit: None,
+            retry_after: RetryAfterFormat::Seconds,
+            omit_daily_headers: false,
+            change_limit_24h: 3,
+            password_history: 3,
+            password_requirement: PasswordPolicy::default(),
+            settings_forbidden: false,
+            access_token: "sim-token".into(),
+            account_id: "sim-account".into(),
+            client_id: "sim-client".into(),
+            client_secret: "sim-secret".into(),
+            token_lifetime_secs: 3600,
+            token_max_uses: None,
+            latency_ms: 0,
+            jitter_ms: 0,
+            fault_5xx: 0.0,
+            fault_drop_before: 0.0,
+            fault_drop_after: 0.0,
+            fault_slow: 0.0,
+            slow_ms: 30_000,
+            seed: 1,
+        }
+    }
+}
+
+/// The Medium label's limits per plan (API-NOTES): requests per second, requests per day.
+fn plan_limits(plan: &str) -> Option<(u32, Option<u64>)> {
+    match plan {
+        "free" => Some((2, Some(2000))),
+        "pro" => Some((20, None)),
+        "business" | "education" | "enterprise" | "partner" => Some((60, None)),
+        _ => None,
+    }
+}
+
+impl SimConfig {
+    /// Checks every field; the error names the field and what was expected.
+    pub fn validate(&self) -> Result<(), String> {
+        if plan_limits(&self.plan).is_none() {
+            return Err(format!(
+                "plan: expected free, pro or business (or education, enterprise, partner), got {:?}",
+                self.plan
+            ));
+        }
+        if self.qps == Some(0) {
+            return Err("qps: expected at least 1 request per second".into());
+        }
+        if self.daily_limit == Some(0) {
+            return Err("daily_limit: expected at least 1 (leave it out for no limit)".into());
+        }
+        if self.generate_users == Some(0) {
+            return Err("generate_users: expected at least 1 (leave it out for none)".into());
+        }
+        if !self.user_pattern.contains("{n}") {
+            return Err(format!(
+                "user_pattern: expected a pattern containing {{n}}, got {:?}",
+                self.user_pattern
+            ));
+        }
+        for (name, value) in [
+            ("access_token", &self.access_token),
+            ("account_id", &self.account_id),
+            ("client_id", &self.client_id),
+            ("client_secret", &self.client_secret),
+        ] {
+            if value.is_empty() {
+                return Err(format!("{name}: expected a non-empty string"));
+            }
+        }
+        if self.token_lifetime_secs == 0 {
+            return Err("token_lifetime_secs: expected at least 1 second".into());
+        }
+        if self.token_max_uses == Some(0) {
+            return Err("token_max_uses: expected at least 1 (leave it out for no limit)".into());
+        }
+        let policy = &self.password_requirement;
+        let min = policy.minimum_password_length;
+        if min != 0 && !(8..=14).contains(&min) {
+            return Err(format!(
+                "password_requirement.minimum_password_length: expected 0 (off) or 8 to 14, got {min}"
+            ));
+        }
+        let run = policy.consecutive_characters_length;
+        if run != 0 && !(4..=8).contains(&run) {
+            return Err(format!(
+                "password_requirement.consecutive_characters_length: expected 0 (off) or 4 to 8, got {run}"
+            ));
+        }
+        let faults = [
+            ("fault_5xx", self.fault_5xx),
+            ("fault_drop_before", self.fault_drop_before),
+            ("fault_drop_after", self.fault_drop_after),
+            ("fault_slow", self.fault_slow),
+        ];
+        for (name, p) in faults {
+            if !(0.0..=1.0).contains(&p) {
+                return Err(format!(
+                    "{name}: expected a probability from 0.0 to 1.0, got {p}"
+                ));
+            }
+        }
+        let total: f64 = faults.iter().map(|(_, p)| p).sum();
+        if total > 1.0 + 1e-9 {
+            return Err(format!(
+                "fault_5xx + fault_drop_before + fault_drop_after + fault_slow: expected at most 1.0 in all, got {total}"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Requests per second the account's Medium budget admits.
+    pub fn effective_qps(&self) -> u32 {
+        self.qps
+            .or_else(|| plan_limits(&self.plan).map(|(qps, _)| qps))
+            .unwrap_or(20)
+    }
+
+    /// Requests per UTC day the Medium budget admits; None = unlimited.
+    pub fn effective_daily_limit(&self) -> Option<u64> {
+        self.daily_limit
+            .or_else(|| plan_limits(&self.plan).and_then(|(_, daily)| daily))
+    }
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_pro() {
+        let c = SimConfig::default();
+        assert_eq!(c.validate(), Ok(()));
+        assert_eq!((c.effective_qps(), c.effective_daily_limit()), (20, None));
+    }
+
+    #[test]
+    fn plans_and_overrides() {
+        let free = SimConfig {
+            plan: "free".into(),
+            ..SimConfig::default()
+        };
+        assert_eq!(
+            (free.effective_qps(), free.effective_daily_limit()),
+            (2, Some(2000))
+        );
+        let custom = SimConfig {
+            plan: "business".into(),
+            qps: Some(7),
+            daily_limit: Some(9),
+            ..SimConfig::default()
+        };
+        assert_eq!(
+            (custom.effective_qps(), custom.effective_daily_limit()),
+            (7, Some(9))
+        );
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let bad = |c: SimConfig| c.validate().unwrap_err();
+        let d = SimConfig::default;
+        assert!(bad(SimConfig {
+            plan: "gold".into(),
+            ..d()
+        })
+        .starts_with("plan:"));
+        assert!(bad(SimConfig {
+            fault_slow: 1.5,
+            ..d()
+        })
+        .starts_with("fault_slow:"));
+        assert!(bad(SimConfig {
+            fault_5xx: 0.6,
+            fault_drop_after: 0.6,
+            ..d()
+        })
+        .contains("at most 1.0"));
+        assert!(bad(SimConfig {
+            user_pattern: "x".into(),
+            ..d()
+        })
+        .starts_with("user_pattern:"));
+    }
+
+    #[test]
+    fn toml_section_round_trip() {
+        let c: SimConfig = toml::from_str(
+            "plan = \"free\"\nretry_after = \"http-date\"\n[password_requirement]\nminimum_password_length = 10\n",
+        )
+        .unwrap();
+        assert_eq!(c.retry_after, RetryAfterFormat::HttpDate);
+        assert_eq!(c.password_requirement.minimum_password_length, 10);
+        assert!(toml::from_str::<SimConfig>("qsp = 3").is_err());
+        let iso: SimConfig = toml::from_str("retry_after = \"iso8601\"").unwrap();
+        assert_eq!(iso.retry_after, RetryAfterFormat::Iso8601);
+    }
+}

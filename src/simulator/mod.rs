@@ -1,0 +1,237 @@
+//! A Zoom API simulator: the endpoints zoom-rotate calls, with Zoom's answers, limits and
+//! failures, on loopback, so the tool can be tested and demonstrated without an account.
+//!
+//! It serves `PUT /v2/users/{userId}/password`, `GET /v2/accounts/me/settings`,
+//! `POST /oauth/token`, and control endpoints `GET /_sim/stats` and
+//! `POST /_sim/clock?advance_secs=N`. Behaviour follows `API-NOTES.md`.
+//!
+//! Layout:
+//! - `config`: [`SimConfig`], the `[simulator]` section of config.toml.
+//! - `account`: users, look-up, and the password change with Zoom's checks.
+//! - `budget`: the Medium rate budget (per second and per day), its 429 headers, and the
+//!   simulator clock that tests move forward.
+//! - `oauth`: Server-to-Server token grants and bearer checks.
+//! - `server`: routes and handlers, latency and seeded faults.
+//! - `conn`: connection serving that can close a connection without answering.
+//!
+//! In-process use: [`start`] returns a [`SimHandle`] that reads counters and users and
+//! moves the clock; the `simulate` command uses [`serve_forever`].
+
+mod account;
+mod budget;
+mod config;
+mod conn;
+mod oauth;
+mod server;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{anyhow, Context};
+use serde::Serialize;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::{CancellationToken, DropGuard};
+
+pub use account::{Role, UserView, GENERATED_PASSWORD};
+pub use budget::max_in_window;
+pub use config::{RetryAfterFormat, SimConfig, DEFAULT_USERS_FILE};
+pub use oauth::SCOPES;
+
+use server::Sim;
+
+/// Counters since the simulator started. Every field counts requests or responses of one
+/// kind; `max_concurrent_puts` is the peak of password changes processed at once.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Stats {
+    /// Requests to the API endpoints (password changes, settings, tokens), any answer.
+    pub requests_total: u64,
+    pub password_puts: u64,
+    pub responses_204: u64,
+    /// Changes applied, answered or not (drop-after and slow faults included).
+    pub changes_applied: u64,
+    pub rejected_400: u64,
+    pub not_found_404: u64,
+    pub unauthorized_401: u64,
+    pub forbidden_403: u64,
+    pub rate_limited_qps: u64,
+    pub rate_limited_daily: u64,
+    pub rate_limited_concurrent: u64,
+    pub faults_5xx: u64,
+    pub drops_before: u64,
+    pub drops_after: u64,
+    pub slow: u64,
+    pub token_grants: u64,
+    pub token_errors: u64,
+    pub settings_gets: u64,
+    pub max_concurrent_puts: u64,
+}
+
+/// One user's change count, as `GET /_sim/stats` lists it (no passwords there).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UserCount {
+    pub id: String,
+    pub email: String,
+    pub change_count: u32,
+}
+
+/// The body of `GET /_sim/stats`: the counters, flattened, and `users`.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatsReport {
+    #[serde(flatten)]
+    pub stats: Stats,
+    pub users: Vec<UserCount>,
+}
+
+/// A running simulator. Dropping it stops the server (its listener and open connections
+/// close at the next scheduling point); [`SimHandle::shutdown`] also waits for that.
+pub struct SimHandle {
+    sim: Arc<Sim>,
+    addr: SocketAddr,
+    task: JoinHandle<()>,
+    _stop_on_drop: DropGuard,
+}
+
+/// Starts a simulator on `listen` (port 0 picks a free port) and returns once it accepts
+/// connections. The config is validated first; its errors name the field.
+pub async fn start(config: SimConfig, listen: SocketAddr) -> anyhow::Result<SimHandle> {
+    config.validate().map_err(|e| anyhow!("[simulator] {e}"))?;
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("simulator: cannot listen on {listen}"))?;
+    let addr = listener.local_addr()?;
+    let sim = Arc::new(Sim::new(config, format!("http://{addr}"))?);
+    let cancel = CancellationToken::new();
+    let task = tokio::spawn(conn::serve(
+        listener,
+        server::router(sim.clone()),
+        cancel.clone(),
+    ));
+    Ok(SimHandle {
+        sim,
+        addr,
+        task,
+        _stop_on_drop: cancel.drop_guard(),
+    })
+}
+
+impl SimHandle {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The API base the client is given: `http://{addr}/v2`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v2", self.addr)
+    }
+
+    /// What the token response calls `api_url`: `http://{addr}`, no `/v2`, like Zoom's.
+    pub fn api_url(&self) -> String {
+        self.sim.api_url.clone()
+    }
+
+    pub fn token_url(&self) -> String {
+        format!("http://{}/oauth/token", self.addr)
+    }
+
+    pub fn config(&self) -> &SimConfig {
+        &self.sim.config
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.sim.stats()
+    }
+
+    /// The user named by ID or e-mail (any case), with its current password.
+    pub fn user(&self, id_or_email: &str) -> Option<UserView> {
+        let account = self.sim.account.lock().unwrap();
+        let idx = account.find(id_or_email)?;
+        Some(account.view(idx, self.sim.clock.now()))
+    }
+
+    pub fn user_count(&self) -> usize {
+        self.sim.account.lock().unwrap().len()
+    }
+
+    /// Every user, in the order they were loaded.
+    pub fn users(&self) -> Vec<UserView> {
+        self.sim.account.lock().unwrap().views(self.sim.clock.now())
+    }
+
+    /// Moves the simulator clock forward: token lifetimes, the 24-hour change window, the
+    /// daily reset at 00:00 UTC and the per-second window all follow it.
+    pub fn advance_clock(&self, by: Duration) {
+        self.sim.clock.advance(by);
+    }
+
+    /// The simulator clock's time.
+    pub fn now(&self) -> SystemTime {
+        self.sim.clock.now()
+    }
+
+    /// When (simulator clock) each request the budget admitted arrived, oldest first.
+    pub fn admitted(&self) -> Vec<Instant> {
+        self.sim.budget.lock().unwrap().admitted()
+    }
+
+    /// The most requests admitted within any span of `window`: with a window of one
+    /// second, a client within its rate never exceeds the plan's per-second limit.
+    pub fn max_admitted_in(&self, window: Duration) -> usize {
+        max_in_window(&self.admitted(), window)
+    }
+
+    /// Stops accepting, closes every connection, and waits until the server is gone.
+    pub async fn shutdown(self) {
+        let SimHandle {
+            task,
+            _stop_on_drop,
+            ..
+        } = self;
+        drop(_stop_on_drop);
+        let _ = task.await;
+    }
+}
+
+/// Serves a simulator on `listen` until `shutdown` completes (the `simulate` command
+/// passes Ctrl-C). Prints to stdout where it listens and which credentials it accepts,
+/// and on the way out the counters.
+pub async fn serve_forever(
+    config: SimConfig,
+    listen: SocketAddr,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    if !listen.ip().is_loopback() {
+        tracing::warn!(%listen, "the simulator accepts fixed credentials; it is reachable beyond this machine");
+    }
+    let handle = start(config, listen).await?;
+    let c = handle.config();
+    let daily = match c.effective_daily_limit() {
+        Some(n) => format!("{n} requests/day"),
+        None => "no daily limit".into(),
+    };
+    println!("Zoom simulator listening on {}", handle.api_url());
+    println!("  API base:     {}", handle.base_url());
+    println!("  token URL:    {}", handle.token_url());
+    println!("  bearer token: {}", c.access_token);
+    println!(
+        "  S2S OAuth:    account_id {}, client_id {}, client_secret {}",
+        c.account_id, c.client_id, c.client_secret
+    );
+    println!(
+        "  account:      {} users, plan {}: {} requests/s, {daily}",
+        handle.user_count(),
+        c.plan,
+        c.effective_qps()
+    );
+    println!("  control:      GET /_sim/stats, POST /_sim/clock?advance_secs=N");
+    shutdown.await;
+    let stats = handle.stats();
+    handle.shutdown().await;
+    println!(
+        "Zoom simulator stopped: {} requests, {} changes applied",
+        stats.requests_total, stats.changes_applied
+    );
+    Ok(())
+}

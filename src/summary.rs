@@ -1,0 +1,209 @@
+//! What the operator reads: the plan before the run and the summary after it.
+//!
+//! The plan goes to stderr before anything is sent (rows, rate, how long, and on the free
+//! plan how many days the daily limit stretches it over). The summary goes to stdout:
+//! the count for each outcome, the elapsed time, the achieved rate, the report's path and,
+//! when rows remain, the exact command that resumes. With `--log-format json` it is one
+//! JSON object instead, for scripts.
+
+use crate::cli::LogFormat;
+use crate::outcome::Outcome;
+use crate::report::Tally;
+use crate::shutdown::StopReason;
+use std::path::Path;
+use std::time::Duration;
+
+/// "about 10 s", "about 17 min", "about 2 h 5 min".
+pub fn human_duration(d: Duration) -> String {
+    let s = d.as_secs_f64().ceil() as u64;
+    match s {
+        0..=119 => format!("about {s} s"),
+        120..=7199 => format!("about {} min", s.div_ceil(60)),
+        _ => format!("about {} h {} min", s / 3600, (s % 3600) / 60),
+    }
+}
+
+/// The estimate for `rows` at `rate`, and the days a daily limit spreads it over.
+pub fn estimate(rows: u64, rate: f64, daily_limit: Option<u64>) -> String {
+    let secs = Duration::from_secs_f64(rows as f64 / rate);
+    let mut text = format!(
+        "{rows} user{} at {}/s: {}",
+        if rows == 1 { "" } else { "s" },
+        trim_rate(rate),
+        human_duration(secs)
+    );
+    if let Some(limit) = daily_limit {
+        if rows > limit {
+            let days = rows.div_ceil(limit);
+            text.push_str(&format!(
+                "; Zoom's daily limit of {limit} requests spreads it over {days} days (resume with --resume after 00:00 UTC)"
+            ));
+        }
+    }
+    text
+}
+
+fn trim_rate(rate: f64) -> String {
+    if rate.fract() == 0.0 {
+        format!("{rate:.0}")
+    } else {
+        format!("{rate:.2}")
+    }
+}
+
+/// Everything the summary shows.
+pub struct Summary<'a> {
+    pub tally: &'a Tally,
+    pub skipped: u64,
+    pub elapsed: Duration,
+    pub report: &'a Path,
+    pub stop: Option<&'a StopReason>,
+    pub resume_command: Option<String>,
+    pub simulated: bool,
+    pub exit_code: u8,
+}
+
+impl Summary<'_> {
+    fn achieved_rate(&self) -> f64 {
+        self.tally.requests as f64 / self.elapsed.as_secs_f64().max(1e-3)
+    }
+
+    pub fn print(&self, format: LogFormat) {
+        match format {
+            LogFormat::Json => println!("{}", self.json()),
+            LogFormat::Text => print!("{}", self.text()),
+        }
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        let counts: serde_json::Map<String, serde_json::Value> = Outcome::ALL
+            .iter()
+            .map(|o| (o.as_str().to_string(), self.tally.get(*o).into()))
+            .collect();
+        serde_json::json!({
+            "summary": true,
+            "rows": self.tally.rows(),
+            "counts": counts,
+            "skipped_already_final": self.skipped,
+            "requests": self.tally.requests,
+            "elapsed_secs": (self.elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
+            "achieved_rate": (self.achieved_rate() * 100.0).round() / 100.0,
+            "report": self.report.display().to_string(),
+            "stopped": self.stop.map(|s| s.explain()),
+            "remaining": self.tally.remaining(),
+            "resume_command": self.resume_command,
+            "simulated": self.simulated,
+            "exit_code": self.exit_code,
+        })
+    }
+
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        if self.simulated {
+            out.push_str("SIMULATION: these results come from the built-in Zoom simulator; no real account was touched.\n");
+        }
+        out.push_str(&format!("zoom-rotate: {} rows\n", self.tally.rows()));
+        for (o, n) in self.tally.nonzero() {
+            out.push_str(&format!("  {:<17} {n}\n", o.as_str()));
+        }
+        if self.skipped > 0 {
+            out.push_str(&format!("  {:<17} {}\n", "(already final)", self.skipped));
+        }
+        out.push_str(&format!(
+            "elapsed {:.1} s, {} requests, achieved rate {:.2}/s\n",
+            self.elapsed.as_secs_f64(),
+            self.tally.requests,
+            self.achieved_rate()
+        ));
+        out.push_str(&format!("report: {}\n", self.report.display()));
+        if let Some(stop) = self.stop {
+            out.push_str(&format!("stopped early: {}\n", stop.explain()));
+        }
+        if let Some(cmd) = &self.resume_command {
+            out.push_str(&format!(
+                "{} rows remain; to continue:\n  {cmd}\n",
+                self.tally.remaining()
+            ));
+        }
+        out
+    }
+}
+
+/// The command that continues a run, quoted for a POSIX shell.
+pub fn resume_command(args: &[String], report: &Path) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut skip_next = false;
+    for (i, a) in args.iter().enumerate() {
+        if skip_next {
+            skip_next = false;
+            continue;
+        }
+        if a == "--resume" {
+            continue;
+        }
+        if a == "--report" || a == "-r" {
+            skip_next = true;
+            continue;
+        }
+        if a.starts_with("--report=") {
+            continue;
+        }
+        parts.push(if i == 0 {
+            "zoom-rotate".to_string()
+        } else {
+            shell_quote(a)
+        });
+    }
+    parts.push("--resume".into());
+    parts.push("--report".into());
+    parts.push(shell_quote(&report.display().to_string()));
+    parts.join(" ")
+}
+
+fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:@+,".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    #[test]
+    fn estimates() {
+        assert_eq!(estimate(200, 20.0, None), "200 users at 20/s: about 10 s");
+        assert_eq!(
+            estimate(20_000, 20.0, None),
+            "20000 users at 20/s: about 17 min"
+        );
+        assert_eq!(
+            estimate(5_000, 2.0, Some(2000)),
+            "5000 users at 2/s: about 41 min; Zoom's daily limit of 2000 requests spreads it over 3 days (resume with --resume after 00:00 UTC)"
+        );
+    }
+
+    #[test]
+    fn resume_command_replaces_report_and_quotes() {
+        let args: Vec<String> = [
+            "/x/zoom-rotate",
+            "run",
+            "my users.csv",
+            "--report",
+            "old.csv",
+            "--yes",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(
+            resume_command(&args, Path::new("reports/r.csv")),
+            "zoom-rotate run 'my users.csv' --yes --resume --report reports/r.csv"
+        );
+    }
+}

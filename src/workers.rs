@@ -1,0 +1,429 @@
+//! Stage 3, the workers: a bounded pool that takes checked rows from the reader and sees
+//! each one through to a final answer, retrying only where Zoom's semantics make it safe.
+//!
+//! Per request the order is STYLE 6's: a slot in the pool → the shared pause → the rate
+//! limiter → the journal record → the request → the verdict. How many slots: `--concurrency`,
+//! or by default enough to keep the rate full at the latency actually observed
+//! (rate × latency × 1.5 + 2, capped), re-read before every dispatch so a slow server
+//! gets more requests in flight and a fast one fewer. Never two requests for one user at
+//! once: the reader refuses a second row for a user, so each user has one task.
+//!
+//! Retries (API-NOTES, "what that means for retries"): nothing sent → back off and send
+//! again; sent but unanswered (timeout, reset, 5xx) → send the *same* password again, and
+//! read a same-as-old answer as proof the earlier attempt was applied; per-second 429 →
+//! pause everyone for `Retry-After` (or a jittered backoff) and cut the rate; daily 429 →
+//! stop the run; 401 → renew the token once for everybody, then give up the run; any
+//! other 4xx is final and never retried.
+
+use crate::auth::Auth;
+use crate::client::{Sent, ZoomClient};
+use crate::config::{Concurrency, RetrySettings};
+use crate::generate::SavedPasswords;
+use crate::input::{Item, Job};
+use crate::journal::Journal;
+use crate::limiter::Limiter;
+use crate::outcome::{classify, Outcome, RateKind, Verdict};
+use crate::report::Row;
+use crate::resume::{Decision, Resume};
+use crate::shutdown::{next_utc_midnight, Stop, StopReason};
+use rand::Rng;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+use tokio::sync::{mpsc, Notify};
+use tokio_util::task::TaskTracker;
+
+/// Said in a row's message whenever an unanswered attempt may have changed the password;
+/// `--resume` reads it back to treat the user's next same-as-old as a confirmation.
+pub const MAY_HAVE_APPLIED: &str = "the change may have been applied";
+
+/// Everything a worker needs, shared by all of them.
+pub struct Pool {
+    pub client: ZoomClient,
+    pub http: reqwest::Client,
+    pub auth: Arc<Auth>,
+    pub limiter: Arc<Limiter>,
+    pub retry: RetrySettings,
+    pub stop: Stop,
+    pub journal: Option<Journal>,
+    pub saved: Option<SavedPasswords>,
+    pub concurrency: Concurrency,
+    /// Smoothed request latency in microseconds (0: none observed yet); sizes the pool.
+    latency_us: AtomicU64,
+    /// Rows being worked on; the dispatcher waits on `slot_freed` when it is full.
+    in_flight: AtomicUsize,
+    slot_freed: Notify,
+}
+
+impl Pool {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        client: ZoomClient,
+        http: reqwest::Client,
+        auth: Arc<Auth>,
+        limiter: Arc<Limiter>,
+        retry: RetrySettings,
+        stop: Stop,
+        journal: Option<Journal>,
+        saved: Option<SavedPasswords>,
+        concurrency: Concurrency,
+    ) -> Pool {
+        Pool {
+            client,
+            http,
+            auth,
+            limiter,
+            retry,
+            stop,
+            journal,
+            saved,
+            concurrency,
+            latency_us: AtomicU64::new(0),
+            in_flight: AtomicUsize::new(0),
+            slot_freed: Notify::new(),
+        }
+    }
+
+    fn observe(&self, latency: Duration) {
+        let sample = latency.as_micros().min(u64::MAX as u128) as u64;
+        let old = self.latency_us.load(Ordering::Relaxed);
+        let new = if old == 0 {
+            sample
+        } else {
+            old - old / 8 + sample / 8
+        };
+        self.latency_us.store(new.max(1), Ordering::Relaxed);
+    }
+
+    /// How many rows may be in flight now.
+    pub fn target(&self) -> usize {
+        match self.concurrency {
+            Concurrency::Fixed(n) => n as usize,
+            Concurrency::Auto { max } => {
+                let us = self.latency_us.load(Ordering::Relaxed);
+                // Before the first answer, assume half a second: generous, and corrected
+                // by the first few answers.
+                let latency = if us == 0 { 0.5 } else { us as f64 / 1e6 };
+                let want = (self.limiter.effective_rate() * latency * 1.5).ceil() as usize + 2;
+                want.clamp(2, max as usize)
+            }
+        }
+    }
+
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// Waits for a free slot; `false` if the run stopped first.
+    async fn slot(&self) -> bool {
+        loop {
+            let freed = self.slot_freed.notified();
+            tokio::pin!(freed);
+            freed.as_mut().enable();
+            if self.stop.is_stopped() {
+                return false;
+            }
+            if self.in_flight() < self.target() {
+                self.in_flight.fetch_add(1, Ordering::Relaxed);
+                return true;
+            }
+            tokio::select! {
+                _ = freed => {}
+                _ = self.stop.stopped() => return false,
+            }
+        }
+    }
+
+    fn release(&self) {
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.slot_freed.notify_one();
+    }
+}
+
+/// Takes items from the reader until it is done, and reports every row. Returns the
+/// number of users skipped because `--resume` found them final.
+pub async fn dispatch(
+    pool: Arc<Pool>,
+    mut items: mpsc::Receiver<Item>,
+    report: mpsc::Sender<Row>,
+    resume: Resume,
+    dry_run: bool,
+) -> u64 {
+    let tracker = TaskTracker::new();
+    let mut skipped = 0;
+    while let Some(item) = items.recv().await {
+        let job = match item {
+            Item::Refused(r) => {
+                let _ = report
+                    .send(Row::local(
+                        r.line,
+                        r.user_id,
+                        Outcome::InvalidInput,
+                        r.reason,
+                    ))
+                    .await;
+                continue;
+            }
+            Item::Send(job) => job,
+        };
+        let unanswered = match resume.decide(job.line, &job.user_id) {
+            Decision::Skip => {
+                skipped += 1;
+                continue;
+            }
+            Decision::Send { unanswered } => unanswered,
+        };
+        if dry_run {
+            let row = Row::local(
+                job.line,
+                job.user_id,
+                Outcome::DryRun,
+                "passed every check; nothing sent".into(),
+            );
+            let _ = report.send(row).await;
+            continue;
+        }
+        if !pool.slot().await {
+            let row = not_attempted(&pool.stop, &job, unanswered);
+            let _ = report.send(row).await;
+            continue;
+        }
+        let (pool, report) = (pool.clone(), report.clone());
+        tracker.spawn(async move {
+            let row = pool.rotate(job, unanswered).await;
+            pool.release();
+            let _ = report.send(row).await;
+        });
+    }
+    tracker.close();
+    tracker.wait().await;
+    skipped
+}
+
+fn not_attempted(stop: &Stop, job: &Job, unanswered: bool) -> Row {
+    let mut message = stop
+        .reason()
+        .map(|r| r.row_message())
+        .unwrap_or_else(|| "not sent".into());
+    if unanswered {
+        message.push_str(&format!(
+            "; an earlier attempt was unanswered: {MAY_HAVE_APPLIED}"
+        ));
+    }
+    Row::local(
+        job.line,
+        job.user_id.clone(),
+        Outcome::NotAttempted,
+        message,
+    )
+}
+
+/// Full-jitter exponential backoff for the `n`th retry (1-based).
+fn backoff(retry: &RetrySettings, n: u32) -> Duration {
+    let cap = retry
+        .base_delay
+        .saturating_mul(1u32 << n.saturating_sub(1).min(16))
+        .min(retry.max_delay);
+    cap.mul_f64(rand::thread_rng().gen_range(0.0..=1.0))
+}
+
+impl Pool {
+    /// Sleeps `wait` unless the run stops first; `false` if it did.
+    async fn sleep(&self, wait: Duration) -> bool {
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => true,
+            _ = self.stop.stopped() => false,
+        }
+    }
+
+    /// Sees one row through: sends, retries where safe, and returns its report row.
+    pub async fn rotate(&self, job: Job, mut unanswered: bool) -> Row {
+        let max = self.retry.attempts;
+        let (mut attempts, mut failures, mut throttles) = (0u32, 0u32, 0u32);
+        let mut renewed = false;
+        let mut last: Option<Verdict> = None;
+        let row = |outcome: Outcome, last: Option<&Verdict>, attempts: u32, message: String| Row {
+            line: job.line,
+            user_id: job.user_id.clone(),
+            outcome,
+            http_status: last.map(|v| v.http_status).filter(|s| *s != 0),
+            zoom_code: last.and_then(|v| v.zoom_code),
+            attempts,
+            finished_at: SystemTime::now(),
+            message,
+        };
+        if let Some(saved) = &self.saved {
+            if let Err(e) = saved.save(&job.user_id, &job.password) {
+                self.stop.stop(StopReason::Local(format!(
+                    "cannot save generated passwords: {e}"
+                )));
+                return not_attempted(&self.stop, &job, unanswered);
+            }
+        }
+        loop {
+            if !self.limiter.acquire(self.stop.token()).await {
+                return match &last {
+                    None => not_attempted(&self.stop, &job, unanswered),
+                    Some(v) => {
+                        let tail = if unanswered {
+                            MAY_HAVE_APPLIED
+                        } else {
+                            "the change was not applied"
+                        };
+                        let msg = format!("{}; the run stopped before a retry; {tail}", v.message);
+                        row(v.outcome, Some(v), attempts, msg)
+                    }
+                };
+            }
+            let bearer = match self.auth.bearer(&self.http).await {
+                Ok(b) => b,
+                Err(e) => {
+                    self.stop.stop(StopReason::AuthLost(e.to_string()));
+                    return not_attempted(&self.stop, &job, unanswered);
+                }
+            };
+            if let Some(journal) = &self.journal {
+                if let Err(e) = journal.sending(job.line).await {
+                    self.stop
+                        .stop(StopReason::Local(format!("cannot write the journal: {e}")));
+                    return not_attempted(&self.stop, &job, unanswered);
+                }
+            }
+            attempts += 1;
+            let started = Instant::now();
+            let sent = self
+                .client
+                .put_password(&job.user_id, &job.password, &bearer)
+                .await;
+            self.observe(started.elapsed());
+            let sent_kind_unknown = matches!(sent, Sent::Unknown(_));
+            let (verdict, retry_after) = match sent {
+                Sent::Answer(a) => (
+                    classify(a.status, a.ratelimit_type.as_deref(), &a.body),
+                    a.retry_after,
+                ),
+                Sent::NotSent(m) | Sent::Unknown(m) => {
+                    let was_sent = sent_kind_unknown;
+                    unanswered |= was_sent;
+                    tracing::debug!(line = job.line, user = %job.user_id, attempt = attempts, error = %m, "no answer");
+                    (
+                        Verdict {
+                            outcome: Outcome::Failed,
+                            http_status: 0,
+                            zoom_code: None,
+                            message: if was_sent {
+                                format!("sent, no answer: {m}")
+                            } else {
+                                format!("not sent: {m}")
+                            },
+                            rate: None,
+                        },
+                        None,
+                    )
+                }
+            };
+            tracing::debug!(line = job.line, user = %job.user_id, attempt = attempts, status = verdict.http_status, outcome = %verdict.outcome, "answer");
+            match verdict.outcome {
+                Outcome::Changed => {
+                    self.limiter.succeeded();
+                    let msg = if unanswered {
+                        "password changed (after an unanswered attempt with the same password)"
+                    } else {
+                        "password changed"
+                    };
+                    return row(Outcome::Changed, Some(&verdict), attempts, msg.into());
+                }
+                Outcome::SameAsOld if unanswered => {
+                    let msg = "password changed: confirmed on retry (Zoom answers same-as-old, so an earlier unanswered attempt applied it)";
+                    return row(Outcome::Changed, Some(&verdict), attempts, msg.into());
+                }
+                Outcome::ChangeLimit24h if unanswered => {
+                    let msg = format!("{}; an earlier unanswered attempt may have applied the change ({MAY_HAVE_APPLIED})", verdict.message);
+                    return row(Outcome::ChangeLimit24h, Some(&verdict), attempts, msg);
+                }
+                Outcome::AuthFailed => {
+                    if !renewed {
+                        renewed = true;
+                        if let Ok(true) = self
+                            .auth
+                            .renew_after_401(&self.http, bearer.generation)
+                            .await
+                        {
+                            continue;
+                        }
+                    }
+                    self.stop.stop(StopReason::AuthLost(format!(
+                        "HTTP 401: {}",
+                        verdict.message
+                    )));
+                    return row(
+                        Outcome::AuthFailed,
+                        Some(&verdict),
+                        attempts,
+                        verdict.message.clone(),
+                    );
+                }
+                Outcome::RateLimited if verdict.rate == Some(RateKind::Daily) => {
+                    let resets_at = retry_after
+                        .map(|d| SystemTime::now() + d)
+                        .unwrap_or_else(|| next_utc_midnight(SystemTime::now()));
+                    self.stop.stop(StopReason::DailyLimit { resets_at });
+                    return row(
+                        Outcome::RateLimited,
+                        Some(&verdict),
+                        attempts,
+                        verdict.message.clone(),
+                    );
+                }
+                Outcome::RateLimited => {
+                    throttles += 1;
+                    self.limiter.throttled();
+                    if throttles >= max.saturating_mul(3) {
+                        let msg = format!(
+                            "{}; still rate limited after {attempts} attempts",
+                            verdict.message
+                        );
+                        return row(Outcome::RateLimited, Some(&verdict), attempts, msg);
+                    }
+                    let wait = retry_after.unwrap_or_else(|| backoff(&self.retry, throttles));
+                    tracing::info!(
+                        wait_ms = wait.as_millis() as u64,
+                        rate = format!("{:.2}", self.limiter.effective_rate()),
+                        "per-second rate limit: pausing every worker"
+                    );
+                    self.limiter.pause_for(wait);
+                    last = Some(verdict);
+                }
+                Outcome::Failed => {
+                    unanswered |= verdict.http_status >= 500;
+                    failures += 1;
+                    if failures >= max {
+                        let tail = if unanswered {
+                            MAY_HAVE_APPLIED
+                        } else {
+                            "the change was not applied"
+                        };
+                        let msg = format!(
+                            "{}; gave up after {attempts} attempts; {tail}",
+                            verdict.message
+                        );
+                        return row(Outcome::Failed, Some(&verdict), attempts, msg);
+                    }
+                    let wait = backoff(&self.retry, failures);
+                    last = Some(verdict);
+                    if !self.sleep(wait).await {
+                        continue; // acquire() sees the stop and reports the row
+                    }
+                }
+                _ => {
+                    return row(
+                        verdict.outcome,
+                        Some(&verdict),
+                        attempts,
+                        verdict.message.clone(),
+                    )
+                }
+            }
+        }
+    }
+}
