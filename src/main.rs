@@ -15,13 +15,20 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "zoom-rotate", &mut std::io::stdout());
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "zoom-rotate",
+                &mut std::io::stdout(),
+            );
             ExitCode::SUCCESS
         }
-        Command::Man => match clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => fail(&format!("cannot write the man page: {e}")),
-        },
+        Command::Man => {
+            match clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(&format!("cannot write the man page: {e}")),
+            }
+        }
         Command::Simulate(args) => {
             let file = match FileConfig::load(args.config.as_deref()) {
                 Ok(f) => f,
@@ -45,7 +52,11 @@ fn main() -> ExitCode {
             // `run` reads it again as part of the settings (errors are reported there).
             let format = args
                 .log_format
-                .or_else(|| FileConfig::load(args.config.as_deref()).ok().and_then(|f| f.run.log_format))
+                .or_else(|| {
+                    FileConfig::load(args.config.as_deref())
+                        .ok()
+                        .and_then(|f| f.run.log_format)
+                })
                 .unwrap_or(LogFormat::Text);
             let bar = format == LogFormat::Text && std::io::stderr().is_terminal();
             init_logging(cli.verbose, format, bar);

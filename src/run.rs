@@ -145,6 +145,25 @@ pub async fn execute(
         (Resume::default(), Vec::new())
     };
 
+    let total = count_rows(&s.input);
+    if let Some(rows) = total {
+        let daily = if s.rate > s.plan.medium_per_second() as f64 {
+            None
+        } else {
+            s.plan.medium_per_day()
+        };
+        tracing::info!(
+            rows,
+            rate = s.rate,
+            plan = s.plan.name(),
+            dry_run = s.dry_run,
+            report = %s.report.display(),
+            "plan: {}{}",
+            summary::estimate(rows, s.rate, daily),
+            if s.dry_run { " (dry run: nothing is sent)" } else { "" }
+        );
+        confirm(rows, &s)?;
+    }
     let http = client::http_client(s.timeout)?;
     let limiter = Arc::new(Limiter::new(s.rate));
     let mut policy = PasswordPolicy::default();
@@ -168,26 +187,6 @@ pub async fn execute(
             policy = fetch_policy(&http, &a, &base, &limiter, &s, &stop).await;
         }
         auth = Some(a);
-    }
-    let total = count_rows(&s.input);
-    if let Some(rows) = total {
-        let daily = if s.rate > s.plan.medium_per_second() as f64 {
-            None
-        } else {
-            s.plan.medium_per_day()
-        };
-        eprintln!(
-            "zoom-rotate: plan: {} ({}plan {}, report {})",
-            summary::estimate(rows, s.rate, daily),
-            if s.dry_run {
-                "dry run, nothing is sent; "
-            } else {
-                ""
-            },
-            s.plan.name(),
-            s.report.display()
-        );
-        confirm(rows, &s)?;
     }
     if s.generate.as_ref().is_some_and(|g| g.out.is_none()) && !s.dry_run {
         tracing::warn!("--discard-passwords: the new passwords are kept nowhere; users recover through \"forgot password\"");

@@ -126,7 +126,9 @@ pub fn on_signals(stop: Stop) {
             return;
         };
         tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
-        tracing::warn!("stopping: letting in-flight requests finish (Ctrl-C again to quit at once)");
+        tracing::warn!(
+            "stopping: letting in-flight requests finish (Ctrl-C again to quit at once)"
+        );
         stop.stop(StopReason::Interrupted);
         tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
         tracing::error!("quitting at once; the journal keeps the run resumable with --resume");

@@ -1,1 +1,6 @@
+//! The integration tests: one binary, a module per feature (ripgrep's layout), sharing
+//! `util`. Servers bind loopback port 0; nothing leaves the machine.
+
+mod util;
+
 mod simulator;

@@ -25,7 +25,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::account::{Account, Refusal};
-use super::budget::{Admitted, Budget, LimitKind, SimClock};
+use super::budget::{Admitted, Budget, LimitKind, Limited, SimClock};
 use super::config::SimConfig;
 use super::oauth::{self, TokenRequest, TokenStore};
 use super::{Stats, StatsReport, UserCount};
@@ -98,15 +98,11 @@ impl Sim {
     }
 
     /// The bearer and budget steps every budgeted endpoint starts with: the admission, or
-    /// the 401/429 to answer.
-    fn gate(&self, headers: &HeaderMap) -> Result<Admitted, Response> {
+    /// why not (see [`Sim::refusal`] for the answer).
+    fn gate(&self, headers: &HeaderMap) -> Result<Admitted, Gate> {
         if !self.authorized(headers) {
             self.count(|s| s.unauthorized_401 += 1);
-            return Err(zoom_error(
-                StatusCode::UNAUTHORIZED,
-                124,
-                "Invalid access token.",
-            ));
+            return Err(Gate::Unauthorized);
         }
         let verdict = self
             .budget
@@ -118,10 +114,23 @@ impl Sim {
                 LimitKind::Qps => s.rate_limited_qps += 1,
                 LimitKind::Daily => s.rate_limited_daily += 1,
             });
-            let headers = limited.headers(self.config.retry_after, self.config.omit_daily_headers);
-            let body = zoom_error(StatusCode::TOO_MANY_REQUESTS, 429, limited.message());
-            (headers, body).into_response()
+            Gate::Limited(limited)
         })
+    }
+
+    /// The 401 or the 429, with Zoom's body and headers.
+    fn refusal(&self, gate: Gate) -> Response {
+        match gate {
+            Gate::Unauthorized => {
+                zoom_error(StatusCode::UNAUTHORIZED, 124, "Invalid access token.")
+            }
+            Gate::Limited(limited) => {
+                let headers =
+                    limited.headers(self.config.retry_after, self.config.omit_daily_headers);
+                let body = zoom_error(StatusCode::TOO_MANY_REQUESTS, 429, limited.message());
+                (headers, body).into_response()
+            }
+        }
     }
 
     /// Processing time and fault for one request, drawn together under one lock so the
@@ -150,6 +159,12 @@ impl Sim {
         .map_or(Fault::None, |(_, fault)| fault);
         (Duration::from_millis(c.latency_ms + jitter), fault)
     }
+}
+
+/// Why a request did not pass the bearer and budget steps.
+enum Gate {
+    Unauthorized,
+    Limited(Limited),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -310,7 +325,7 @@ async fn put_password(State(sim): State<Arc<Sim>>, request: Request) -> Response
     };
     let admitted = match sim.gate(request.headers()) {
         Ok(admitted) => admitted,
-        Err(response) => return response,
+        Err(gate) => return sim.refusal(gate),
     };
     let headers = admitted.headers();
     let password = match read_password(request).await {
@@ -428,7 +443,7 @@ async fn get_settings(State(sim): State<Arc<Sim>>, headers: HeaderMap) -> Respon
     });
     let admitted = match sim.gate(&headers) {
         Ok(admitted) => admitted,
-        Err(response) => return response,
+        Err(gate) => return sim.refusal(gate),
     };
     let (latency, _) = sim.draw();
     if !latency.is_zero() {

@@ -1,0 +1,142 @@
+//! Shared helpers for the integration tests: building a `run` from command-line words,
+//! running it in-process or through the binary, starting simulators, reading reports.
+//!
+//! Every in-process run gets `--config` pointing at an empty file unless the test gives
+//! one, so the repository's own config.toml never leaks into a test.
+
+#![allow(dead_code)]
+
+use clap::Parser;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use zoom_rotate::auth::Credentials;
+use zoom_rotate::cli::{Cli, Command, RunArgs};
+use zoom_rotate::report::{self, Row};
+use zoom_rotate::shutdown::Stop;
+use zoom_rotate::simulator::{self, SimConfig, SimHandle};
+use zoom_rotate::RunResult;
+
+/// A fresh temporary directory, removed when dropped.
+pub fn tmp() -> tempfile::TempDir {
+    tempfile::tempdir().expect("tempdir")
+}
+
+/// Writes `content` to `dir/name` and returns the path.
+pub fn write(dir: &Path, name: &str, content: impl AsRef<[u8]>) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, content).expect("write file");
+    p
+}
+
+/// An empty config file in `dir`, so runs use built-in defaults.
+pub fn empty_config(dir: &Path) -> PathBuf {
+    let p = dir.join("empty-config.toml");
+    if !p.exists() {
+        std::fs::write(&p, "").expect("write config");
+    }
+    p
+}
+
+/// Parses `zoom-rotate run <words>`; adds `--config <empty>` when none is given.
+pub fn run_args(dir: &Path, words: &[&str]) -> RunArgs {
+    let mut argv: Vec<String> = vec!["zoom-rotate".into(), "run".into()];
+    argv.extend(words.iter().map(|w| w.to_string()));
+    if !words.iter().any(|w| *w == "--config" || *w == "-c") {
+        argv.push("--config".into());
+        argv.push(empty_config(dir).display().to_string());
+    }
+    match Cli::try_parse_from(&argv)
+        .expect("valid command line")
+        .command
+    {
+        Command::Run(args) => *args,
+        other => panic!("not a run command: {other:?}"),
+    }
+}
+
+/// A fixed bearer token, as `ZOOM_ACCESS_TOKEN` would give it.
+pub fn token(t: &str) -> Credentials {
+    Credentials {
+        access_token: Some(secrecy::SecretString::from(t.to_string())),
+        ..Credentials::default()
+    }
+}
+
+/// Runs in-process with `creds`; `Err` is what `main` reports as exit 2.
+pub async fn run(dir: &Path, words: &[&str], creds: Credentials) -> anyhow::Result<RunResult> {
+    let args = run_args(dir, words);
+    let argv: Vec<String> = words.iter().map(|w| w.to_string()).collect();
+    zoom_rotate::run(&args, creds, Stop::new(), &argv).await
+}
+
+/// Starts a simulator on an OS-chosen loopback port.
+pub async fn sim(config: SimConfig) -> SimHandle {
+    simulator::start(config, ([127, 0, 0, 1], 0).into())
+        .await
+        .expect("simulator starts")
+}
+
+/// A simulator config holding only the users of `csv` (written to `dir`).
+pub fn sim_users(dir: &Path, csv: &str) -> SimConfig {
+    SimConfig {
+        users_file: Some(write(dir, "sim-users.csv", csv)),
+        ..SimConfig::default()
+    }
+}
+
+/// The rows of a report, in file order.
+pub fn rows(path: &Path) -> Vec<Row> {
+    report::read(path).expect("report reads back")
+}
+
+/// The rows of a report sorted by input line.
+pub fn rows_by_line(path: &Path) -> Vec<Row> {
+    let mut r = rows(path);
+    r.sort_by_key(|r| r.line);
+    r
+}
+
+/// `(line, user_id, outcome, http_status, zoom_code, attempts)` of each row, by line:
+/// what most assertions compare.
+pub fn summary(path: &Path) -> Vec<(u64, String, String, Option<u16>, Option<u32>, u32)> {
+    rows_by_line(path)
+        .into_iter()
+        .map(|r| {
+            (
+                r.line,
+                r.user_id,
+                r.outcome.as_str().to_string(),
+                r.http_status,
+                r.zoom_code,
+                r.attempts,
+            )
+        })
+        .collect()
+}
+
+/// The built binary.
+pub fn bin() -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_zoom-rotate"));
+    c.env_remove("ZOOM_ACCESS_TOKEN")
+        .env_remove("ZOOM_ACCOUNT_ID")
+        .env_remove("ZOOM_CLIENT_ID")
+        .env_remove("ZOOM_CLIENT_SECRET")
+        .env_remove("RUST_LOG")
+        .stdin(std::process::Stdio::null());
+    c
+}
+
+/// Runs the binary to completion (off the async runtime's threads).
+pub async fn bin_output(mut cmd: std::process::Command) -> Output {
+    tokio::task::spawn_blocking(move || cmd.output().expect("binary runs"))
+        .await
+        .expect("join")
+}
+
+/// stdout + stderr as text.
+pub fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
