@@ -96,9 +96,12 @@ pub fn rows_by_line(path: &Path) -> Vec<Row> {
     r
 }
 
-/// `(line, user_id, outcome, http_status, zoom_code, attempts)` of each row, by line:
-/// what most assertions compare.
-pub fn summary(path: &Path) -> Vec<(u64, String, String, Option<u16>, Option<u32>, u32)> {
+/// `(line, user_id, outcome, http_status, zoom_code, attempts)`: what most assertions
+/// compare of a row.
+pub type Brief = (u64, String, String, Option<u16>, Option<u32>, u32);
+
+/// The [`Brief`] of each row, by line.
+pub fn summary(path: &Path) -> Vec<Brief> {
     rows_by_line(path)
         .into_iter()
         .map(|r| {

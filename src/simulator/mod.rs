@@ -11,16 +11,17 @@
 //! - `budget`: the Medium rate budget (per second and per day), its 429 headers, and the
 //!   simulator clock that tests move forward.
 //! - `oauth`: Server-to-Server token grants and bearer checks.
-//! - `server`: routes and handlers, latency and seeded faults.
-//! - `conn`: connection serving that can close a connection without answering.
+//! - `server`: shared state, routes, the bearer and budget gate, the other handlers, and
+//!   connection serving that can close a connection without answering.
+//! - `change`: the password change, with latency, the same-user 429 and seeded faults.
 //!
 //! In-process use: [`start`] returns a [`SimHandle`] that reads counters and users and
 //! moves the clock; the `simulate` command uses [`serve_forever`].
 
 mod account;
 mod budget;
+mod change;
 mod config;
-mod conn;
 mod oauth;
 mod server;
 
@@ -104,7 +105,7 @@ pub async fn start(config: SimConfig, listen: SocketAddr) -> anyhow::Result<SimH
     let addr = listener.local_addr()?;
     let sim = Arc::new(Sim::new(config, format!("http://{addr}"))?);
     let cancel = CancellationToken::new();
-    let task = tokio::spawn(conn::serve(
+    let task = tokio::spawn(server::serve(
         listener,
         server::router(sim.clone()),
         cancel.clone(),

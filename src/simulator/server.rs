@@ -1,31 +1,42 @@
-//! The simulator's routes and handlers: the password change, the security settings, the
-//! token endpoint, and the `/_sim/*` control endpoints.
+//! The simulator's HTTP side: the shared state ([`Sim`]), the routes, the bearer and
+//! budget gate every API request passes, the settings, token and `/_sim/*` handlers
+//! (the password change has `change.rs`), and the connection serving.
 //!
-//! A password change runs Zoom's steps in order: bearer, Medium budget, body, user
-//! look-up, then (in a task of its own, so a client that hangs up does not stop it, just
-//! as it would not stop Zoom) the same-user in-flight marker, latency, the seeded fault
-//! draw, and the account's checks. Faults that must close the connection mark the
-//! response with [`DropConnection`]; `conn.rs` turns that mark into a closed socket.
+//! Connections are served here rather than by `axum::serve`, whose service is
+//! infallible, so every request gets a response. Each connection runs hyper's HTTP/1
+//! server with a service that calls the router and turns a response marked
+//! [`DropConnection`] into an error; hyper answers a service error by closing the
+//! connection without writing a byte, which is what a client sees when a gateway or
+//! Zoom's backend dies mid-request. HTTP/1 only: the simulator serves plain `http://`,
+//! where clients speak HTTP/1.1.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::convert::Infallible;
+use std::fmt;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::body::{to_bytes, Body};
-use axum::extract::{FromRequest, Multipart, Query, Request, State};
+use axum::body::to_bytes;
+use axum::extract::{Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use percent_encoding::percent_decode_str;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use serde::Deserialize;
 use serde_json::json;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tower::ServiceExt as _;
 
-use super::account::{Account, Refusal};
+use super::account::Account;
 use super::budget::{Admitted, Budget, LimitKind, Limited, SimClock};
+use super::change;
 use super::config::SimConfig;
 use super::oauth::{self, TokenRequest, TokenStore};
 use super::{Stats, StatsReport, UserCount};
@@ -35,7 +46,7 @@ use super::{Stats, StatsReport, UserCount};
 pub struct DropConnection;
 
 /// Largest request body read: a password body is tiny; anything bigger is not one.
-const BODY_LIMIT: usize = 64 * 1024;
+pub(super) const BODY_LIMIT: usize = 64 * 1024;
 
 /// The whole simulated account and its machinery, shared by every request. Each part has
 /// its own mutex, none held across an `.await`, so requests only serialize on the
@@ -50,11 +61,11 @@ pub struct Sim {
     stats: Mutex<Stats>,
     /// One seeded generator for latency jitter and faults: the same seed and the same
     /// request order reproduce the same run.
-    rng: Mutex<StdRng>,
+    pub(super) rng: Mutex<StdRng>,
     /// Users with a change in progress (indexes into the account): Zoom refuses a second
     /// request for the same user while the first is being processed.
-    in_flight: Mutex<HashSet<usize>>,
-    puts_in_progress: AtomicU64,
+    pub(super) in_flight: Mutex<HashSet<usize>>,
+    pub(super) puts_in_progress: AtomicU64,
 }
 
 impl Sim {
@@ -82,7 +93,7 @@ impl Sim {
         self.stats.lock().unwrap().clone()
     }
 
-    fn count(&self, update: impl FnOnce(&mut Stats)) {
+    pub(super) fn count(&self, update: impl FnOnce(&mut Stats)) {
         update(&mut self.stats.lock().unwrap());
     }
 
@@ -99,7 +110,7 @@ impl Sim {
 
     /// The bearer and budget steps every budgeted endpoint starts with: the admission, or
     /// why not (see [`Sim::refusal`] for the answer).
-    fn gate(&self, headers: &HeaderMap) -> Result<Admitted, Gate> {
+    pub(super) fn gate(&self, headers: &HeaderMap) -> Result<Admitted, Gate> {
         if !self.authorized(headers) {
             self.count(|s| s.unauthorized_401 += 1);
             return Err(Gate::Unauthorized);
@@ -119,7 +130,7 @@ impl Sim {
     }
 
     /// The 401 or the 429, with Zoom's body and headers.
-    fn refusal(&self, gate: Gate) -> Response {
+    pub(super) fn refusal(&self, gate: Gate) -> Response {
         match gate {
             Gate::Unauthorized => {
                 zoom_error(StatusCode::UNAUTHORIZED, 124, "Invalid access token.")
@@ -132,104 +143,17 @@ impl Sim {
             }
         }
     }
-
-    /// Processing time and fault for one request, drawn together under one lock so the
-    /// sequence depends only on the seed and the request order.
-    fn draw(&self) -> (Duration, Fault) {
-        let c = &self.config;
-        let mut rng = self.rng.lock().unwrap();
-        let jitter = if c.jitter_ms > 0 {
-            rng.gen_range(0..=c.jitter_ms)
-        } else {
-            0
-        };
-        let r: f64 = rng.gen();
-        let fault = [
-            (c.fault_5xx, Fault::BadGateway),
-            (c.fault_drop_before, Fault::DropBefore),
-            (c.fault_drop_after, Fault::DropAfter),
-            (c.fault_slow, Fault::Slow),
-        ]
-        .into_iter()
-        .scan(0.0, |edge, (p, fault)| {
-            *edge += p;
-            Some((*edge, fault))
-        })
-        .find(|&(edge, _)| r < edge)
-        .map_or(Fault::None, |(_, fault)| fault);
-        (Duration::from_millis(c.latency_ms + jitter), fault)
-    }
 }
 
 /// Why a request did not pass the bearer and budget steps.
-enum Gate {
+pub(super) enum Gate {
     Unauthorized,
     Limited(Limited),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Fault {
-    None,
-    BadGateway,
-    DropBefore,
-    DropAfter,
-    Slow,
-}
-
-/// What became of a password change, for the handler to answer.
-enum Outcome {
-    Concurrent,
-    BadGateway,
-    Dropped,
-    Done {
-        result: Result<(), Refusal>,
-        slow: bool,
-    },
-}
-
-/// Marks a user busy for as long as it lives; a second request finds the mark and gets
-/// the concurrent-request 429.
-struct InFlight {
-    sim: Arc<Sim>,
-    idx: usize,
-}
-
-impl InFlight {
-    fn take(sim: &Arc<Sim>, idx: usize) -> Option<Self> {
-        let fresh = sim.in_flight.lock().unwrap().insert(idx);
-        fresh.then(|| InFlight {
-            sim: sim.clone(),
-            idx,
-        })
-    }
-}
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        self.sim.in_flight.lock().unwrap().remove(&self.idx);
-    }
-}
-
-/// Counts admitted password changes being processed, to report the peak.
-struct Progress(Arc<Sim>);
-
-impl Progress {
-    fn start(sim: &Arc<Sim>) -> Self {
-        let now = sim.puts_in_progress.fetch_add(1, Ordering::SeqCst) + 1;
-        sim.count(|s| s.max_concurrent_puts = s.max_concurrent_puts.max(now));
-        Progress(sim.clone())
-    }
-}
-
-impl Drop for Progress {
-    fn drop(&mut self) {
-        self.0.puts_in_progress.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
 pub fn router(sim: Arc<Sim>) -> Router {
     Router::new()
-        .route("/v2/users/:user_id/password", put(put_password))
+        .route("/v2/users/:user_id/password", put(change::put_password))
         .route("/v2/accounts/me/settings", get(get_settings))
         .route("/oauth/token", post(post_token))
         .route("/_sim/stats", get(get_stats))
@@ -243,199 +167,6 @@ pub fn zoom_error(status: StatusCode, code: u32, message: &str) -> Response {
     (status, Json(json!({"code": code, "message": message}))).into_response()
 }
 
-fn refusal_response(refusal: &Refusal) -> Response {
-    let status = StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::BAD_REQUEST);
-    let mut body = json!({"code": refusal.code, "message": refusal.message});
-    if let Some(error) = &refusal.field_error {
-        body["errors"] = json!([{"field": "password", "message": error}]);
-    }
-    (status, Json(body)).into_response()
-}
-
-fn dropped() -> Response {
-    let mut response = Response::new(Body::empty());
-    response.extensions_mut().insert(DropConnection);
-    response
-}
-
-/// The user ID or e-mail of `/v2/users/{segment}/password`, percent-decoded exactly once
-/// from the raw path: an encoded `/`, `?`, `#` or `%` stays part of the ID.
-fn user_segment(path: &str) -> Option<String> {
-    let segment = path.strip_prefix("/v2/users/")?.strip_suffix("/password")?;
-    (!segment.contains('/')).then(|| percent_decode_str(segment).decode_utf8_lossy().into_owned())
-}
-
-fn not_json() -> Refusal {
-    Refusal {
-        status: 400,
-        code: 300,
-        message: "Request Body should be a valid JSON object.".into(),
-        field_error: None,
-    }
-}
-
-fn invalid_field() -> Refusal {
-    Refusal {
-        status: 400,
-        code: 300,
-        message: "Validation Failed.".into(),
-        field_error: Some("Invalid field.".into()),
-    }
-}
-
-/// The `password` of a JSON body, or of a `multipart/form-data` body as Zoom's Users API
-/// also accepts.
-async fn read_password(request: Request) -> Result<String, Refusal> {
-    let content_type = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    if content_type.starts_with("multipart/form-data") {
-        let mut form = Multipart::from_request(request, &())
-            .await
-            .map_err(|_| not_json())?;
-        while let Some(field) = form.next_field().await.map_err(|_| not_json())? {
-            if field.name() == Some("password") {
-                return field.text().await.map_err(|_| not_json());
-            }
-        }
-        return Err(invalid_field());
-    }
-    let bytes = to_bytes(request.into_body(), BODY_LIMIT)
-        .await
-        .map_err(|_| not_json())?;
-    match serde_json::from_slice::<serde_json::Value>(&bytes) {
-        Ok(serde_json::Value::Object(map)) => match map.get("password") {
-            Some(serde_json::Value::String(password)) => Ok(password.clone()),
-            _ => Err(invalid_field()),
-        },
-        _ => Err(not_json()),
-    }
-}
-
-async fn put_password(State(sim): State<Arc<Sim>>, request: Request) -> Response {
-    sim.count(|s| {
-        s.requests_total += 1;
-        s.password_puts += 1;
-    });
-    let Some(user_id) = user_segment(request.uri().path()) else {
-        return zoom_error(StatusCode::NOT_FOUND, 404, "Not Found.");
-    };
-    let admitted = match sim.gate(request.headers()) {
-        Ok(admitted) => admitted,
-        Err(gate) => return sim.refusal(gate),
-    };
-    let headers = admitted.headers();
-    let password = match read_password(request).await {
-        Ok(password) => password,
-        Err(refusal) => {
-            sim.count(|s| s.rejected_400 += 1);
-            return (headers, refusal_response(&refusal)).into_response();
-        }
-    };
-    let found = sim.account.lock().unwrap().find(&user_id);
-    let Some(idx) = found else {
-        sim.count(|s| s.not_found_404 += 1);
-        let message = format!("User does not exist: {user_id}.");
-        return (headers, zoom_error(StatusCode::NOT_FOUND, 1001, &message)).into_response();
-    };
-    tracing::debug!(user = %user_id, "password change admitted");
-    let task = tokio::spawn(process(sim.clone(), idx, password));
-    let Ok(outcome) = task.await else {
-        return zoom_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            500,
-            "Internal simulator error.",
-        );
-    };
-    match outcome {
-        Outcome::Concurrent => {
-            sim.count(|s| s.rate_limited_concurrent += 1);
-            zoom_error(
-                StatusCode::TOO_MANY_REQUESTS,
-                429,
-                "Too many concurrent requests.",
-            )
-        }
-        Outcome::BadGateway => {
-            let html = "<html><body><h1>502 Bad Gateway</h1></body></html>";
-            (
-                StatusCode::BAD_GATEWAY,
-                [(header::CONTENT_TYPE, "text/html")],
-                html,
-            )
-                .into_response()
-        }
-        Outcome::Dropped => dropped(),
-        Outcome::Done { result, slow } => {
-            if slow {
-                // The change is applied; only the answer is late, later than any client
-                // waits. If the client hangs up, this future is dropped with it.
-                tokio::time::sleep(Duration::from_millis(sim.config.slow_ms)).await;
-            }
-            match result {
-                Ok(()) => {
-                    sim.count(|s| s.responses_204 += 1);
-                    (StatusCode::NO_CONTENT, headers).into_response()
-                }
-                Err(refusal) => {
-                    sim.count(|s| s.rejected_400 += 1);
-                    (headers, refusal_response(&refusal)).into_response()
-                }
-            }
-        }
-    }
-}
-
-/// The part of a change Zoom carries out whether or not the client still listens.
-async fn process(sim: Arc<Sim>, idx: usize, password: String) -> Outcome {
-    sim.account.lock().unwrap().record_received(idx, &password);
-    let Some(_busy) = InFlight::take(&sim, idx) else {
-        return Outcome::Concurrent;
-    };
-    let _progress = Progress::start(&sim);
-    let (latency, fault) = sim.draw();
-    if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
-    }
-    match fault {
-        Fault::BadGateway => {
-            sim.count(|s| s.faults_5xx += 1);
-            return Outcome::BadGateway;
-        }
-        Fault::DropBefore => {
-            sim.count(|s| s.drops_before += 1);
-            return Outcome::Dropped;
-        }
-        _ => {}
-    }
-    let now = sim.clock.now();
-    let result = sim
-        .account
-        .lock()
-        .unwrap()
-        .change_password(idx, &password, now);
-    if result.is_ok() {
-        sim.count(|s| s.changes_applied += 1);
-    }
-    match fault {
-        Fault::DropAfter => {
-            sim.count(|s| s.drops_after += 1);
-            Outcome::Dropped
-        }
-        Fault::Slow => {
-            sim.count(|s| s.slow += 1);
-            Outcome::Done { result, slow: true }
-        }
-        _ => Outcome::Done {
-            result,
-            slow: false,
-        },
-    }
-}
-
 async fn get_settings(State(sim): State<Arc<Sim>>, headers: HeaderMap) -> Response {
     sim.count(|s| {
         s.requests_total += 1;
@@ -445,7 +176,7 @@ async fn get_settings(State(sim): State<Arc<Sim>>, headers: HeaderMap) -> Respon
         Ok(admitted) => admitted,
         Err(gate) => return sim.refusal(gate),
     };
-    let (latency, _) = sim.draw();
+    let (latency, _) = change::draw(&sim);
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
@@ -526,26 +257,67 @@ async fn post_clock(State(sim): State<Arc<Sim>>, Query(advance): Query<Advance>)
     Json(json!({"now": now})).into_response()
 }
 
-#[cfg(test)]
-mod unit {
-    use super::user_segment;
+/// The error that makes hyper close a connection unanswered.
+#[derive(Debug)]
+struct Dropped;
 
-    #[test]
-    fn user_segment_is_decoded_once() {
-        let seg = |p: &str| user_segment(p);
-        assert_eq!(
-            seg("/v2/users/a%2Fb%40example.com/password").as_deref(),
-            Some("a/b@example.com")
-        );
-        assert_eq!(
-            seg("/v2/users/..%2F..%2Faccounts/password").as_deref(),
-            Some("../../accounts")
-        );
-        assert_eq!(seg("/v2/users/x%2541/password").as_deref(), Some("x%41"));
-        assert_eq!(
-            seg("/v2/users/bob+ops@example.com/password").as_deref(),
-            Some("bob+ops@example.com")
-        );
-        assert_eq!(seg("/v2/users/a/b/password"), None);
+impl fmt::Display for Dropped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("simulated fault: connection closed without a response")
     }
+}
+
+impl std::error::Error for Dropped {}
+
+/// Accepts connections on `listener` until `cancel` fires, then closes every open
+/// connection (in-flight requests included: a stopped simulator answers nothing) and
+/// returns once they are all gone.
+pub async fn serve(listener: TcpListener, router: Router, cancel: CancellationToken) {
+    let connections = TaskTracker::new();
+    loop {
+        let accepted = tokio::select! {
+            () = cancel.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        let stream = match accepted {
+            Ok((stream, _peer)) => stream,
+            Err(error) => {
+                // Out of file descriptors and the like: pause rather than spin.
+                tracing::warn!(%error, "simulator: accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        // Small request/response pairs: don't let Nagle hold them back.
+        let _ = stream.set_nodelay(true);
+        let router = router.clone();
+        let cancel = cancel.clone();
+        connections.spawn(async move {
+            let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+                let router = router.clone();
+                async move {
+                    let response = router
+                        .oneshot(request)
+                        .await
+                        .unwrap_or_else(|never: Infallible| match never {});
+                    if response.extensions().get::<DropConnection>().is_some() {
+                        Err(Dropped)
+                    } else {
+                        Ok(response)
+                    }
+                }
+            });
+            let connection = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .serve_connection(TokioIo::new(stream), service);
+            tokio::select! {
+                // An error here is a dropped fault or a client that went away: both are
+                // the point of a simulator, not something to log.
+                _ = connection => {}
+                () = cancel.cancelled() => {}
+            }
+        });
+    }
+    connections.close();
+    connections.wait().await;
 }
