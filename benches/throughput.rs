@@ -95,7 +95,11 @@ fn main() {
             .stderr(Stdio::inherit())
             .output()
             .expect("run scenario");
-        print!("{}", String::from_utf8_lossy(&out.stdout));
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            if let Some(row) = line.strip_prefix("ROW ") {
+                println!("{row}");
+            }
+        }
         std::io::stdout().flush().ok();
     }
     first_request_latency();
@@ -121,7 +125,7 @@ fn password(n: u64) -> String {
             break;
         }
     }
-    s.push_str("-7R");
+    s.push_str("-7R-Mk");
     s
 }
 
@@ -169,7 +173,7 @@ fn child(s: &Scenario) {
     std::fs::write(&config, "[api]\ntimeout_secs = 30\n").unwrap();
     let qps = if s.budget == 0 { 1_000_000 } else { s.budget };
     let rate = if s.budget == 0 {
-        1_000_000.0
+        100_000.0
     } else {
         s.budget as f64
     };
@@ -263,7 +267,7 @@ fn child(s: &Scenario) {
         Some(rows as f64 / s.budget as f64)
     };
     println!(
-        "{:<16} {:>9} {:>7} {:>9} {:>9.2} {:>9} {:>6} {:>6} {:>10.1} {:>9.1}",
+        "ROW {:<16} {:>9} {:>7} {:>9} {:>9.2} {:>9} {:>6} {:>6} {:>10.1} {:>9.1}",
         s.name,
         rows,
         if s.budget == 0 {

@@ -10,7 +10,7 @@
 //! `--resume` appends to the one it continues.
 
 use crate::outcome::Outcome;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
@@ -32,8 +32,8 @@ pub struct Row {
     pub message: String,
 }
 
-/// The row as serialized: the contract's field names and order.
-#[derive(Serialize, Deserialize)]
+/// A row as read back from a report (`--resume`): the contract's field names.
+#[derive(Deserialize)]
 struct Wire {
     line: u64,
     user_id: String,
@@ -57,19 +57,6 @@ impl Row {
             attempts: 0,
             finished_at: SystemTime::now(),
             message,
-        }
-    }
-
-    fn wire(&self) -> Wire {
-        Wire {
-            line: self.line,
-            user_id: self.user_id.clone(),
-            outcome: self.outcome.as_str().to_string(),
-            http_status: self.http_status,
-            zoom_code: self.zoom_code,
-            attempts: self.attempts,
-            finished_at: humantime::format_rfc3339_seconds(self.finished_at).to_string(),
-            message: self.message.clone(),
         }
     }
 
@@ -140,53 +127,83 @@ impl Tally {
 
 /// The report file.
 pub struct Writer {
-    out: BufWriter<File>,
-    format: Format,
-    buf: Vec<u8>,
+    out: Out,
+}
+
+/// One writer per format, each with its own 64 KiB buffer, kept for the whole run: a row
+/// costs a few field copies, not a writer and a buffer of its own.
+enum Out {
+    Csv(Box<csv::Writer<File>>),
+    JsonLines(BufWriter<File>),
 }
 
 impl Writer {
     /// Creates a new report (mode 0600, never over an existing file), or opens the one a
     /// `--resume` continues.
     pub fn open(path: &Path, resume: bool) -> anyhow::Result<Writer> {
-        let format = Format::for_path(path);
-        let (file, fresh) = if resume && path.exists() {
+        let (mut file, fresh) = if resume && path.exists() {
             (crate::files::open_append(path)?, false)
         } else {
             (crate::files::create_private(path)?, true)
         };
-        let mut w = Writer {
-            out: BufWriter::with_capacity(64 * 1024, file),
-            format,
-            buf: Vec::with_capacity(256),
+        let out = match Format::for_path(path) {
+            Format::JsonLines => Out::JsonLines(BufWriter::with_capacity(64 * 1024, file)),
+            Format::Csv => {
+                if fresh {
+                    writeln!(file, "{CSV_HEADER}")?;
+                }
+                Out::Csv(Box::new(
+                    csv::WriterBuilder::new()
+                        .has_headers(false)
+                        .buffer_capacity(64 * 1024)
+                        .from_writer(file),
+                ))
+            }
         };
-        if fresh && format == Format::Csv {
-            writeln!(w.out, "{CSV_HEADER}")?;
-            w.out.flush()?;
-        }
-        Ok(w)
+        Ok(Writer { out })
     }
 
     pub fn write(&mut self, row: &Row) -> std::io::Result<()> {
-        self.buf.clear();
-        match self.format {
-            Format::JsonLines => {
-                serde_json::to_writer(&mut self.buf, &row.wire())?;
-                self.buf.push(b'\n');
+        let finished_at = humantime::format_rfc3339_seconds(row.finished_at).to_string();
+        match &mut self.out {
+            Out::JsonLines(out) => {
+                serde_json::to_writer(
+                    &mut *out,
+                    &serde_json::json!({
+                        "line": row.line,
+                        "user_id": row.user_id,
+                        "outcome": row.outcome.as_str(),
+                        "http_status": row.http_status,
+                        "zoom_code": row.zoom_code,
+                        "attempts": row.attempts,
+                        "finished_at": finished_at,
+                        "message": row.message,
+                    }),
+                )?;
+                out.write_all(b"\n")
             }
-            Format::Csv => {
-                let mut w = csv::WriterBuilder::new()
-                    .has_headers(false)
-                    .from_writer(&mut self.buf);
-                w.serialize(row.wire()).map_err(std::io::Error::other)?;
-                w.flush()?;
+            Out::Csv(out) => {
+                let num = |n: Option<u64>| n.map(|n| n.to_string()).unwrap_or_default();
+                out.write_record([
+                    row.line.to_string().as_str(),
+                    &row.user_id,
+                    row.outcome.as_str(),
+                    &num(row.http_status.map(u64::from)),
+                    &num(row.zoom_code.map(u64::from)),
+                    &row.attempts.to_string(),
+                    &finished_at,
+                    &row.message,
+                ])
+                .map_err(std::io::Error::other)
             }
         }
-        self.out.write_all(&self.buf)
     }
 
     pub fn flush(&mut self) -> std::io::Result<()> {
-        self.out.flush()
+        match &mut self.out {
+            Out::Csv(out) => out.flush(),
+            Out::JsonLines(out) => out.flush(),
+        }
     }
 }
 

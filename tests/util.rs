@@ -65,7 +65,11 @@ pub fn token(t: &str) -> Credentials {
 /// Runs in-process with `creds`; `Err` is what `main` reports as exit 2.
 pub async fn run(dir: &Path, words: &[&str], creds: Credentials) -> anyhow::Result<RunResult> {
     let args = run_args(dir, words);
-    let argv: Vec<String> = words.iter().map(|w| w.to_string()).collect();
+    let argv: Vec<String> = ["zoom-rotate", "run"]
+        .iter()
+        .chain(words)
+        .map(|w| w.to_string())
+        .collect();
     zoom_rotate::run(&args, creds, Stop::new(), &argv).await
 }
 
