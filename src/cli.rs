@@ -42,6 +42,7 @@ pub enum Command {
     Simulate(SimulateArgs),
     /// Print shell completions for SHELL.
     Completions {
+        /// The shell to complete for: bash, elvish, fish, powershell or zsh.
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
@@ -96,7 +97,9 @@ pub enum BodyFormat {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
+    /// Human-readable lines; a progress bar when stderr is a terminal.
     Text,
+    /// One JSON object a line (timestamp, level, message, fields); progress as events.
     Json,
 }
 
@@ -105,92 +108,238 @@ pub struct RunArgs {
     /// A CSV file of users and new passwords, or - for standard input.
     pub input: PathBuf,
 
-    /// Config file [default: ./config.toml when present, else built-in defaults].
-    #[arg(short, long)]
+    /// Config file (see config.toml in the repository for every key)
+    /// [default: ./config.toml when present, else built-in defaults].
+    #[arg(short, long, value_name = "PATH")]
     pub config: Option<PathBuf>,
 
-    /// Where the per-user report goes; .jsonl for JSON Lines
-    /// [default: reports/rotation-<UTC timestamp>.csv].
-    #[arg(short, long, env = "ZOOM_ROTATE_REPORT")]
+    /// Where the per-user report goes: CSV, or JSON Lines when the path ends in .jsonl.
+    /// An existing report is refused unless --resume is given
+    /// [default: <[report] dir>/rotation-<UTC timestamp>.csv, dir reports].
+    #[arg(short, long, value_name = "PATH", env = "ZOOM_ROTATE_REPORT")]
     pub report: Option<PathBuf>,
 
-    /// API base URL [default: https://api.zoom.us/v2, or the OAuth token's api_url].
-    #[arg(long, env = "ZOOM_BASE_URL")]
+    /// API base URL: https, or http to loopback only (config: [api] base_url)
+    /// [default: the OAuth token's api_url, else https://api.zoom.us/v2].
+    #[arg(long, value_name = "URL", env = "ZOOM_BASE_URL")]
     pub base_url: Option<String>,
 
-    /// Server-to-Server OAuth token URL [default: https://zoom.us/oauth/token].
-    #[arg(long, env = "ZOOM_TOKEN_URL")]
+    /// Server-to-Server OAuth token URL (config: [api] token_url)
+    /// [default: https://zoom.us/oauth/token].
+    #[arg(long, value_name = "URL", env = "ZOOM_TOKEN_URL")]
     pub token_url: Option<String>,
 
-    /// Zoom's Medium-label budget: free 2/s, pro 20/s, business 60/s [default: pro].
+    /// Zoom's Medium-label budget: free 2/s (and 2000/day), pro 20/s, business 60/s
+    /// (config: [rate] plan) [default: pro].
     #[arg(long, value_enum, env = "ZOOM_ROTATE_PLAN")]
     pub plan: Option<Plan>,
 
-    /// Requests per second for this job; overrides --plan [default: the plan's budget].
-    #[arg(long, env = "ZOOM_ROTATE_RATE")]
+    /// Requests per second for this job; overrides --plan. Leave room when other apps
+    /// share the account's budget (config: [rate] rate) [default: the plan's budget].
+    #[arg(long, value_name = "PER_SECOND", env = "ZOOM_ROTATE_RATE")]
     pub rate: Option<f64>,
 
-    /// Most requests in flight at once [default: enough to fill the rate at the latency
-    /// observed, capped by config's max_concurrency].
-    #[arg(long, env = "ZOOM_ROTATE_CONCURRENCY")]
+    /// Most requests in flight at once, 1 to 4096 (config: [rate] concurrency)
+    /// [default: enough to fill the rate at the latency observed, at most
+    /// [rate] max_concurrency (256)].
+    #[arg(long, value_name = "N", env = "ZOOM_ROTATE_CONCURRENCY")]
     pub concurrency: Option<u32>,
 
-    /// Request encoding [default: json].
+    /// Request encoding (config: [api] body) [default: json].
     #[arg(long, value_enum)]
     pub body: Option<BodyFormat>,
 
-    /// Read and check every row, send nothing; needs no credentials.
+    /// Read and check every row, send nothing; needs no credentials [default: off].
     #[arg(long)]
     pub dry_run: bool,
 
-    /// Continue the run recorded in --report: skip users already final, retry the rest.
+    /// Continue the run recorded in --report: skip users already final, retry the rest
+    /// [default: off; a new report is started].
     #[arg(long, requires = "report")]
     pub resume: bool,
 
-    /// Run against the built-in Zoom simulator (in-process, loopback); needs no credentials.
+    /// Run against the built-in Zoom simulator (in-process, loopback, configured by
+    /// [simulator]); needs no credentials [default: off].
     #[arg(long)]
     pub simulate: bool,
 
-    /// Make a strong random password per user (no password column needed).
+    /// Make a strong random password per user, no password column needed (config:
+    /// [generate] length) [default: off; passwords come from the input].
     #[arg(long)]
     pub generate: bool,
 
-    /// With --generate: where the new passwords go (mode 0600, each written before it is
-    /// sent).
-    #[arg(long, requires = "generate")]
+    /// With --generate: where the new passwords go (mode 0600, each written and synced
+    /// before it is sent) [default: none; this or --discard-passwords is required].
+    #[arg(long, value_name = "PATH", requires = "generate")]
     pub generated_out: Option<PathBuf>,
 
     /// With --generate: keep no copy at all (incident lock-out; users recover through
-    /// "forgot password").
+    /// "forgot password") [default: off].
     #[arg(long, requires = "generate", conflicts_with = "generated_out")]
     pub discard_passwords: bool,
 
-    /// Don't read the account's password rules; check the basic rules only.
+    /// Don't read the account's password rules; check Zoom's basic rules only
+    /// [default: off; the rules are read, which needs scope account:read:admin].
     #[arg(long)]
     pub no_fetch_policy: bool,
 
-    /// Stop (exit 3) after N consecutive rows fail the same way; 0 turns it off
-    /// [default: 20].
-    #[arg(long)]
+    /// Stop (exit 3) after N consecutive rows fail the same way (same outcome, HTTP
+    /// status and Zoom code); 0 turns it off (config: [run] max_failures) [default: 20].
+    #[arg(long, value_name = "N")]
     pub max_failures: Option<u32>,
 
-    /// stderr log format [default: text].
-    #[arg(long, value_enum)]
+    /// stderr log format: text, or json (one JSON object a line, no progress bar, and the
+    /// summary on stdout as one JSON object) (config: [run] log_format) [default: text].
+    #[arg(long, value_enum, value_name = "FORMAT")]
     pub log_format: Option<LogFormat>,
 
-    /// Don't ask for confirmation on a terminal.
+    /// Don't ask for confirmation on a terminal [default: ask when stdin is a terminal
+    /// and the input has more than [run] confirm_above rows (100)].
     #[arg(short, long)]
     pub yes: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct SimulateArgs {
-    /// Address to listen on [default: 127.0.0.1:8787].
-    #[arg(long, default_value = "127.0.0.1:8787")]
+    /// Address to listen on (loopback unless you mean to share it).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8787")]
     pub listen: SocketAddr,
 
     /// Config file whose [simulator] section sets the simulated account
-    /// [default: ./config.toml when present].
-    #[arg(short, long)]
+    /// [default: ./config.toml when present, else the demo account].
+    #[arg(short, long, value_name = "PATH")]
     pub config: Option<PathBuf>,
+}
+
+/// The man page: clap_mangen's sections for the program, then each command with its
+/// options, and the environment, files and exit status a cron job or runbook relies on.
+/// One page rather than one per subcommand, so `zoom-rotate man > zoom-rotate.1` is the
+/// whole install.
+pub fn render_man(w: &mut dyn std::io::Write) -> std::io::Result<()> {
+    use clap::CommandFactory;
+    use clap_mangen::roff::{bold, roman, Roff};
+    let mut cmd = Cli::command();
+    cmd.build();
+    let man = clap_mangen::Man::new(cmd.clone());
+    man.render_title(w)?;
+    man.render_name_section(w)?;
+    man.render_synopsis_section(w)?;
+    man.render_description_section(w)?;
+    man.render_options_section(w)?;
+
+    let mut roff = Roff::new();
+    roff.control("SH", ["COMMANDS"]);
+    for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+        let usage = sub.clone().render_usage().to_string();
+        roff.control("TP", []);
+        roff.text([bold(usage.trim_start_matches("Usage: ").trim())]);
+        if let Some(about) = sub.get_long_about().or(sub.get_about()) {
+            roff.text([roman(about.to_string())]);
+        }
+        for arg in sub.get_positionals() {
+            let name = arg
+                .get_value_names()
+                .and_then(|n| n.first())
+                .map_or(arg.get_id().as_str(), |n| n.as_str());
+            let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+            roff.control("br", []);
+            roff.text([roman(format!("{name}: {help}"))]);
+        }
+    }
+    roff.to_writer(w)?;
+
+    for sub in cmd.get_subcommands() {
+        let heading: &'static str = match sub.get_name() {
+            "run" => "RUN OPTIONS",
+            "simulate" => "SIMULATE OPTIONS",
+            _ => continue,
+        };
+        let sub = sub.clone().mut_args(move |a| a.help_heading(heading));
+        clap_mangen::Man::new(sub).render_options_section(w)?;
+    }
+
+    let mut roff = Roff::new();
+    let section = |roff: &mut Roff, title: &str, entries: &[(&str, &str)]| {
+        roff.control("SH", [title]);
+        for (term, text) in entries {
+            roff.control("TP", []);
+            roff.text([bold(*term)]);
+            roff.text([roman(*text)]);
+        }
+    };
+    section(
+        &mut roff,
+        "ENVIRONMENT",
+        &[
+            ("ZOOM_ACCESS_TOKEN", "A bearer token, used as is."),
+            (
+                "ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID, ZOOM_CLIENT_SECRET",
+                "Server-to-Server OAuth credentials; tokens are fetched and refreshed as needed. \
+                 Credentials are read from the environment only, never from config.toml, and \
+                 never echoed.",
+            ),
+            (
+                "ZOOM_BASE_URL, ZOOM_TOKEN_URL, ZOOM_ROTATE_PLAN, ZOOM_ROTATE_RATE, \
+                 ZOOM_ROTATE_CONCURRENCY, ZOOM_ROTATE_REPORT",
+                "Stand in for --base-url, --token-url, --plan, --rate, --concurrency and \
+                 --report. Precedence: command line, then environment, then config.toml, \
+                 then defaults.",
+            ),
+            (
+                "RUST_LOG",
+                "Overrides the log filter (default: info for zoom-rotate, warn for the rest).",
+            ),
+        ],
+    );
+    section(
+        &mut roff,
+        "FILES",
+        &[
+            (
+                "./config.toml",
+                "Read when --config is not given and the file exists.",
+            ),
+            (
+                "REPORT",
+                "One row per input row: line, user_id, outcome, http_status, zoom_code, \
+                 attempts, finished_at, message. Mode 0600; never overwritten.",
+            ),
+            (
+                "REPORT.lock",
+                "Held while a run writes REPORT; a second run on the same report exits 2.",
+            ),
+            (
+                "REPORT.journal",
+                "Rows with a request on the wire; left behind only by a crash, so that \
+                 --resume retries them safely.",
+            ),
+        ],
+    );
+    section(
+        &mut roff,
+        "EXIT STATUS",
+        &[
+            (
+                "0",
+                "Every input row ended changed (or dry_run in a dry run).",
+            ),
+            (
+                "1",
+                "The run finished and at least one row ended otherwise; the report says which.",
+            ),
+            (
+                "2",
+                "Nothing was attempted: bad usage or config, unreadable input, missing \
+                 credentials, the report exists without --resume, another run holds the \
+                 report, or the confirmation was refused.",
+            ),
+            (
+                "3",
+                "The run stopped early (Ctrl-C/SIGTERM, daily limit, authentication lost, \
+                 circuit breaker); --resume continues.",
+            ),
+        ],
+    );
+    roff.to_writer(w)?;
+    man.render_version_section(w)
 }

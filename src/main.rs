@@ -23,12 +23,10 @@ fn main() -> ExitCode {
             );
             ExitCode::SUCCESS
         }
-        Command::Man => {
-            match clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => fail(&format!("cannot write the man page: {e}")),
-            }
-        }
+        Command::Man => match zoom_rotate::cli::render_man(&mut std::io::stdout().lock()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(&format!("cannot write the man page: {e}")),
+        },
         Command::Simulate(args) => {
             let file = match FileConfig::load(args.config.as_deref()) {
                 Ok(f) => f,
@@ -91,7 +89,7 @@ fn runtime() -> tokio::runtime::Runtime {
 
 /// stderr logging: `RUST_LOG` if set, else info (-v debug, -vv trace) for this crate and
 /// warnings for its dependencies. Text shares stderr with the progress bar; JSON writes
-/// one object a line.
+/// one object a line (`monitor::JsonLog`) and never draws a bar.
 fn init_logging(verbose: u8, format: LogFormat, bar: bool) {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
@@ -107,10 +105,7 @@ fn init_logging(verbose: u8, format: LogFormat, bar: bool) {
         LogFormat::Json => registry
             .with(
                 tracing_subscriber::fmt::layer()
-                    .json()
-                    .flatten_event(true)
-                    .with_current_span(false)
-                    .with_span_list(false)
+                    .event_format(zoom_rotate::monitor::JsonLog)
                     .with_writer(std::io::stderr),
             )
             .init(),

@@ -13,13 +13,18 @@ use crate::shutdown::StopReason;
 use std::path::Path;
 use std::time::Duration;
 
-/// "about 10 s", "about 17 min", "about 2 h 5 min".
+/// "about 10 s", "about 17 min", "about 2 h 5 min": seconds rounded up under two
+/// minutes, else minutes rounded to the nearest.
 pub fn human_duration(d: Duration) -> String {
-    let s = d.as_secs_f64().ceil() as u64;
-    match s {
-        0..=119 => format!("about {s} s"),
-        120..=7199 => format!("about {} min", s.div_ceil(60)),
-        _ => format!("about {} h {} min", s / 3600, (s % 3600) / 60),
+    let secs = d.as_secs_f64();
+    if secs.ceil() < 120.0 {
+        return format!("about {} s", secs.ceil() as u64);
+    }
+    let min = (secs / 60.0).round() as u64;
+    if min < 120 {
+        format!("about {min} min")
+    } else {
+        format!("about {} h {} min", min / 60, min % 60)
     }
 }
 
@@ -120,22 +125,33 @@ impl Summary<'_> {
             out.push_str(&format!("stopped early: {}\n", stop.explain()));
         }
         if let Some(cmd) = &self.resume_command {
+            let n = self.tally.remaining();
             out.push_str(&format!(
-                "{} rows remain; to continue:\n  {cmd}\n",
-                self.tally.remaining()
+                "{n} {} to continue:\n  {cmd}\n",
+                if n == 1 {
+                    "row remains;"
+                } else {
+                    "rows remain;"
+                }
             ));
         }
         out
     }
 }
 
-/// The command that continues a run, quoted for a POSIX shell.
+/// The command that continues a run, quoted for a POSIX shell: the words of this one
+/// (the program as it was invoked, so a path that worked works again), without any
+/// `--report`/`--resume`, then `--resume --report <the report>`.
 pub fn resume_command(args: &[String], report: &Path) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut skip_next = false;
     for (i, a) in args.iter().enumerate() {
         if skip_next {
             skip_next = false;
+            continue;
+        }
+        if i == 0 {
+            parts.push(shell_quote(a));
             continue;
         }
         if a == "--resume" {
@@ -145,14 +161,13 @@ pub fn resume_command(args: &[String], report: &Path) -> String {
             skip_next = true;
             continue;
         }
-        if a.starts_with("--report=") {
+        if a.starts_with("--report=") || (a.starts_with("-r") && !a.starts_with("--")) {
             continue;
         }
-        parts.push(if i == 0 {
-            "zoom-rotate".to_string()
-        } else {
-            shell_quote(a)
-        });
+        parts.push(shell_quote(a));
+    }
+    if parts.is_empty() {
+        parts.push("zoom-rotate".into());
     }
     parts.push("--resume".into());
     parts.push("--report".into());
@@ -184,8 +199,19 @@ mod unit {
         );
         assert_eq!(
             estimate(5_000, 2.0, Some(2000)),
-            "5000 users at 2/s: about 41 min; Zoom's daily limit of 2000 requests spreads it over 3 days (resume with --resume after 00:00 UTC)"
+            "5000 users at 2/s: about 42 min; Zoom's daily limit of 2000 requests spreads it over 3 days (resume with --resume after 00:00 UTC)"
         );
+    }
+
+    #[test]
+    fn durations_round_sensibly() {
+        let d = |s: f64| human_duration(Duration::from_secs_f64(s));
+        assert_eq!(d(0.0), "about 0 s");
+        assert_eq!(d(0.4), "about 1 s");
+        assert_eq!(d(119.0), "about 119 s");
+        assert_eq!(d(150.0), "about 3 min");
+        assert_eq!(d(7140.0), "about 119 min");
+        assert_eq!(d(10_000.0), "about 2 h 47 min");
     }
 
     #[test]
@@ -203,7 +229,22 @@ mod unit {
         .collect();
         assert_eq!(
             resume_command(&args, Path::new("reports/r.csv")),
-            "zoom-rotate run 'my users.csv' --yes --resume --report reports/r.csv"
+            "/x/zoom-rotate run 'my users.csv' --yes --resume --report reports/r.csv"
+        );
+        let args: Vec<String> = [
+            "zoom-rotate",
+            "run",
+            "-",
+            "-rold.csv",
+            "--resume",
+            "--report=x",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(
+            resume_command(&args, Path::new("it's.csv")),
+            "zoom-rotate run - --resume --report 'it'\\''s.csv'"
         );
     }
 }
