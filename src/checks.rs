@@ -2,15 +2,15 @@
 //! the reasons: shape, size, encoding, presence, the user ID, duplicates, the password.
 //!
 //! A refused row costs no request: it becomes an `invalid_input` report row with a reason
-//! precise enough to fix the spreadsheet. The duplicate check keeps no strings: for each
-//! user it keeps a 64-bit keyed hash of the normalised ID and the line it was first seen
-//! on (12 bytes of payload a row), so a million-row file costs a few tens of MiB at most.
-//! Two different users colliding on a random 64-bit key has odds near 1 in 10^7 at 10^6
-//! users; the cost of one would be a row wrongly refused as a duplicate, never a user
-//! sent twice.
+//! precise enough to fix the spreadsheet, and never the password itself. The duplicate
+//! check keeps no strings: for each user it keeps a 64-bit keyed hash of the normalised
+//! ID and the line it was first seen on (12 bytes of payload a row), so a million-row
+//! file costs a few tens of MiB at most. Two different users colliding on a random 64-bit
+//! key has odds near 1 in 10^7 at 10^6 users; the cost of one would be a row wrongly
+//! refused as a duplicate, never a user sent twice.
 
 use crate::generate::Generator;
-use crate::input::{Columns, Job};
+use crate::input::{Columns, Job, RecordInfo};
 use crate::rules::{self, PasswordPolicy};
 use secrecy::SecretString;
 use std::collections::HashMap;
@@ -52,14 +52,12 @@ pub fn printable(raw: &str) -> String {
     out
 }
 
-/// The key a user is deduplicated by: emails are case-insensitive, Zoom's user IDs are
-/// not (they are opaque, mixed-case tokens).
-fn normalised(user: &str) -> std::borrow::Cow<'_, str> {
-    if user.contains('@') {
-        std::borrow::Cow::Owned(user.to_lowercase())
-    } else {
-        std::borrow::Cow::Borrowed(user)
-    }
+/// The key a user is known by within a run: Zoom looks users up by ID or e-mail without
+/// regard to case, so two rows differing only in case name one user, and sending both
+/// would be two requests for one user at once. (Two distinct Zoom IDs differing only in
+/// case would take a 22-character random collision.)
+pub fn user_key(user: &str) -> String {
+    user.to_lowercase()
 }
 
 impl Checker {
@@ -77,13 +75,19 @@ impl Checker {
         }
     }
 
-    /// Checks one record; `line` is where it starts.
+    /// The longest field a row may have, in bytes.
+    pub fn max_field_bytes(&self) -> usize {
+        self.max_field_bytes
+    }
+
+    /// Checks one record; `info` says where it starts and whether a field was cut.
     pub fn check(
         &mut self,
-        line: u64,
+        info: &RecordInfo,
         record: &csv::ByteRecord,
         columns: &Columns,
     ) -> Result<Job, RowError> {
+        let line = info.line;
         let raw_user = record.get(columns.user).unwrap_or_default();
         let shown = || printable(String::from_utf8_lossy(raw_user).trim());
         let refuse = |reason: String| RowError {
@@ -98,15 +102,22 @@ impl Checker {
                 columns.width
             )));
         }
-        if let Some((i, f)) = record
-            .iter()
-            .enumerate()
-            .find(|(_, f)| f.len() > self.max_field_bytes)
-        {
+        // The reader cut a field that was over its bound and measured it; a field it
+        // did not cut is measured here.
+        let oversized = info
+            .oversized
+            .filter(|(_, len)| *len > self.max_field_bytes as u64)
+            .or_else(|| {
+                record
+                    .iter()
+                    .enumerate()
+                    .find(|(_, f)| f.len() > self.max_field_bytes)
+                    .map(|(i, f)| (i, f.len() as u64))
+            });
+        if let Some((i, len)) = oversized {
             return Err(refuse(format!(
-                "line {line}: field {} is {} bytes, more than the {}-byte limit (input.max_field_bytes)",
+                "line {line}: field {} is {len} bytes, more than the {}-byte limit (input.max_field_bytes)",
                 i + 1,
-                f.len(),
                 self.max_field_bytes
             )));
         }
@@ -136,6 +147,12 @@ impl Checker {
                 "line {line}: {user:?} is not a user ID or email"
             )));
         }
+        if user.eq_ignore_ascii_case("me") {
+            // To Zoom, `me` is the caller: the admin whose token runs this job.
+            return Err(refuse(format!(
+                "line {line}: \"me\" names the account running this job, not a user: give the user's ID or email"
+            )));
+        }
         if let Some(p) = password {
             if p.is_empty() {
                 return Err(refuse(format!("line {line}: missing password")));
@@ -152,16 +169,16 @@ impl Checker {
                 )));
             }
         }
-        let key = self.keys.hash_one(normalised(user).as_ref());
+        let key = self.keys.hash_one(user_key(user));
         if let Some(first) = self.seen.get(&key) {
             return Err(refuse(format!(
-                "line {line}: duplicate of line {first} (emails compare case-insensitively)"
+                "line {line}: duplicate of line {first} (user IDs and emails compare case-insensitively)"
             )));
         }
         self.seen.insert(key, line);
         let password = match (password, &mut self.generator) {
             (Some(p), _) => SecretString::from(p.to_string()),
-            (None, Some(g)) => g.next(&self.policy),
+            (None, Some(g)) => g.password_for(user, &self.policy),
             (None, None) => unreachable!("columns without a password require --generate"),
         };
         Ok(Job {
@@ -186,7 +203,11 @@ mod unit {
 
     fn check(c: &mut Checker, line: u64, fields: &[&[u8]]) -> Result<String, String> {
         let rec = csv::ByteRecord::from(fields.to_vec());
-        c.check(line, &rec, &cols())
+        let info = RecordInfo {
+            line,
+            oversized: None,
+        };
+        c.check(&info, &rec, &cols())
             .map(|j| j.user_id)
             .map_err(|e| e.reason)
     }
@@ -200,7 +221,7 @@ mod unit {
         );
         assert_eq!(
             check(&mut c, 3, &[b"A@X.com", b"Zoom1357Ry"]).unwrap_err(),
-            "line 3: duplicate of line 2 (emails compare case-insensitively)"
+            "line 3: duplicate of line 2 (user IDs and emails compare case-insensitively)"
         );
         assert_eq!(
             check(&mut c, 4, &[b"", b"Zoom1357Rx"]).unwrap_err(),
@@ -222,11 +243,17 @@ mod unit {
         assert!(check(&mut c, 9, &[b"f@x.com"])
             .unwrap_err()
             .contains("1 field, the header has 2"));
-        assert!(check(&mut c, 10, &[b"g@x.com", &[b'A'; 100]])
-            .unwrap_err()
-            .contains("64-byte limit"));
-        // Zoom IDs are case-sensitive: two IDs differing in case are two users.
+        assert_eq!(
+            check(&mut c, 10, &[b"g@x.com", &[b'A'; 100]]).unwrap_err(),
+            "line 10: field 2 is 100 bytes, more than the 64-byte limit (input.max_field_bytes)"
+        );
+        // Zoom finds users by ID without regard to case, too.
         assert!(check(&mut c, 11, &[b"AbC", b"Zoom1357Rx"]).is_ok());
-        assert!(check(&mut c, 12, &[b"abc", b"Zoom1357Rx"]).is_ok());
+        assert!(check(&mut c, 12, &[b"abc", b"Zoom1357Rx"])
+            .unwrap_err()
+            .contains("duplicate of line 11"));
+        assert!(check(&mut c, 13, &[b"ME", b"Zoom1357Rx"])
+            .unwrap_err()
+            .contains("names the account running this job"));
     }
 }

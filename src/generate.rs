@@ -8,27 +8,37 @@
 //!
 //! [`SavedPasswords`] writes `user_id,password` lines to a new 0600 file, flushed and
 //! synced before the request that uses the password leaves, so no change can ever be
-//! applied whose password was not saved first.
+//! applied whose password was not saved first. On `--resume` the same file is read back
+//! ([`SavedPasswords::open_for_resume`]) and every user in it gets its saved password
+//! again ([`Generator::reusing`]): an earlier attempt may have applied it, and only the
+//! same password is safe to send again (API-NOTES, "what that means for retries").
 
+use crate::checks::user_key;
 use crate::files;
 use crate::rules::{self, PasswordPolicy};
 use rand::rngs::OsRng;
 use rand::Rng;
+use secrecy::zeroize::Zeroize;
 use secrecy::{ExposeSecret, SecretString};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::hash::{BuildHasher, RandomState};
-use std::io::Write;
+use std::io::{Read, Seek, Write};
 use std::path::Path;
 use std::sync::Mutex;
 
 const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789!#$%&*+-=?@^_";
+
+/// The first line of a `--generated-out` file.
+pub const HEADER: &str = "user_id,password";
 
 /// Makes unique passwords that pass the account's rules.
 pub struct Generator {
     length: usize,
     issued: HashSet<u64>,
     keys: RandomState,
+    /// Passwords saved by an earlier run of this job, by [`user_key`].
+    reuse: HashMap<String, SecretString>,
 }
 
 impl Generator {
@@ -37,14 +47,38 @@ impl Generator {
             length,
             issued: HashSet::new(),
             keys: RandomState::new(),
+            reuse: HashMap::new(),
+        }
+    }
+
+    /// Gives the users of `saved` (from [`SavedPasswords::open_for_resume`]) their saved
+    /// password again instead of a new one; new passwords will differ from all of them.
+    pub fn reusing(mut self, saved: HashMap<String, SecretString>) -> Self {
+        for p in saved.values() {
+            self.issued.insert(self.keys.hash_one(p.expose_secret()));
+        }
+        self.reuse = saved;
+        self
+    }
+
+    /// The password for `user`: the one saved for it by an earlier run, else a new one.
+    pub fn password_for(&mut self, user: &str, policy: &PasswordPolicy) -> SecretString {
+        match self.reuse.remove(&user_key(user)) {
+            Some(p) => p,
+            None => self.next(policy),
         }
     }
 
     /// The next password. Loops until the rules pass; with 8+ characters from this
-    /// alphabet, nearly every draw does.
+    /// alphabet, nearly every draw does. The length grows to the account's minimum
+    /// when that is longer (never past the 31 characters Zoom accepts).
     pub fn next(&mut self, policy: &PasswordPolicy) -> SecretString {
+        let length = self
+            .length
+            .max(policy.minimum_password_length as usize)
+            .min(rules::MAX_LEN - 1);
         loop {
-            let candidate: String = (0..self.length)
+            let candidate: String = (0..length)
                 .map(|_| ALPHABET[OsRng.gen_range(0..ALPHABET.len())] as char)
                 .collect();
             let candidate = SecretString::from(candidate);
@@ -64,22 +98,122 @@ impl Generator {
 /// The `--generated-out` file.
 pub struct SavedPasswords {
     file: Mutex<File>,
+    /// What the file held when a resumed run opened it: keyed hashes of each user's key
+    /// and of its latest password, so saving the same pair again writes nothing.
+    present: HashMap<u64, u64>,
+    keys: RandomState,
 }
 
 impl SavedPasswords {
     /// Creates `path` (never overwriting), mode 0600, with its header line.
     pub fn create(path: &Path) -> anyhow::Result<Self> {
         let mut file = files::create_private(path)?;
-        file.write_all(b"user_id,password\n")?;
+        file.write_all(HEADER.as_bytes())?;
+        file.write_all(b"\n")?;
         file.sync_data()?;
         Ok(SavedPasswords {
             file: Mutex::new(file),
+            present: HashMap::new(),
+            keys: RandomState::new(),
         })
     }
 
+    /// For `--resume`: opens the file an earlier run of this job wrote (or creates it,
+    /// when that run stopped before writing it) to append to it, and returns the saved
+    /// passwords by [`user_key`], the latest line of a user winning. Pass them to
+    /// [`Generator::reusing`]. A last line cut short (power lost mid-write) is removed:
+    /// its request had not been sent, since every line is synced before its request.
+    pub fn open_for_resume(
+        path: &Path,
+    ) -> anyhow::Result<(SavedPasswords, HashMap<String, SecretString>)> {
+        if !path.exists() {
+            return Ok((Self::create(path)?, HashMap::new()));
+        }
+        let mut file = files::open_existing_private(path)?;
+        let mut text = Vec::new();
+        file.read_to_end(&mut text)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+        let result = Self::parse(path, &text);
+        let complete = text.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        let torn = complete < text.len();
+        text.zeroize();
+        let saved = result?;
+        if torn {
+            tracing::warn!(path = %path.display(), "the last line of the generated-passwords file was cut short (its request was never sent): removed");
+            file.set_len(complete as u64)?;
+        }
+        file.seek(std::io::SeekFrom::End(0))?;
+        let keys = RandomState::new();
+        let present = saved
+            .iter()
+            .map(|(user, p)| (keys.hash_one(user), keys.hash_one(p.expose_secret())))
+            .collect();
+        Ok((
+            SavedPasswords {
+                file: Mutex::new(file),
+                present,
+                keys,
+            },
+            saved,
+        ))
+    }
+
+    /// The complete lines of a generated-passwords file, by user key.
+    fn parse(path: &Path, text: &[u8]) -> anyhow::Result<HashMap<String, SecretString>> {
+        let complete = text.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(&text[..complete]);
+        let mut saved = HashMap::new();
+        let mut record = csv::StringRecord::new();
+        let mut first = true;
+        loop {
+            match reader.read_record(&mut record) {
+                Ok(false) => break,
+                Ok(true) => {}
+                Err(_) => anyhow::bail!(
+                    "{} is not a generated-passwords file this program wrote (unreadable at line {})",
+                    path.display(),
+                    reader.position().line()
+                ),
+            }
+            let fields: Vec<&str> = record.iter().collect();
+            if first {
+                first = false;
+                if fields != ["user_id", "password"] {
+                    anyhow::bail!(
+                        "{} does not start with the line {HEADER:?}: it is not a generated-passwords file; choose another --generated-out",
+                        path.display()
+                    );
+                }
+                continue;
+            }
+            match fields.as_slice() {
+                [user, password] if !user.is_empty() && !password.is_empty() => {
+                    saved.insert(user_key(user), SecretString::from(password.to_string()));
+                }
+                _ => anyhow::bail!(
+                    "{}: line {} is not user_id,password",
+                    path.display(),
+                    record.position().map_or(0, |p| p.line())
+                ),
+            }
+        }
+        record.clear();
+        Ok(saved)
+    }
+
     /// Appends one line and syncs it to disk. The only place a generated password is
-    /// written anywhere.
+    /// written anywhere. A user whose line a resumed run found with this same password
+    /// is not written again.
     pub fn save(&self, user_id: &str, password: &SecretString) -> std::io::Result<()> {
+        if !self.present.is_empty() {
+            let user = self.keys.hash_one(user_key(user_id));
+            if self.present.get(&user) == Some(&self.keys.hash_one(password.expose_secret())) {
+                return Ok(());
+            }
+        }
         let mut line = Vec::with_capacity(user_id.len() + 40);
         {
             let mut w = csv::WriterBuilder::new().from_writer(&mut line);
@@ -90,7 +224,7 @@ impl SavedPasswords {
         let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
         let result = file.write_all(&line).and_then(|_| file.sync_data());
         // The buffer held the password: wipe it before it is freed.
-        secrecy::zeroize::Zeroize::zeroize(&mut line);
+        line.zeroize();
         result
     }
 }
@@ -115,5 +249,64 @@ mod unit {
             assert!(rules::check(p.expose_secret(), &policy).is_ok());
             assert!(seen.insert(p.expose_secret().to_string()));
         }
+    }
+
+    #[test]
+    fn an_account_minimum_longer_than_the_setting_wins() {
+        let policy = PasswordPolicy {
+            minimum_password_length: 14,
+            ..PasswordPolicy::default()
+        };
+        let p = Generator::new(8).next(&policy);
+        assert_eq!(p.expose_secret().len(), 14);
+    }
+
+    #[test]
+    fn resume_reuses_saved_passwords_and_writes_no_duplicate() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gen.csv");
+        let policy = PasswordPolicy::default();
+        let mut g = Generator::new(20);
+        let a = g.password_for("A@x.com", &policy);
+        {
+            let saved = SavedPasswords::create(&path).unwrap();
+            saved.save("A@x.com", &a).unwrap();
+        }
+        // A torn last line: power lost mid-write.
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        f.write_all(b"b@x.com,Torn").unwrap();
+        drop(f);
+
+        let (saved, map) = SavedPasswords::open_for_resume(&path).unwrap();
+        assert_eq!(map.len(), 1);
+        let mut g = Generator::new(20).reusing(map);
+        let again = g.password_for("a@X.COM", &policy);
+        assert_eq!(again.expose_secret(), a.expose_secret());
+        saved.save("a@x.com", &again).unwrap();
+        let b = g.password_for("b@x.com", &policy);
+        assert_ne!(b.expose_secret(), a.expose_secret());
+        saved.save("b@x.com", &b).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            text,
+            format!(
+                "user_id,password\nA@x.com,{}\nb@x.com,{}\n",
+                a.expose_secret(),
+                b.expose_secret()
+            )
+        );
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+
+        std::fs::write(&path, "email,pw\n").unwrap();
+        assert!(SavedPasswords::open_for_resume(&path)
+            .err()
+            .unwrap()
+            .to_string()
+            .contains("not a generated-passwords file"));
     }
 }

@@ -6,6 +6,18 @@
 //! flat whatever the file's size. Every record becomes exactly one item: a [`Job`] to
 //! send, or a [`Refusal`] that the report records as `invalid_input` with the line and the
 //! reason. The checks a row passes through are in `checks`.
+//!
+//! The csv crate parses; [`Records`] puts a [`Bounded`] filter in front of it, which runs
+//! the csv crate's own state machine over the bytes as they go by. It never touches a
+//! byte that moves the parser (a quote, a comma, a line end), so the csv crate sees the
+//! records the file holds, no more and no fewer; but past `input.max_field_bytes` it drops
+//! a field's content, so a 10 MB field costs 4 KiB, not 10 MB. On the way it learns, per
+//! record, the line the record starts on and the true length of an oversized field, so
+//! a refusal can say exactly where and what.
+
+mod bounded;
+
+pub use bounded::{count_records, Bounded, RecordInfo, Records};
 
 use crate::checks::{Checker, RowError};
 use secrecy::SecretString;
@@ -20,6 +32,10 @@ pub const USER_ALIASES: [&str; 4] = ["user_id", "userid", "id", "email"];
 /// Items queued between the reader and the workers: enough to keep any rate busy, few
 /// enough that a million-row file is never held in memory.
 pub const CHANNEL_DEPTH: usize = 1024;
+
+/// The field bound while the header is read: the largest `input.max_field_bytes` allowed,
+/// so no data field the setting admits can be cut before the setting is known.
+const HEADER_FIELD_BYTES: usize = 1 << 20;
 
 /// A row that passed every check and may be sent.
 pub struct Job {
@@ -60,7 +76,7 @@ pub enum InputError {
     Empty { path: String },
     #[error("{path}: the header row is not valid UTF-8")]
     HeaderEncoding { path: String },
-    #[error("{path}: no {wanted} column in the header; columns found: {found}")]
+    #[error("{path}: the header has no {wanted}; columns found: {found}")]
     MissingColumn {
         path: String,
         wanted: String,
@@ -76,7 +92,7 @@ pub enum InputError {
 
 /// An open CSV whose header has been read and understood.
 pub struct Input {
-    reader: csv::Reader<Box<dyn Read + Send>>,
+    records: Records,
     pub columns: Columns,
     pub name: String,
 }
@@ -96,35 +112,26 @@ pub fn open(
             path: name.clone(),
             source,
         })?;
-        warn_if_readable(path, &file);
+        if !generate {
+            warn_if_readable(path, &file);
+        }
         Box::new(io::BufReader::with_capacity(64 * 1024, file))
     };
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(source);
+    let mut records = Records::new(source, HEADER_FIELD_BYTES);
     let mut header = csv::ByteRecord::new();
-    let got = reader
-        .read_byte_record(&mut header)
+    let got = records
+        .read(&mut header)
         .map_err(|source| InputError::Read {
             path: name.clone(),
             line: 1,
             source,
         })?;
-    if !got {
+    if got.is_none() {
         return Err(InputError::Empty { path: name });
     }
     let names: Vec<String> = header
         .iter()
-        .enumerate()
-        .map(|(i, f)| {
-            let f = if i == 0 {
-                f.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(f)
-            } else {
-                f
-            };
-            std::str::from_utf8(f).map(|s| s.trim().to_string())
-        })
+        .map(|f| std::str::from_utf8(f).map(|s| s.trim().to_string()))
         .collect::<Result<_, _>>()
         .map_err(|_| InputError::HeaderEncoding { path: name.clone() })?;
     let columns =
@@ -132,15 +139,11 @@ pub fn open(
             InputError::MissingColumn {
                 path: name.clone(),
                 wanted,
-                found: if names.iter().all(|n| n.is_empty()) {
-                    "(none)".to_string()
-                } else {
-                    names.join(", ")
-                },
+                found: describe_header(&names),
             }
         })?;
     Ok(Input {
-        reader,
+        records,
         columns,
         name,
     })
@@ -173,6 +176,46 @@ pub fn find_columns(
     })
 }
 
+/// The header's names for an error message. A file without a header has a data row in
+/// its place, whose password must not end up in an error: a name that could be a
+/// password is shown as `<hidden>`, and a row that looks like data says so.
+pub fn describe_header(names: &[String]) -> String {
+    if names.iter().all(|n| n.is_empty()) {
+        return "(none)".to_string();
+    }
+    let mut data = false;
+    let shown: Vec<String> = names
+        .iter()
+        .map(|n| {
+            if n.contains('@') {
+                data = true;
+            }
+            if looks_like_a_name(n) {
+                crate::checks::printable(n)
+            } else {
+                data = true;
+                "<hidden>".to_string()
+            }
+        })
+        .collect();
+    let mut text = shown.join(", ");
+    if data {
+        text.push_str(
+            " (the first row looks like data: is the header row missing? values that could be passwords are not shown)",
+        );
+    }
+    text
+}
+
+/// A column name: short, letters, digits and a little punctuation, and not something
+/// Zoom's basic rules would take as a password.
+fn looks_like_a_name(n: &str) -> bool {
+    n.len() <= 64
+        && n.chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | ' ' | '.' | '@'))
+        && crate::rules::check(n, &crate::rules::PasswordPolicy::default()).is_err()
+}
+
 /// A file of new passwords that others can read is worth a warning, not a refusal: the
 /// operator may have reasons, but should know.
 fn warn_if_readable(path: &Path, file: &File) {
@@ -197,11 +240,12 @@ impl Input {
         mut checker: Checker,
         tx: mpsc::Sender<Item>,
     ) -> Result<(), InputError> {
+        self.records.set_max_field_bytes(checker.max_field_bytes());
         let mut record = csv::ByteRecord::new();
         loop {
-            match self.reader.read_byte_record(&mut record) {
-                Ok(false) => return Ok(()),
-                Ok(true) => {}
+            let info = match self.records.read(&mut record) {
+                Ok(None) => return Ok(()),
+                Ok(Some(info)) => info,
                 Err(e) => {
                     // The csv crate only fails here on I/O: the rest of the stream is gone.
                     let line = e.position().map(|p| p.line()).unwrap_or(0);
@@ -211,12 +255,11 @@ impl Input {
                         source: e,
                     });
                 }
-            }
-            let line = record.position().map(|p| p.line()).unwrap_or(0);
-            let item = match checker.check(line, &record, &self.columns) {
+            };
+            let item = match checker.check(&info, &record, &self.columns) {
                 Ok(job) => Item::Send(job),
                 Err(RowError { user_id, reason }) => Item::Refused(Refusal {
-                    line,
+                    line: info.line,
                     user_id,
                     reason,
                 }),
@@ -224,10 +267,30 @@ impl Input {
             if tx.blocking_send(item).is_err() {
                 return Ok(());
             }
-            // A huge field grew the buffer: give the memory back rather than keep it.
+            // A wide record grew the buffer: give the memory back rather than keep it.
             if record.as_slice().len() > 1 << 20 {
                 record = csv::ByteRecord::new();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    /// (line, fields, oversized) of every record of `bytes` through [`Records`].
+    #[test]
+    fn header_that_is_data_hides_what_could_be_a_password() {
+        let names = vec![
+            "alice@example.com".to_string(),
+            "Sekret-Canary-42x".to_string(),
+        ];
+        let d = describe_header(&names);
+        assert!(!d.contains("Sekret"), "{d}");
+        assert!(d.contains("alice@example.com, <hidden>"), "{d}");
+        assert!(d.contains("header row missing"), "{d}");
+        let names = vec!["mail".to_string(), "pass".to_string()];
+        assert_eq!(describe_header(&names), "mail, pass");
     }
 }

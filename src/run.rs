@@ -56,24 +56,6 @@ pub async fn run(
     execute(settings, creds, stop, argv).await
 }
 
-/// Counts the records of a regular file, for the plan and the progress bar.
-fn count_rows(path: &std::path::Path) -> Option<u64> {
-    if path == std::path::Path::new("-") {
-        return None;
-    }
-    let file = std::fs::File::open(path).ok()?;
-    let mut r = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(true)
-        .from_reader(std::io::BufReader::with_capacity(256 * 1024, file));
-    let mut rec = csv::ByteRecord::new();
-    let mut n = 0;
-    while r.read_byte_record(&mut rec).ok()? {
-        n += 1;
-    }
-    Some(n)
-}
-
 /// Asks on a terminal before changing many passwords; never when stdin is not one.
 fn confirm(rows: u64, settings: &Settings) -> anyhow::Result<()> {
     if settings.yes
@@ -145,7 +127,7 @@ pub async fn execute(
         (Resume::default(), Vec::new())
     };
 
-    let total = count_rows(&s.input);
+    let total = input::count_records(&s.input);
     if let Some(rows) = total {
         let daily = if s.rate > s.plan.medium_per_second() as f64 {
             None
@@ -192,9 +174,15 @@ pub async fn execute(
         tracing::warn!("--discard-passwords: the new passwords are kept nowhere; users recover through \"forgot password\"");
     }
 
-    let saved = match s.generate.as_ref().and_then(|g| g.out.as_ref()) {
-        Some(path) if !s.dry_run => Some(SavedPasswords::create(path)?),
-        _ => None,
+    // On --resume, users the file already holds are sent their saved password again: an
+    // earlier attempt may have applied it, and only the same password is safe to resend.
+    let (saved, reuse) = match s.generate.as_ref().and_then(|g| g.out.as_ref()) {
+        Some(path) if !s.dry_run && s.resume => {
+            let (saved, reuse) = SavedPasswords::open_for_resume(path)?;
+            (Some(saved), reuse)
+        }
+        Some(path) if !s.dry_run => (Some(SavedPasswords::create(path)?), Default::default()),
+        _ => (None, Default::default()),
     };
     let writer = report::Writer::open(&s.report, s.resume)?;
     let journal = if s.dry_run {
@@ -208,7 +196,10 @@ pub async fn execute(
     };
 
     // The pipeline: reader → (bounded) → dispatcher/workers → (bounded) → monitor.
-    let generator = s.generate.as_ref().map(|g| Generator::new(g.length));
+    let generator = s
+        .generate
+        .as_ref()
+        .map(|g| Generator::new(g.length).reusing(reuse));
     let checker = Checker::new(policy, s.max_field_bytes, generator);
     let (item_tx, item_rx) = mpsc::channel(CHANNEL_DEPTH);
     let (row_tx, row_rx) = mpsc::channel(CHANNEL_DEPTH);
