@@ -9,6 +9,7 @@
 //! fewer grants is the safe side). A token is renewed ahead of time when 60 s or less
 //! remain, as Zoom's own SDK does.
 
+use base64::Engine as _;
 use reqwest::header::{HeaderValue, AUTHORIZATION};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -205,6 +206,21 @@ impl Auth {
         }
     }
 
+    /// The cached token when it is newer than `generation` and needs no renewal, without
+    /// waiting for the lock or fetching anything. For the moment between the limiter and
+    /// the send (any delay there would shift the spacing Zoom sees): a row that waited in
+    /// the limiter with a token others have since replaced sends the replacement.
+    pub fn newer(&self, generation: u64) -> Option<Bearer> {
+        let Auth::OAuth(o) = self else { return None };
+        let cache = o.cache.try_lock().ok()?;
+        let c = cache.as_ref()?;
+        let fresh = c.expires.saturating_duration_since(Instant::now()) > RENEW_BEFORE;
+        (c.generation > generation && fresh).then(|| Bearer {
+            header: bearer_header(&c.token),
+            generation: c.generation,
+        })
+    }
+
     /// After a 401 with the token of `generation`: renew once for everybody. Returns
     /// `false` when no renewal is possible (a fixed token).
     pub async fn renew_after_401(
@@ -248,6 +264,14 @@ impl OAuth {
             .map_err(|e| AuthError::Unreachable(e.without_url().to_string()))?;
         let status = response.status().as_u16();
         let body = response.bytes().await.unwrap_or_default();
+        // A token endpoint that echoes the request must not carry the secret into an error.
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!(
+            "{}:{}",
+            self.client_id,
+            self.client_secret.expose_secret()
+        ));
+        let body =
+            crate::client::redact(body, &[self.client_secret.expose_secret(), &basic], false);
         if status != 200 {
             // Zoom's refusal bodies name the problem ("Invalid client_id or client_secret");
             // they carry no secret, but are clipped all the same.

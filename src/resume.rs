@@ -3,12 +3,13 @@
 //!
 //! The rules are the contract's. A user whose latest row is final is skipped.
 //! `change_limit_24h` is tried again once its `finished_at` is 24 hours old. Everything
-//! else is tried again. A row that was in flight at a crash (a journal record after the
-//! last epoch with no report row after it), or whose latest row says an unanswered
-//! attempt may have applied the change, is retried *as an unanswered attempt*: the same
-//! password again, and a same-as-old answer confirms `changed`.
+//! else is tried again. A user that was in flight at a crash (a journal record after the
+//! last epoch with no report row for that user after it), or whose latest row says an
+//! unanswered attempt may have applied the change, is retried *as an unanswered attempt*:
+//! the same password again, and a same-as-old answer confirms `changed`. In-flight users
+//! are matched by user, not by line, so an input edited before the resume still matches.
 
-use crate::journal::Previous;
+use crate::journal::{Previous, Record};
 use crate::outcome::Outcome;
 use crate::report::{self, Row};
 use crate::workers::MAY_HAVE_APPLIED;
@@ -37,7 +38,10 @@ enum Prior {
 #[derive(Debug, Default)]
 pub struct Resume {
     users: HashMap<String, Prior>,
-    in_flight: HashSet<u64>,
+    /// Users (by [`key`]) in flight at a crash.
+    in_flight: HashSet<String>,
+    /// Lines in flight, from a journal that did not record users.
+    in_flight_lines: HashSet<u64>,
 }
 
 /// Users compare as the reader compares them: emails case-insensitively.
@@ -55,7 +59,8 @@ pub struct Found {
     pub rows: usize,
     pub done: usize,
     pub waiting_24h: usize,
-    pub in_flight: Vec<u64>,
+    /// Rows in flight at a crash: carried into the new journal until they are resolved.
+    pub in_flight: Vec<Record>,
 }
 
 impl Resume {
@@ -94,22 +99,36 @@ impl Resume {
             }
             users.insert(user, prior);
         }
-        let mut in_flight = HashSet::new();
+        let mut resume = Resume {
+            users,
+            ..Resume::default()
+        };
         if let Some(prev) = previous {
-            let reported: HashSet<u64> = report::read_after(report_path, prev.epoch_offset)?
-                .iter()
-                .map(|r| r.line)
-                .collect();
-            in_flight = prev.sent.difference(&reported).copied().collect();
+            let after = report::read_after(report_path, prev.epoch_offset)?;
+            let reported_users: HashSet<String> = after.iter().map(|r| key(&r.user_id)).collect();
+            let reported_lines: HashSet<u64> = after.iter().map(|r| r.line).collect();
+            for record in &prev.sent {
+                let open = match &record.user {
+                    Some(u) => !reported_users.contains(&key(u)),
+                    None => !reported_lines.contains(&record.line),
+                };
+                if !open {
+                    continue;
+                }
+                match &record.user {
+                    Some(u) => resume.in_flight.insert(key(u)),
+                    None => resume.in_flight_lines.insert(record.line),
+                };
+                found.in_flight.push(record.clone());
+            }
         }
-        found.in_flight = in_flight.iter().copied().collect();
         found.in_flight.sort_unstable();
-        Ok((Resume { users, in_flight }, found))
+        Ok((resume, found))
     }
 
     /// What to do with the row at `line` for `user`.
     pub fn decide(&self, line: u64, user: &str) -> Decision {
-        if self.in_flight.contains(&line) {
+        if self.in_flight.contains(&key(user)) || self.in_flight_lines.contains(&line) {
             return Decision::Send { unanswered: true };
         }
         match self.users.get(&key(user)) {

@@ -1,19 +1,21 @@
 //! Stage 3, the workers: a bounded pool that takes checked rows from the reader and sees
 //! each one through to a final answer, retrying only where Zoom's semantics make it safe.
 //!
-//! Per request the order is STYLE 6's: a slot in the pool → the shared pause → the rate
-//! limiter → the journal record → the request → the verdict. How many slots: `--concurrency`,
-//! or by default enough to keep the rate full at the latency actually observed
-//! (rate × latency × 1.5 + 2, capped), re-read before every dispatch so a slow server
-//! gets more requests in flight and a fast one fewer. Never two requests for one user at
+//! Per row the order is STYLE 6's: a slot in the pool → the journal record → (per
+//! attempt) the token → the shared pause → the rate limiter → the request → the verdict.
+//! How many slots: `--concurrency`, or by default enough to keep the rate full at the
+//! latency actually observed (rate × latency × 1.5 + 2, capped), re-read before every
+//! dispatch so a slow server gets more requests in flight and a fast one fewer. Never two requests for one user at
 //! once: the reader refuses a second row for a user, so each user has one task.
 //!
 //! Retries (API-NOTES, "what that means for retries"): nothing sent → back off and send
 //! again; sent but unanswered (timeout, reset, 5xx) → send the *same* password again, and
 //! read a same-as-old answer as proof the earlier attempt was applied; per-second 429 →
 //! pause everyone for `Retry-After` (or a jittered backoff) and cut the rate; daily 429 →
-//! stop the run; 401 → renew the token once for everybody, then give up the run; any
-//! other 4xx is final and never retried.
+//! stop the run; 401 → renew the token once for everybody and send again, but give up the
+//! run when a fresh token that never worked is refused too; any other 4xx is final and
+//! never retried. After a stop, requests on the wire get [`GRACE`] to answer; then they
+//! are abandoned as unanswered (their change may have been applied).
 
 use crate::auth::Auth;
 use crate::client::{Sent, ZoomClient};
@@ -25,10 +27,11 @@ use crate::limiter::Limiter;
 use crate::outcome::{classify, Outcome, RateKind, Verdict};
 use crate::report::Row;
 use crate::resume::{Decision, Resume};
-use crate::shutdown::{next_utc_midnight, Stop, StopReason};
+use crate::shutdown::{next_utc_midnight, Stop, StopReason, GRACE};
 use rand::Rng;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{mpsc, Notify};
 use tokio_util::task::TaskTracker;
@@ -53,6 +56,60 @@ pub struct Pool {
     /// Rows being worked on; the dispatcher waits on `slot_freed` when it is full.
     in_flight: AtomicUsize,
     slot_freed: Notify,
+    /// What each token generation has proved, so a 401 can be read (see [`Generations`]).
+    generations: Generations,
+}
+
+/// What the run has learnt about each token generation: how many requests carrying it
+/// are still unanswered, and whether Zoom ever accepted it. A 401 on a token that worked
+/// means it expired (or was spent): renew it and go on, however often that happens. A 401
+/// on a token that never worked, judged once every request carrying it has come back (an
+/// acceptance may still be on its way), is a refusal: the credentials are not good.
+#[derive(Default)]
+struct Generations {
+    /// generation → (requests on the wire, accepted at least once)
+    state: Mutex<HashMap<u64, (usize, bool)>>,
+    answered: Notify,
+}
+
+impl Generations {
+    fn sending(&self, generation: u64) {
+        self.state.lock().unwrap().entry(generation).or_default().0 += 1;
+    }
+
+    fn answered(&self, generation: u64, accepted: bool) {
+        {
+            let mut state = self.state.lock().unwrap();
+            let entry = state.entry(generation).or_default();
+            entry.0 = entry.0.saturating_sub(1);
+            entry.1 |= accepted;
+        }
+        self.answered.notify_waiters();
+    }
+
+    /// Whether Zoom accepted `generation` at least once, waiting for the requests still
+    /// carrying it (bounded: each has the client's timeout, and the grace after a stop).
+    async fn worked(&self, generation: u64, stop: &Stop) -> bool {
+        loop {
+            let answered = self.answered.notified();
+            tokio::pin!(answered);
+            answered.as_mut().enable();
+            let (on_wire, accepted) = self
+                .state
+                .lock()
+                .unwrap()
+                .get(&generation)
+                .copied()
+                .unwrap_or_default();
+            if accepted || on_wire == 0 {
+                return accepted;
+            }
+            tokio::select! {
+                _ = answered => {}
+                _ = stop.aborted() => return false,
+            }
+        }
+    }
 }
 
 impl Pool {
@@ -81,6 +138,7 @@ impl Pool {
             latency_us: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
             slot_freed: Notify::new(),
+            generations: Generations::default(),
         }
     }
 
@@ -201,21 +259,26 @@ pub async fn dispatch(
 }
 
 fn not_attempted(stop: &Stop, job: &Job, unanswered: bool) -> Row {
-    let mut message = stop
+    let message = stop
         .reason()
         .map(|r| r.row_message())
         .unwrap_or_else(|| "not sent".into());
-    if unanswered {
-        message.push_str(&format!(
-            "; an earlier attempt was unanswered: {MAY_HAVE_APPLIED}"
-        ));
-    }
     Row::local(
         job.line,
         job.user_id.clone(),
         Outcome::NotAttempted,
-        message,
+        noting_unanswered(&message, unanswered),
     )
+}
+
+/// `message`, and when an earlier attempt went unanswered, that it may have applied the
+/// change: `--resume` reads that to send the same password again as a confirmation.
+fn noting_unanswered(message: &str, unanswered: bool) -> String {
+    if unanswered {
+        format!("{message}; an earlier attempt was unanswered: {MAY_HAVE_APPLIED}")
+    } else {
+        message.to_string()
+    }
 }
 
 /// Full-jitter exponential backoff for the `n`th retry (1-based).
@@ -240,7 +303,7 @@ impl Pool {
     pub async fn rotate(&self, job: Job, mut unanswered: bool) -> Row {
         let max = self.retry.attempts;
         let (mut attempts, mut failures, mut throttles) = (0u32, 0u32, 0u32);
-        let mut renewed = false;
+        let mut renewals = 0u32;
         let mut last: Option<Verdict> = None;
         let row = |outcome: Outcome, last: Option<&Verdict>, attempts: u32, message: String| Row {
             line: job.line,
@@ -252,6 +315,20 @@ impl Pool {
             finished_at: SystemTime::now(),
             message,
         };
+        // The run stopped before the next attempt: the last answer stands, with its count
+        // of requests and whether an earlier one may have applied the change.
+        let stopped = |last: &Option<Verdict>, attempts: u32, unanswered: bool| match last {
+            None => not_attempted(&self.stop, &job, unanswered),
+            Some(v) => {
+                let tail = if unanswered {
+                    MAY_HAVE_APPLIED
+                } else {
+                    "the change was not applied"
+                };
+                let msg = format!("{}; the run stopped before a retry; {tail}", v.message);
+                row(v.outcome, Some(v), attempts, msg)
+            }
+        };
         if let Some(saved) = &self.saved {
             if let Err(e) = saved.save(&job.user_id, &job.password) {
                 self.stop.stop(StopReason::Local(format!(
@@ -260,41 +337,45 @@ impl Pool {
                 return not_attempted(&self.stop, &job, unanswered);
             }
         }
-        loop {
-            if !self.limiter.acquire(self.stop.token()).await {
-                return match &last {
-                    None => not_attempted(&self.stop, &job, unanswered),
-                    Some(v) => {
-                        let tail = if unanswered {
-                            MAY_HAVE_APPLIED
-                        } else {
-                            "the change was not applied"
-                        };
-                        let msg = format!("{}; the run stopped before a retry; {tail}", v.message);
-                        row(v.outcome, Some(v), attempts, msg)
-                    }
-                };
+        // The journal record goes before the first attempt, not between the limiter and
+        // the send: an fsync there would add its jitter to the spacing Zoom sees. A record
+        // for a request never sent only makes a resume treat the row as unanswered, which
+        // is safe (the same password is sent again).
+        if let Some(journal) = &self.journal {
+            if let Err(e) = journal.sending(job.line, &job.user_id).await {
+                self.stop
+                    .stop(StopReason::Local(format!("cannot write the journal: {e}")));
+                return not_attempted(&self.stop, &job, unanswered);
             }
+        }
+        loop {
             let bearer = match self.auth.bearer(&self.http).await {
                 Ok(b) => b,
                 Err(e) => {
                     self.stop.stop(StopReason::AuthLost(e.to_string()));
-                    return not_attempted(&self.stop, &job, unanswered);
+                    return stopped(&last, attempts, unanswered);
                 }
             };
-            if let Some(journal) = &self.journal {
-                if let Err(e) = journal.sending(job.line).await {
-                    self.stop
-                        .stop(StopReason::Local(format!("cannot write the journal: {e}")));
-                    return not_attempted(&self.stop, &job, unanswered);
-                }
+            if !self.limiter.acquire(self.stop.token()).await {
+                return stopped(&last, attempts, unanswered);
             }
+            let bearer = self.auth.newer(bearer.generation).unwrap_or(bearer);
             attempts += 1;
             let started = Instant::now();
-            let sent = self
-                .client
-                .put_password(&job.user_id, &job.password, &bearer)
-                .await;
+            self.generations.sending(bearer.generation);
+            // After a stop, an answer is waited for only for the grace: a hung server must
+            // not hold the run (and the operator) for the client's whole timeout.
+            let sent = tokio::select! {
+                sent = self.client.put_password(&job.user_id, &job.password, &bearer) => sent,
+                _ = self.stop.aborted() => Sent::Unknown(format!(
+                    "no answer within {} s of the run stopping; the request was abandoned",
+                    GRACE.as_secs()
+                )),
+            };
+            self.generations.answered(
+                bearer.generation,
+                matches!(&sent, Sent::Answer(a) if a.status != 401 && a.status < 500),
+            );
             self.observe(started.elapsed());
             let sent_kind_unknown = matches!(sent, Sent::Unknown(_));
             let (verdict, retry_after) = match sent {
@@ -338,17 +419,26 @@ impl Pool {
                     return row(Outcome::Changed, Some(&verdict), attempts, msg.into());
                 }
                 Outcome::ChangeLimit24h if unanswered => {
-                    let msg = format!("{}; an earlier unanswered attempt may have applied the change ({MAY_HAVE_APPLIED})", verdict.message);
+                    let msg = noting_unanswered(&verdict.message, true);
                     return row(Outcome::ChangeLimit24h, Some(&verdict), attempts, msg);
                 }
                 Outcome::AuthFailed => {
-                    if !renewed {
-                        renewed = true;
+                    // A fixed token cannot be renewed. An OAuth token that worked has
+                    // expired: renew it (once for everybody) and send again. One that never
+                    // worked gets a single renewal per row; a 401 on its successor ends
+                    // the run. Renewals per row are bounded by the attempts all the same.
+                    let renewable = !matches!(*self.auth, Auth::Static(_)) && renewals < max;
+                    if renewable
+                        && (renewals == 0
+                            || self.generations.worked(bearer.generation, &self.stop).await)
+                    {
+                        renewals += 1;
                         if let Ok(true) = self
                             .auth
                             .renew_after_401(&self.http, bearer.generation)
                             .await
                         {
+                            last = Some(verdict);
                             continue;
                         }
                     }
@@ -356,24 +446,16 @@ impl Pool {
                         "HTTP 401: {}",
                         verdict.message
                     )));
-                    return row(
-                        Outcome::AuthFailed,
-                        Some(&verdict),
-                        attempts,
-                        verdict.message.clone(),
-                    );
+                    let msg = noting_unanswered(&verdict.message, unanswered);
+                    return row(Outcome::AuthFailed, Some(&verdict), attempts, msg);
                 }
                 Outcome::RateLimited if verdict.rate == Some(RateKind::Daily) => {
                     let resets_at = retry_after
                         .map(|d| SystemTime::now() + d)
                         .unwrap_or_else(|| next_utc_midnight(SystemTime::now()));
                     self.stop.stop(StopReason::DailyLimit { resets_at });
-                    return row(
-                        Outcome::RateLimited,
-                        Some(&verdict),
-                        attempts,
-                        verdict.message.clone(),
-                    );
+                    let msg = noting_unanswered(&verdict.message, unanswered);
+                    return row(Outcome::RateLimited, Some(&verdict), attempts, msg);
                 }
                 Outcome::RateLimited => {
                     throttles += 1;
@@ -383,6 +465,7 @@ impl Pool {
                             "{}; still rate limited after {attempts} attempts",
                             verdict.message
                         );
+                        let msg = noting_unanswered(&msg, unanswered);
                         return row(Outcome::RateLimited, Some(&verdict), attempts, msg);
                     }
                     let wait = retry_after.unwrap_or_else(|| backoff(&self.retry, throttles));

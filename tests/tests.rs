@@ -3,4 +3,9 @@
 
 mod util;
 
+mod end_to_end;
+mod hostile;
+mod operator;
+mod pipeline;
+mod resilience;
 mod simulator;
