@@ -142,7 +142,12 @@ impl Writer {
     /// `--resume` continues.
     pub fn open(path: &Path, resume: bool) -> anyhow::Result<Writer> {
         let (mut file, fresh) = if resume && path.exists() {
-            (crate::files::open_append(path)?, false)
+            let mut file = crate::files::open_append(path)?;
+            // A power loss can leave the last row cut short: start on a line of our own.
+            if !ends_with_newline(path)? {
+                file.write_all(b"\n")?;
+            }
+            (file, false)
         } else {
             (crate::files::create_private(path)?, true)
         };
@@ -207,6 +212,18 @@ impl Writer {
     }
 }
 
+fn ends_with_newline(path: &Path) -> std::io::Result<bool> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = File::open(path)?;
+    if f.metadata()?.len() == 0 {
+        return Ok(true);
+    }
+    f.seek(SeekFrom::End(-1))?;
+    let mut last = [0u8; 1];
+    f.read_exact(&mut last)?;
+    Ok(last[0] == b'\n')
+}
+
 /// Reads a report back (for `--resume`), in file order.
 pub fn read(path: &Path) -> anyhow::Result<Vec<Row>> {
     read_after(path, 0)
@@ -228,7 +245,12 @@ pub fn read_after(path: &Path, offset: u64) -> anyhow::Result<Vec<Row>> {
                 let Ok(w) = serde_json::from_slice::<Wire>(line) else {
                     continue;
                 };
-                rows.push(Row::from_wire(w).map_err(bad)?);
+                match Row::from_wire(w) {
+                    Ok(row) => rows.push(row),
+                    // A row cut short by a power loss: its request was in flight, and the
+                    // journal knows about it.
+                    Err(e) => tracing::warn!(error = %bad(e), "skipping an unreadable report row"),
+                }
             }
         }
         Format::Csv => {
@@ -244,7 +266,12 @@ pub fn read_after(path: &Path, offset: u64) -> anyhow::Result<Vec<Row>> {
                 let Ok(w) = rec.deserialize::<Wire>(None) else {
                     continue;
                 };
-                rows.push(Row::from_wire(w).map_err(bad)?);
+                match Row::from_wire(w) {
+                    Ok(row) => rows.push(row),
+                    // A row cut short by a power loss: its request was in flight, and the
+                    // journal knows about it.
+                    Err(e) => tracing::warn!(error = %bad(e), "skipping an unreadable report row"),
+                }
             }
         }
     }

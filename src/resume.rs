@@ -23,14 +23,20 @@ pub const CHANGE_LIMIT_WINDOW: Duration = Duration::from_secs(24 * 3600);
 /// What to do with one row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
-    Skip,
-    Send { unanswered: bool },
+    /// Final already; `changed` says whether that final state is `changed` (the exit
+    /// code counts skipped users too: 0 only when every input row ends changed).
+    Skip {
+        changed: bool,
+    },
+    Send {
+        unanswered: bool,
+    },
 }
 
 /// A user's state as the report left it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Prior {
-    Done,
+    Done { changed: bool },
     Retry { unanswered: bool },
 }
 
@@ -44,13 +50,9 @@ pub struct Resume {
     in_flight_lines: HashSet<u64>,
 }
 
-/// Users compare as the reader compares them: emails case-insensitively.
+/// Users compare as the reader's duplicate check compares them.
 fn key(user: &str) -> String {
-    if user.contains('@') {
-        user.to_lowercase()
-    } else {
-        user.to_string()
-    }
+    crate::checks::user_key(user)
 }
 
 /// What a resume found, for the log and the summary.
@@ -82,19 +84,21 @@ impl Resume {
         let mut users = HashMap::new();
         for (user, row) in latest {
             let prior = match row.outcome {
-                o if o.is_final() => Prior::Done,
+                o if o.is_final() => Prior::Done {
+                    changed: o == Outcome::Changed,
+                },
                 Outcome::ChangeLimit24h
                     if now.duration_since(row.finished_at).unwrap_or_default()
                         < CHANGE_LIMIT_WINDOW =>
                 {
                     found.waiting_24h += 1;
-                    Prior::Done
+                    Prior::Done { changed: false }
                 }
                 _ => Prior::Retry {
                     unanswered: row.message.contains(MAY_HAVE_APPLIED),
                 },
             };
-            if prior == Prior::Done {
+            if matches!(prior, Prior::Done { .. }) {
                 found.done += 1;
             }
             users.insert(user, prior);
@@ -132,7 +136,7 @@ impl Resume {
             return Decision::Send { unanswered: true };
         }
         match self.users.get(&key(user)) {
-            Some(Prior::Done) => Decision::Skip,
+            Some(Prior::Done { changed }) => Decision::Skip { changed: *changed },
             Some(Prior::Retry { unanswered }) => Decision::Send {
                 unanswered: *unanswered,
             },

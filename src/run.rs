@@ -200,7 +200,7 @@ pub async fn execute(
         .generate
         .as_ref()
         .map(|g| Generator::new(g.length).reusing(reuse));
-    let checker = Checker::new(policy, s.max_field_bytes, generator);
+    let checker = Checker::new(policy, s.max_field_bytes, generator).expecting(total.unwrap_or(0));
     let (item_tx, item_rx) = mpsc::channel(CHANNEL_DEPTH);
     let (row_tx, row_rx) = mpsc::channel(CHANNEL_DEPTH);
     let reader = tokio::task::spawn_blocking(move || input.stream(checker, item_tx));
@@ -246,12 +246,13 @@ pub async fn execute(
     let reason = stop.reason();
     let exit_code = if reason.is_some() {
         3
-    } else if tally.rows()
-        == tally.get(if s.dry_run {
-            Outcome::DryRun
-        } else {
-            Outcome::Changed
-        })
+    } else if skipped.not_changed == 0
+        && tally.rows()
+            == tally.get(if s.dry_run {
+                Outcome::DryRun
+            } else {
+                Outcome::Changed
+            })
     {
         0
     } else {
@@ -262,7 +263,7 @@ pub async fn execute(
         .then(|| summary::resume_command(argv, &s.report));
     Summary {
         tally: &tally,
-        skipped,
+        skipped: skipped.total,
         elapsed,
         report: &s.report,
         stop: reason.as_ref(),
@@ -277,7 +278,7 @@ pub async fn execute(
     Ok(RunResult {
         exit_code,
         tally,
-        skipped,
+        skipped: skipped.total,
         report: s.report.clone(),
         stop: reason,
         elapsed,

@@ -198,17 +198,26 @@ impl Pool {
     }
 }
 
+/// Users `--resume` skipped because their latest row is final.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Skipped {
+    pub total: u64,
+    /// Final, but not `changed` (same_as_old, user_not_found, rejected, waiting out the
+    /// 24-hour limit, ...): these keep the exit code from being 0.
+    pub not_changed: u64,
+}
+
 /// Takes items from the reader until it is done, and reports every row. Returns the
-/// number of users skipped because `--resume` found them final.
+/// users skipped because `--resume` found them final.
 pub async fn dispatch(
     pool: Arc<Pool>,
     mut items: mpsc::Receiver<Item>,
     report: mpsc::Sender<Row>,
     resume: Resume,
     dry_run: bool,
-) -> u64 {
+) -> Skipped {
     let tracker = TaskTracker::new();
-    let mut skipped = 0;
+    let mut skipped = Skipped::default();
     while let Some(item) = items.recv().await {
         let job = match item {
             Item::Refused(r) => {
@@ -225,8 +234,9 @@ pub async fn dispatch(
             Item::Send(job) => job,
         };
         let unanswered = match resume.decide(job.line, &job.user_id) {
-            Decision::Skip => {
-                skipped += 1;
+            Decision::Skip { changed } => {
+                skipped.total += 1;
+                skipped.not_changed += u64::from(!changed);
                 continue;
             }
             Decision::Send { unanswered } => unanswered,
@@ -459,7 +469,6 @@ impl Pool {
                 }
                 Outcome::RateLimited => {
                     throttles += 1;
-                    self.limiter.throttled();
                     if throttles >= max.saturating_mul(3) {
                         let msg = format!(
                             "{}; still rate limited after {attempts} attempts",
@@ -469,13 +478,29 @@ impl Pool {
                         return row(Outcome::RateLimited, Some(&verdict), attempts, msg);
                     }
                     let wait = retry_after.unwrap_or_else(|| backoff(&self.retry, throttles));
-                    tracing::info!(
-                        wait_ms = wait.as_millis() as u64,
-                        rate = format!("{:.2}", self.limiter.effective_rate()),
-                        "per-second rate limit: pausing every worker"
-                    );
-                    self.limiter.pause_for(wait);
-                    last = Some(verdict);
+                    if verdict.rate == Some(RateKind::Concurrent) {
+                        // "Too many concurrent requests." is about this one user (another
+                        // app, or an ID and an email naming the same user): only this row
+                        // waits, and the account's budget is not the cause.
+                        tracing::info!(
+                            line = job.line,
+                            wait_ms = wait.as_millis() as u64,
+                            "concurrent request for this user: waiting"
+                        );
+                        last = Some(verdict);
+                        if !self.sleep(wait).await {
+                            continue;
+                        }
+                    } else {
+                        self.limiter.throttled();
+                        tracing::info!(
+                            wait_ms = wait.as_millis() as u64,
+                            rate = format!("{:.2}", self.limiter.effective_rate()),
+                            "per-second rate limit: pausing every worker"
+                        );
+                        self.limiter.pause_for(wait);
+                        last = Some(verdict);
+                    }
                 }
                 Outcome::Failed => {
                     unanswered |= verdict.http_status >= 500;

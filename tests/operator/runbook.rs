@@ -49,10 +49,17 @@ async fn runbook(keep: &[&str]) -> (tempfile::TempDir, Output, Vec<String>) {
     sh.args(["-c", &resume]).env("ZOOM_ACCESS_TOKEN", TOKEN);
     let second = util::bin_output(sh).await;
     let (stdout, stderr) = util::text(&second);
+    // Exit 1, not 0: the rows the 403s refused are `rejected`, final per the contract,
+    // so the resume skips them and says so; every other user is changed.
     assert_eq!(
         second.status.code(),
-        Some(0),
+        Some(1),
         "the printed resume command finishes the job: {resume}\n{stdout}\n{stderr}"
+    );
+    assert!(
+        stdout.contains(&format!("(already final) {stopped_at}"))
+            || stdout.contains(&format!("{:<17} {stopped_at}", "(already final)")),
+        "{stdout}"
     );
     let sent_again = puts(&server).await;
     assert_eq!(
@@ -67,7 +74,7 @@ async fn runbook(keep: &[&str]) -> (tempfile::TempDir, Output, Vec<String>) {
 async fn runbook_generate_and_discard_then_resume_until_done() {
     let (dir, second, sent) = runbook(&["--discard-passwords"]).await;
     let (stdout, stderr) = util::text(&second);
-    assert_eq!(second.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert_eq!(second.status.code(), Some(1), "{stdout}\n{stderr}");
     assert!(!stdout.contains("to continue"), "{stdout}");
     let latest = latest_outcomes(&dir.path().join("r.csv"));
     assert_eq!(
@@ -88,7 +95,7 @@ async fn runbook_generate_and_discard_then_resume_until_done() {
 async fn runbook_generate_with_out_file_then_resume_until_done() {
     let (dir, second, sent) = runbook(&["--generated-out", "{dir}/new-passwords.csv"]).await;
     let (stdout, stderr) = util::text(&second);
-    assert_eq!(second.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert_eq!(second.status.code(), Some(1), "{stdout}\n{stderr}");
     let saved = std::fs::read_to_string(dir.path().join("new-passwords.csv")).unwrap();
     for path in &sent {
         let user = path.split('/').nth(3).unwrap();
