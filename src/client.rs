@@ -240,7 +240,16 @@ pub enum Sent {
 pub struct ZoomClient {
     http: reqwest::Client,
     base: String,
+    /// `base` parsed once: each request clones it and sets only its path, so the host is
+    /// not parsed (and IDNA-checked) again for every row.
+    base_url: url::Url,
     body: BodyFormat,
+}
+
+/// The JSON body, serialized straight from the borrowed secret.
+#[derive(serde::Serialize)]
+struct PasswordBody<'a> {
+    password: &'a str,
 }
 
 /// Builds the pooled HTTP client (also used for the token endpoint).
@@ -333,11 +342,15 @@ fn failed(e: reqwest::Error, timeout: bool) -> Sent {
 }
 
 impl ZoomClient {
-    /// `base` is the API base, e.g. `https://api.zoom.us/v2` (already checked by `config`).
+    /// `base` is the API base, e.g. `https://api.zoom.us/v2`, already checked by `config`
+    /// (so it parses).
     pub fn new(http: reqwest::Client, base: &str, body: BodyFormat) -> Self {
+        let base = base.trim_end_matches('/').to_string();
+        let base_url = url::Url::parse(&base).expect("the base URL was checked by config");
         ZoomClient {
             http,
-            base: base.trim_end_matches('/').to_string(),
+            base,
+            base_url,
             body,
         }
     }
@@ -353,14 +366,22 @@ impl ZoomClient {
         password: &SecretString,
         bearer: &Bearer,
     ) -> Sent {
-        let url = format!("{}/users/{}/password", self.base, encode_segment(user_id));
+        let mut url = self.base_url.clone();
+        url.set_path(&format!(
+            "{}/users/{}/password",
+            self.base_url.path().trim_end_matches('/'),
+            encode_segment(user_id)
+        ));
         let (name, value) = bearer.header();
         let request = self.http.put(url).header(name, value.clone());
         // The one place a password leaves its SecretString.
         let request = match self.body {
-            BodyFormat::Json => request
-                .header(CONTENT_TYPE, "application/json")
-                .body(serde_json::json!({ "password": password.expose_secret() }).to_string()),
+            BodyFormat::Json => request.header(CONTENT_TYPE, "application/json").body(
+                serde_json::to_string(&PasswordBody {
+                    password: password.expose_secret(),
+                })
+                .expect("a string serializes"),
+            ),
             BodyFormat::Multipart => request.multipart(
                 reqwest::multipart::Form::new()
                     .text("password", password.expose_secret().to_string()),

@@ -1,15 +1,21 @@
 //! Stage 2, the limiter: one pace for every request of the run, and one shared pause.
 //!
 //! Zoom counts the Medium budget per account, and the strictest plausible counter is a
-//! sliding one-second window over arrivals. A governor GCRA limiter with a burst of 1
-//! spaces the job's requests at least one period apart at the moment they leave. What
-//! reaches Zoom is that spacing plus the request's own transit delay, and transit delays
-//! differ from request to request (scheduling, connection reuse, a busy core). Any R+1
-//! consecutive requests span R periods at the sender; at the server they span that plus
-//! the difference of two transit delays. So the period is `(1 s + slack) / R`, where the
-//! slack ([`PACING_SLACK`]) bounds that difference: R+1 requests then always span more
-//! than one second, no sliding window holds more than R, and the cost is slack/(1 s + slack)
-//! of the budget (1%).
+//! sliding one-second window over arrivals. The pacing that fills it without tripping it:
+//!
+//! - A governor GCRA limiter releases requests one period T apart, with a burst B: over
+//!   any span L it releases at most B + L/T requests.
+//! - What reaches Zoom is that, shifted by each request's transit delay, and transit
+//!   delays differ (scheduling, connection reuse, a busy core). If they differ by at most
+//!   J, a one-second window at Zoom holds what the limiter released in 1 s + J.
+//! - So with T = (1 s + S)/R for a slack S, a window holds at most B + R(1 s + J)/(1 s + S),
+//!   which stays within R as long as B ≤ R(S − J)/(1 s + S).
+//! - S = [`PACING_SLACK`] (10 ms) costs S/(1 s + S) ≈ 1% of the budget. J =
+//!   [`TRANSIT_JITTER`] (5 ms) is what the slack absorbs. The burst is what is left,
+//!   floor(R(S − J)/(1 s + S)), at least 1: 1 up to 201/s, 2 at 500/s. A burst above 1
+//!   lets the limiter catch up a release that woke late, which at a 2 ms period would
+//!   otherwise lose several percent of the budget to timer latency.
+//! - Waiters queue on a FIFO gate, so one release wakes one waiter, not all of them.
 //!
 //! Two controls sit on top, both driven by Zoom's answers (see `workers`):
 //! - a shared pause: a per-second 429 with `Retry-After` (or a backoff when it says
@@ -24,8 +30,10 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-/// The transit-delay difference the pacing absorbs; see the module comment.
+/// The share of each second the pacing leaves unused; see the module comment.
 pub const PACING_SLACK: Duration = Duration::from_millis(10);
+/// The spread of transit delays the slack absorbs; see the module comment.
+pub const TRANSIT_JITTER: Duration = Duration::from_millis(5);
 
 /// The rate is never cut below this share of the configured rate.
 const FLOOR_SHARE: f64 = 0.05;
@@ -47,12 +55,25 @@ pub struct Limiter {
     pace: RwLock<Arc<DefaultDirectRateLimiter>>,
     aimd: Mutex<Aimd>,
     pause_until: Mutex<Option<Instant>>,
+    /// One waiter at a time on the pace (FIFO): a release wakes one task, not every
+    /// worker waiting for its turn.
+    gate: tokio::sync::Mutex<()>,
+}
+
+/// The burst for `rate`: see the module comment.
+pub fn burst_for(rate: f64) -> u32 {
+    let second = Duration::from_secs(1).as_secs_f64();
+    let room =
+        (PACING_SLACK - TRANSIT_JITTER).as_secs_f64() / (second + PACING_SLACK.as_secs_f64());
+    ((rate * room).floor() as u32).max(1)
 }
 
 fn pace_for(rate: f64) -> DefaultDirectRateLimiter {
     let period = (Duration::from_secs(1) + PACING_SLACK).div_f64(rate);
-    let quota =
-        Quota::with_period(period.max(Duration::from_micros(1))).expect("period is positive");
+    let burst = std::num::NonZeroU32::new(burst_for(rate)).expect("at least 1");
+    let quota = Quota::with_period(period.max(Duration::from_micros(1)))
+        .expect("period is positive")
+        .allow_burst(burst);
     DefaultDirectRateLimiter::direct(quota)
 }
 
@@ -67,6 +88,7 @@ impl Limiter {
                 last_change: Instant::now(),
             }),
             pause_until: Mutex::new(None),
+            gate: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -90,9 +112,12 @@ impl Limiter {
                 _ => break,
             }
         }
-        let pace = self.pace.read().unwrap().clone();
         tokio::select! {
-            _ = pace.until_ready() => !stop.is_cancelled(),
+            _ = async {
+                let _turn = self.gate.lock().await;
+                let pace = self.pace.read().unwrap().clone();
+                pace.until_ready().await;
+            } => !stop.is_cancelled(),
             _ = stop.cancelled() => false,
         }
     }
@@ -131,9 +156,11 @@ impl Limiter {
         a.current = rate;
         a.last_change = Instant::now();
         let pace = pace_for(rate);
-        // Spend the fresh limiter's first cell, so its first release is one period after
-        // the swap rather than at once, right behind the old limiter's last.
-        let _ = pace.check();
+        // Spend the fresh limiter's burst, so its first release is one period after the
+        // swap rather than at once, right behind the old limiter's last.
+        for _ in 0..burst_for(rate) {
+            let _ = pace.check();
+        }
         *self.pace.write().unwrap() = Arc::new(pace);
         tracing::info!(rate = format!("{rate:.2}"), "effective rate changed");
     }
@@ -153,6 +180,21 @@ mod unit {
         }
         // 11 releases span 10 periods of 1.01 s / 50.
         assert!(start.elapsed() >= Duration::from_millis(200));
+    }
+
+    #[test]
+    fn burst_leaves_room_for_transit_jitter() {
+        assert_eq!(burst_for(2.0), 1);
+        assert_eq!(burst_for(60.0), 1);
+        assert_eq!(burst_for(500.0), 2);
+        // The bound of the module comment: B + R(1 s + J)/(1 s + S) <= R.
+        for rate in [2.0, 20.0, 60.0, 500.0, 1000.0, 5000.0] {
+            let worst = burst_for(rate) as f64 + rate * 1.005 / 1.010;
+            assert!(
+                worst <= rate + 1e-9 || burst_for(rate) == 1,
+                "{rate}: {worst}"
+            );
+        }
     }
 
     #[test]
