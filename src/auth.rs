@@ -271,7 +271,7 @@ impl OAuth {
             self.client_secret.expose_secret()
         ));
         let body =
-            crate::client::redact(body, &[self.client_secret.expose_secret(), &basic], false);
+            crate::redact::redact(body, &[self.client_secret.expose_secret(), &basic], false);
         if status != 200 {
             // Zoom's refusal bodies name the problem ("Invalid client_id or client_secret");
             // they carry no secret, but are clipped all the same.

@@ -11,7 +11,8 @@
 //!    shared pause for 429s and AIMD when someone else draws on the budget.
 //! 3. [`workers`] is the bounded pool that sees each row through, with the retries that
 //!    Zoom's semantics make safe; [`journal`] records each request before it leaves.
-//! 4. [`client`] sends the request and reads the answer; [`auth`] supplies the bearer
+//! 4. [`client`] sends the request and reads the answer ([`redact`] removes any secret a
+//!    server echoes); [`auth`] supplies the bearer
 //!    token (fixed, or Server-to-Server OAuth); [`outcome`] classifies what came back.
 //! 5. [`monitor`] owns the output: the [`report`], progress, the circuit breaker;
 //!    [`summary`] prints the plan before and the summary after.
@@ -36,6 +37,7 @@ pub mod journal;
 pub mod limiter;
 pub mod monitor;
 pub mod outcome;
+pub mod redact;
 pub mod report;
 pub mod resume;
 pub mod rules;
