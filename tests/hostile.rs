@@ -3,12 +3,13 @@
 //! is sent that should not be, and no secret appears anywhere but in the request.
 //!
 //! This file holds the shared helpers; the tests are grouped by threat: `csv` (every
-//! malformed-input case, row by row), `paths` (user IDs that try to leave their path
-//! segment), `secrets` (canary token, passwords and client secret through every outcome,
-//! the binary at RUST_LOG=trace), `transport` (plain http and credentials in URLs),
-//! `files` (modes whatever the umask, never overwritten, the input-permission warning),
-//! `policy` (the account's password rules), `generate` (`--generate`, a kill -9 between
-//! saving and sending, `--resume`) and `fuzz` (proptest over the reader and the checks).
+//! malformed-input case, row by row), `csv_header` (the header row and empty files),
+//! `paths` (user IDs that try to leave their path segment), `secrets` (canary token,
+//! passwords and client secret through every outcome, the binary at RUST_LOG=trace),
+//! `transport` (plain http and credentials in URLs), `files` (modes whatever the umask,
+//! never overwritten, the input-permission warning), `policy` (the account's password
+//! rules), `generate` (`--generate`, a kill -9 between saving and sending, `--resume`) and
+//! `fuzz` (proptest over the reader and the checks).
 
 use crate::util;
 use serde_json::{json, Value};
@@ -157,6 +158,7 @@ fn mode(path: &Path) -> u32 {
 }
 
 mod csv;
+mod csv_header;
 mod files;
 mod fuzz;
 mod generate;
