@@ -143,12 +143,22 @@ impl Checker {
             reason,
         };
         if record.len() != columns.width {
-            return Err(refuse(format!(
-                "line {line}: the row has {} field{}, the header has {}",
-                record.len(),
-                if record.len() == 1 { "" } else { "s" },
-                columns.width
-            )));
+            // With the password column before the user column, an unquoted comma in a
+            // password shifts its second half into the user's place: show no user then.
+            let user_id = if columns.password.is_some_and(|p| p < columns.user) {
+                String::new()
+            } else {
+                shown()
+            };
+            return Err(RowError {
+                user_id,
+                reason: format!(
+                    "line {line}: the row has {} field{}, the header has {}",
+                    record.len(),
+                    if record.len() == 1 { "" } else { "s" },
+                    columns.width
+                ),
+            });
         }
         // The reader cut a field that was over its bound and measured it; a field it
         // did not cut is measured here.

@@ -129,7 +129,7 @@ pub enum Concurrency {
 /// How retries are paced (`[retry]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetrySettings {
-    /// Requests per row at most, the first included.
+    /// Tries per row that may fail without an answer (or with a 5xx).
     pub attempts: u32,
     pub base_delay: Duration,
     pub max_delay: Duration,

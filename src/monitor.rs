@@ -134,7 +134,7 @@ impl Monitor {
             while let Ok(row) = rows.try_recv() {
                 self.take(&row, &mut tally, &mut breaker)?;
             }
-            self.writer.flush()?;
+            self.flush();
             if self.bar {
                 span.pb_set_position(tally.rows());
                 if let Some(l) = &self.limiter {
@@ -142,14 +142,26 @@ impl Monitor {
                 }
             }
         }
-        self.writer.flush()?;
+        self.flush();
         Ok(tally)
     }
 
+    fn flush(&mut self) {
+        if let Err(e) = self.writer.flush() {
+            self.stop.stop(StopReason::Local(format!(
+                "cannot write the report: {e}; the journal keeps the run resumable"
+            )));
+        }
+    }
+
     fn take(&mut self, row: &Row, tally: &mut Tally, breaker: &mut Breaker) -> anyhow::Result<()> {
-        self.writer
-            .write(row)
-            .map_err(|e| anyhow::anyhow!("cannot write the report: {e}"))?;
+        if let Err(e) = self.writer.write(row) {
+            // Never go on changing passwords that cannot be recorded: stop sending; the
+            // rows still coming are counted, and the journal keeps them resumable.
+            self.stop.stop(StopReason::Local(format!(
+                "cannot write the report: {e}; the journal keeps the run resumable"
+            )));
+        }
         tally.add(row);
         if row.attempts > 0 || row.outcome == Outcome::InvalidInput {
             tracing::debug!(line = row.line, user = %row.user_id, outcome = %row.outcome, attempts = row.attempts, "row done");

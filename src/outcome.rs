@@ -205,15 +205,15 @@ pub fn classify(status: u16, ratelimit_type: Option<&str>, body: &[u8]) -> Verdi
         404 if matches!(zoom_code, Some(1001) | Some(1010)) => Outcome::UserNotFound,
         429 => {
             let kind = ratelimit_type.map(|t| t.trim().to_ascii_lowercase());
-            rate = Some(
-                if kind.as_deref() == Some("daily-limit") || lower.contains("daily") {
-                    RateKind::Daily
-                } else if lower.contains("concurrent") {
-                    RateKind::Concurrent
-                } else {
-                    RateKind::PerSecond
-                },
-            );
+            // The header, when Zoom sends it, is the more specific signal; without it,
+            // the message decides (some daily 429s carried no header at all).
+            rate = Some(match kind.as_deref() {
+                Some("daily-limit") => RateKind::Daily,
+                Some("qps") => RateKind::PerSecond,
+                _ if lower.contains("daily") => RateKind::Daily,
+                _ if lower.contains("concurrent") => RateKind::Concurrent,
+                _ => RateKind::PerSecond,
+            });
             Outcome::RateLimited
         }
         500..=599 => Outcome::Failed,
@@ -262,6 +262,12 @@ mod unit {
         let v = classify(429, None, br#"{"code":429,"message":"You have reached the maximum daily rate limit for this API."}"#);
         assert_eq!(v.rate, Some(RateKind::Daily));
         let v = classify(429, Some("QPS"), b"");
+        assert_eq!(v.rate, Some(RateKind::PerSecond));
+        let v = classify(
+            429,
+            Some("QPS"),
+            br#"{"code":429,"message":"daily quota of another kind"}"#,
+        );
         assert_eq!(v.rate, Some(RateKind::PerSecond));
     }
 }

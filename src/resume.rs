@@ -75,6 +75,11 @@ impl Resume {
         let rows = report::read(report_path)?;
         let mut latest: HashMap<String, &Row> = HashMap::new();
         for row in &rows {
+            // A refused duplicate or a dry run says nothing about the user's account:
+            // letting it stand as the latest row would hide a `changed` (and resend).
+            if matches!(row.outcome, Outcome::InvalidInput | Outcome::DryRun) {
+                continue;
+            }
             latest.insert(key(&row.user_id), row);
         }
         let mut found = Found {

@@ -235,7 +235,9 @@ pub async fn execute(
         // rest are unknown, so this is a stop, not a finish.
         stop.stop(StopReason::Local(format!("input: {e}")));
     }
-    if !s.dry_run {
+    // A local failure (the report, the journal, the password file) may have left rows
+    // unrecorded: the journal is then the only record of what was on the wire, so it stays.
+    if !s.dry_run && !matches!(stop.reason(), Some(StopReason::Local(_))) {
         journal::finish(&journal_path);
     }
     drop(lock);

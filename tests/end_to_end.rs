@@ -101,3 +101,49 @@ async fn the_demo_gives_every_outcome_exactly() {
     assert!(message(9).starts_with("line 9: the password breaks Zoom's password rules (code 1124)"));
     assert_eq!(r.tally.requests, 11, "refused rows cost no request");
 }
+
+/// A refused duplicate row can be written after the user's real outcome (always, in a
+/// resumed run); `--resume` must still see the user as changed and send nothing again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_duplicate_row_does_not_make_resume_send_the_user_again() {
+    let dir = util::tmp();
+    let input = util::write(
+        dir.path(),
+        "users.csv",
+        "email,password\nalice@example.com,Violet-Harbor-42\njudy@example.com,Sable-Prism-38\nALICE@example.com,Other-Harbor-43\n",
+    );
+    let report = dir.path().join("r.csv");
+    let sim = util::sim(zoom_rotate::simulator::SimConfig::default()).await;
+    let words = |extra: &[&'static str]| {
+        let mut w: Vec<String> = vec![
+            input.display().to_string(),
+            "--report".into(),
+            report.display().to_string(),
+            "--base-url".into(),
+            sim.base_url(),
+            "--yes".into(),
+        ];
+        w.extend(extra.iter().map(|s| s.to_string()));
+        w
+    };
+    let first = words(&[]);
+    let first: Vec<&str> = first.iter().map(String::as_str).collect();
+    let r = util::run(dir.path(), &first, util::token("sim-token"))
+        .await
+        .unwrap();
+    assert_eq!(r.exit_code, 1, "the duplicate is invalid_input");
+    // Each resume skips alice and writes the duplicate's invalid_input row again, after
+    // her `changed`: the next resume must still see her as changed.
+    let second = words(&["--resume"]);
+    let second: Vec<&str> = second.iter().map(String::as_str).collect();
+    for _ in 0..2 {
+        let r = util::run(dir.path(), &second, util::token("sim-token"))
+            .await
+            .unwrap();
+        assert_eq!(r.skipped, 2, "alice and judy are final");
+    }
+    assert_eq!(sim.user("alice@example.com").unwrap().change_count, 1);
+    assert_eq!(sim.user("judy@example.com").unwrap().change_count, 1);
+    // The resumed run sent only the settings read: no password request.
+    assert_eq!(sim.stats().password_puts, 2);
+}

@@ -290,6 +290,11 @@ pub fn count_records(path: &Path) -> Option<u64> {
         return None;
     }
     let file = File::open(path).ok()?;
+    // A pipe or FIFO (`<(gpg -d …)`, /dev/stdin) can be read once only: counting it
+    // would eat the rows the run is about to read.
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
     let mut records = Records::new(Box::new(io::BufReader::with_capacity(256 * 1024, file)), 64);
     let mut record = csv::ByteRecord::new();
     let mut n = 0u64;

@@ -19,6 +19,9 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::Notify;
 
+/// The longest `Retry-After` a per-second 429 is waited out for; see `rotate`.
+const LONG_RETRY_AFTER: Duration = Duration::from_secs(60);
+
 /// What the run has learnt about each token generation: how many requests carrying it
 /// are still unanswered, and whether Zoom ever accepted it. A 401 on a token that worked
 /// means it expired (or was spent): renew it and go on, however often that happens. A 401
@@ -115,7 +118,9 @@ impl Pool {
     /// Sees one row through: sends, retries where safe, and returns its report row.
     pub async fn rotate(&self, job: Job, mut unanswered: bool) -> Row {
         let max = self.retry.attempts;
-        let (mut attempts, mut failures, mut throttles) = (0u32, 0u32, 0u32);
+        // `attempts` counts requests that left (the report's column); `tries` counts every
+        // try, a refused connection included, for the messages.
+        let (mut attempts, mut tries, mut failures, mut throttles) = (0u32, 0u32, 0u32, 0u32);
         let mut renewals = 0u32;
         let mut last: Option<Verdict> = None;
         let row = |outcome: Outcome, last: Option<&Verdict>, attempts: u32, message: String| Row {
@@ -174,6 +179,7 @@ impl Pool {
             }
             let bearer = self.auth.newer(bearer.generation).unwrap_or(bearer);
             attempts += 1;
+            tries += 1;
             let started = Instant::now();
             self.generations.sending(bearer.generation);
             // After a stop, an answer is waited for only for the grace: a hung server must
@@ -191,6 +197,9 @@ impl Pool {
             );
             self.observe(started.elapsed());
             let sent_kind_unknown = matches!(sent, Sent::Unknown(_));
+            if matches!(sent, Sent::NotSent(_)) {
+                attempts -= 1; // nothing left this machine
+            }
             let (verdict, retry_after) = match sent {
                 Sent::Answer(a) => (
                     classify(a.status, a.ratelimit_type.as_deref(), &a.body),
@@ -262,7 +271,13 @@ impl Pool {
                     let msg = noting_unanswered(&verdict.message, unanswered);
                     return row(Outcome::AuthFailed, Some(&verdict), attempts, msg);
                 }
-                Outcome::RateLimited if verdict.rate == Some(RateKind::Daily) => {
+                // A "per-second" 429 that asks for more than a minute is a daily limit in
+                // all but name (a gateway's own wording): stop rather than hold the run,
+                // and its lock, for hours.
+                Outcome::RateLimited
+                    if verdict.rate == Some(RateKind::Daily)
+                        || retry_after.is_some_and(|d| d > LONG_RETRY_AFTER) =>
+                {
                     let resets_at = retry_after
                         .map(|d| SystemTime::now() + d)
                         .unwrap_or_else(|| next_utc_midnight(SystemTime::now()));
@@ -274,7 +289,7 @@ impl Pool {
                     throttles += 1;
                     if throttles >= max.saturating_mul(3) {
                         let msg = format!(
-                            "{}; still rate limited after {attempts} attempts",
+                            "{}; still rate limited after {tries} tries",
                             verdict.message
                         );
                         let msg = noting_unanswered(&msg, unanswered);
@@ -314,13 +329,16 @@ impl Pool {
                         } else {
                             "the change was not applied"
                         };
-                        let msg = format!(
-                            "{}; gave up after {attempts} attempts; {tail}",
-                            verdict.message
-                        );
+                        let msg =
+                            format!("{}; gave up after {tries} tries; {tail}", verdict.message);
                         return row(Outcome::Failed, Some(&verdict), attempts, msg);
                     }
-                    let wait = backoff(&self.retry, failures);
+                    let mut wait = backoff(&self.retry, failures);
+                    if unanswered {
+                        // Zoom may still be working on the unanswered request: never
+                        // resend at once, or two requests for one user could overlap.
+                        wait = wait.max(self.retry.base_delay);
+                    }
                     last = Some(verdict);
                     if !self.sleep(wait).await {
                         continue; // acquire() sees the stop and reports the row

@@ -87,8 +87,8 @@ async fn a_mixed_file_gets_exactly_the_right_report() {
     assert_eq!(result.exit_code, 1);
     assert!(result.stop.is_none());
     let may = "the change may have been applied";
-    let gateway = format!("HTTP 502: 502 Bad Gateway; gave up after 2 attempts; {may}");
-    let slow = format!("sent, no answer: no answer in time (*); gave up after 2 attempts; {may}");
+    let gateway = format!("HTTP 502: 502 Bad Gateway; gave up after 2 tries; {may}");
+    let slow = format!("sent, no answer: no answer in time (*); gave up after 2 tries; {may}");
     #[rustfmt::skip]
     let expected: &[Expected] = &[
         (2, "changed@example.com", "changed", Some(204), None, 1, "password changed"),

@@ -149,13 +149,14 @@ async fn nothing_sent_is_retried_and_reported_as_not_applied() {
     assert_eq!(r.exit_code, 1);
     assert_eq!(
         util::summary(&report),
-        vec![(2, email(1), "failed".into(), None, None, 3)]
+        // attempts counts requests sent: none left this machine (CONTRACT).
+        vec![(2, email(1), "failed".into(), None, None, 0)]
     );
     let row = &util::rows(&report)[0];
     assert!(row.message.starts_with("not sent: "), "{row:?}");
     assert!(
         row.message
-            .ends_with("; gave up after 3 attempts; the change was not applied"),
+            .ends_with("; gave up after 3 tries; the change was not applied"),
         "{row:?}"
     );
 }
