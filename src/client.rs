@@ -9,9 +9,10 @@
 //! What came back is a [`Sent`]: an answer, or one of the two failures that need opposite
 //! handling. An answer's body is [`redact`]ed of the password and the token before anyone
 //! reads it: a server that echoes the request (a debugging proxy, a careless gateway)
-//! must not carry a secret into a report row, a log line or an error. `NotSent` (connection refused, DNS) is safe to retry; `Unknown` (timeout,
-//! reset, connection dropped) may have been applied, which only re-sending the same
-//! password can settle (API-NOTES, "what that means for retries").
+//! must not carry a secret into a report row, a log line or an error. `NotSent`
+//! (connection refused, DNS) is safe to retry; `Unknown` (timeout, reset, connection
+//! dropped) may have been applied, which only re-sending the same password can settle
+//! (API-NOTES, "what that means for retries").
 
 use crate::auth::Bearer;
 use crate::cli::BodyFormat;
@@ -166,11 +167,11 @@ async fn read(response: reqwest::Response, secrets: &[&str]) -> Sent {
     })
 }
 
-fn failed(e: reqwest::Error, timeout: bool) -> Sent {
+fn failed(e: reqwest::Error) -> Sent {
     let e = e.without_url();
     if e.is_connect() {
         Sent::NotSent(describe(&e))
-    } else if timeout || e.is_timeout() {
+    } else if e.is_timeout() {
         Sent::Unknown(format!("no answer in time ({})", describe(&e)))
     } else {
         Sent::Unknown(describe(&e))
@@ -189,10 +190,6 @@ impl ZoomClient {
             base_url,
             body,
         }
-    }
-
-    pub fn base(&self) -> &str {
-        &self.base
     }
 
     /// `PUT /users/{userId}/password`.
@@ -225,7 +222,7 @@ impl ZoomClient {
         };
         match request.send().await {
             Ok(response) => read(response, &[password.expose_secret(), bearer_token(&value)]).await,
-            Err(e) => failed(e, false),
+            Err(e) => failed(e),
         }
     }
 
@@ -242,7 +239,7 @@ impl ZoomClient {
             .await
         {
             Ok(r) => read(r, &[bearer_token(&value)]).await,
-            Err(e) => failed(e, false),
+            Err(e) => failed(e),
         };
         let answer = match sent {
             Sent::Answer(a) => a,

@@ -135,7 +135,11 @@ impl ReportLock {
             anyhow::bail!(
                 "another run holds {} (pid {}); wait for it to finish, or stop it",
                 report.display(),
-                holder.trim().if_empty("unknown")
+                if holder.trim().is_empty() {
+                    "unknown"
+                } else {
+                    holder.trim()
+                }
             );
         }
         file.set_len(0)?;
@@ -151,19 +155,5 @@ impl ReportLock {
     /// opened it a moment before lock an unlinked file while a third locks a new one.
     pub fn path(&self) -> &Path {
         &self.path
-    }
-}
-
-trait IfEmpty {
-    fn if_empty<'a>(&'a self, other: &'a str) -> &'a str;
-}
-
-impl IfEmpty for str {
-    fn if_empty<'a>(&'a self, other: &'a str) -> &'a str {
-        if self.is_empty() {
-            other
-        } else {
-            self
-        }
     }
 }
