@@ -249,7 +249,13 @@ impl Settings {
                 .unwrap_or(DEFAULT_TOKEN_URL),
         )?;
         let plan = args.plan.or(file.rate.plan).unwrap_or(Plan::Pro);
-        let rate = match args.rate.or(file.rate.rate) {
+        // A plan given on the command line outranks a rate from config.toml.
+        let file_rate = if args.plan.is_some() {
+            None
+        } else {
+            file.rate.rate
+        };
+        let rate = match args.rate.or(file_rate) {
             Some(r) if r.is_finite() && r > 0.0 && r <= 100_000.0 => r,
             Some(r) => {
                 return Err(bad(
@@ -378,6 +384,33 @@ impl Settings {
 #[cfg(test)]
 mod unit {
     use super::*;
+
+    #[test]
+    fn a_plan_on_the_command_line_outranks_a_rate_in_config() {
+        use clap::Parser;
+        let args = |w: &[&str]| match crate::cli::Cli::parse_from(w).command {
+            crate::cli::Command::Run(a) => *a,
+            _ => unreachable!(),
+        };
+        let file = || FileConfig {
+            rate: RateSection {
+                rate: Some(7.0),
+                ..RateSection::default()
+            },
+            ..FileConfig::default()
+        };
+        let s = Settings::resolve(&args(&["z", "run", "in.csv"]), file()).unwrap();
+        assert_eq!(s.rate, 7.0);
+        let s = Settings::resolve(&args(&["z", "run", "in.csv", "--plan", "business"]), file())
+            .unwrap();
+        assert_eq!(s.rate, 60.0);
+        let s = Settings::resolve(
+            &args(&["z", "run", "in.csv", "--plan", "free", "--rate", "1.5"]),
+            file(),
+        )
+        .unwrap();
+        assert_eq!(s.rate, 1.5);
+    }
 
     #[test]
     fn urls() {

@@ -26,7 +26,8 @@ use std::io::{self, Read};
 use std::path::Path;
 use tokio::sync::mpsc;
 
-/// The header names that can hold the user, in the contract's order of preference.
+/// The header names that can hold the user: the first (leftmost) header with any of these
+/// names is the user column, as the contract words it.
 pub const USER_ALIASES: [&str; 4] = ["user_id", "userid", "id", "email"];
 
 /// Items queued between the reader and the workers: enough to keep any rate busy, few
@@ -159,9 +160,9 @@ pub fn find_columns(
     let find = |want: &str| names.iter().position(|n| n.eq_ignore_ascii_case(want));
     let user = match user_column {
         Some(c) => find(c).ok_or_else(|| format!("user column {c:?} (input.user_column)"))?,
-        None => USER_ALIASES
+        None => names
             .iter()
-            .find_map(|a| find(a))
+            .position(|n| USER_ALIASES.iter().any(|a| n.eq_ignore_ascii_case(a)))
             .ok_or_else(|| "user column (user_id, userId, id or email)".to_string())?,
     };
     let password = if generate {
@@ -292,5 +293,16 @@ mod unit {
         assert!(d.contains("header row missing"), "{d}");
         let names = vec!["mail".to_string(), "pass".to_string()];
         assert_eq!(describe_header(&names), "mail, pass");
+    }
+
+    #[test]
+    fn the_user_column_is_the_first_header_with_a_user_name() {
+        let names: Vec<String> = ["Email", "name", "ID", "password"]
+            .map(String::from)
+            .to_vec();
+        let c = find_columns(&names, None, "password", false).unwrap();
+        assert_eq!((c.user, c.password, c.width), (0, Some(3), 4));
+        let c = find_columns(&names, Some("id"), "password", false).unwrap();
+        assert_eq!(c.user, 2);
     }
 }
