@@ -46,6 +46,17 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
+impl AuthError {
+    /// A failure worth asking again for: the endpoint unreachable, or failing on its side.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            AuthError::Unreachable(_) => true,
+            AuthError::Refused { status, .. } => *status >= 500,
+            _ => false,
+        }
+    }
+}
+
 impl Credentials {
     /// Reads `ZOOM_ACCESS_TOKEN`, or `ZOOM_ACCOUNT_ID` + `ZOOM_CLIENT_ID` +
     /// `ZOOM_CLIENT_SECRET`. Empty values count as absent.

@@ -169,6 +169,16 @@ impl Pool {
         loop {
             let bearer = match self.auth.bearer(&self.http).await {
                 Ok(b) => b,
+                // The token endpoint unreachable or failing (5xx) is a blip, not a refusal:
+                // back off and ask again, within the row's tries.
+                Err(e) if e.is_transient() && failures + 1 < max => {
+                    failures += 1;
+                    tracing::warn!(error = %e, "the token endpoint failed; asking again");
+                    if !self.sleep(backoff(&self.retry, failures)).await {
+                        return stopped(&last, attempts, unanswered);
+                    }
+                    continue;
+                }
                 Err(e) => {
                     self.stop.stop(StopReason::AuthLost(e.to_string()));
                     return stopped(&last, attempts, unanswered);

@@ -209,3 +209,79 @@ async fn a_refused_static_token_stops_the_run_after_one_request_per_slot() {
     assert_eq!(stats.unauthorized_401, failed.len() as u64);
     assert_eq!(stats.password_puts, failed.len() as u64);
 }
+
+/// A token endpoint that fails (503) when a renewal is due is a blip: the row backs off,
+/// asks again and goes through; the run does not end as "authentication lost".
+#[tokio::test]
+async fn a_failing_token_endpoint_is_asked_again_not_taken_for_lost_auth() {
+    let server = MockServer::start().await;
+    let grant = |token: &str, expires_in: u64| {
+        ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "access_token": token, "token_type": "bearer", "expires_in": expires_in,
+            "scope": "user:write:admin",
+        }))
+    };
+    // The first token is due for renewal at once (60 s or less left); the renewal
+    // fails once with a 503, then succeeds.
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .respond_with(grant("first", 30))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .respond_with(grant("second", 3600))
+        .mount(&server)
+        .await;
+    Mock::given(method("PUT"))
+        .and(path(
+            "/v2/users/user1@example.com/password".replace('@', "%40"),
+        ))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let dir = util::tmp();
+    let input = util::write(dir.path(), "in.csv", input_csv(1));
+    let config = util::write(dir.path(), "c.toml", FAST_RETRY);
+    let report = dir.path().join("r.csv");
+    let r = util::run(
+        dir.path(),
+        &[
+            &p(&input),
+            "--report",
+            &p(&report),
+            "--config",
+            &p(&config),
+            "--base-url",
+            &format!("{}/v2", server.uri()),
+            "--token-url",
+            &format!("{}/oauth/token", server.uri()),
+            "--no-fetch-policy",
+        ],
+        s2s(),
+    )
+    .await
+    .unwrap();
+    assert_eq!((r.exit_code, &r.stop), (0, &None));
+    assert_eq!(
+        util::summary(&report),
+        vec![(2, email(1), "changed".into(), Some(204), None, 1)]
+    );
+    let puts: Vec<_> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.method.as_str() == "PUT")
+        .collect();
+    assert_eq!(puts.len(), 1);
+    assert_eq!(puts[0].headers["authorization"], "Bearer second");
+}
