@@ -68,6 +68,27 @@ fn p(path: &Path) -> String {
     path.display().to_string()
 }
 
+/// A run of users 1..=n with [`FAST_RETRY`], reporting to `dir/r.csv`, plus `extra` words.
+async fn fast_run(
+    dir: &Path,
+    n: usize,
+    extra: &[&str],
+    creds: Credentials,
+) -> anyhow::Result<zoom_rotate::RunResult> {
+    let input = util::write(dir, "in.csv", input_csv(n));
+    let config = util::write(dir, "c.toml", FAST_RETRY);
+    let mut words = vec![
+        p(&input),
+        "--report".into(),
+        p(&dir.join("r.csv")),
+        "--config".into(),
+        p(&config),
+    ];
+    words.extend(extra.iter().map(|s| s.to_string()));
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    util::run(dir, &words, creds).await
+}
+
 /// Each user's latest row (the state `--resume` reads), by user.
 fn latest(report: &Path) -> HashMap<String, Row> {
     let mut m = HashMap::new();

@@ -87,6 +87,15 @@ pub(super) fn not_attempted(stop: &Stop, job: &Job, unanswered: bool) -> Row {
     )
 }
 
+/// How a row that ends without a final answer says whether its change may have applied.
+fn applied_or_not(unanswered: bool) -> &'static str {
+    if unanswered {
+        MAY_HAVE_APPLIED
+    } else {
+        "the change was not applied"
+    }
+}
+
 /// `message`, and when an earlier attempt went unanswered, that it may have applied the
 /// change: `--resume` reads that to send the same password again as a confirmation.
 fn noting_unanswered(message: &str, unanswered: bool) -> String {
@@ -138,12 +147,11 @@ impl Pool {
         let stopped = |last: &Option<Verdict>, attempts: u32, unanswered: bool| match last {
             None => not_attempted(&self.stop, &job, unanswered),
             Some(v) => {
-                let tail = if unanswered {
-                    MAY_HAVE_APPLIED
-                } else {
-                    "the change was not applied"
-                };
-                let msg = format!("{}; the run stopped before a retry; {tail}", v.message);
+                let msg = format!(
+                    "{}; the run stopped before a retry; {}",
+                    v.message,
+                    applied_or_not(unanswered)
+                );
                 row(v.outcome, Some(v), attempts, msg)
             }
         };
@@ -334,13 +342,11 @@ impl Pool {
                     unanswered |= verdict.http_status >= 500;
                     failures += 1;
                     if failures >= max {
-                        let tail = if unanswered {
-                            MAY_HAVE_APPLIED
-                        } else {
-                            "the change was not applied"
-                        };
-                        let msg =
-                            format!("{}; gave up after {tries} tries; {tail}", verdict.message);
+                        let msg = format!(
+                            "{}; gave up after {tries} tries; {}",
+                            verdict.message,
+                            applied_or_not(unanswered)
+                        );
                         return row(Outcome::Failed, Some(&verdict), attempts, msg);
                     }
                     let mut wait = backoff(&self.retry, failures);

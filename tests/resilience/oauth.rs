@@ -16,22 +16,10 @@ async fn s2s_run(
     extra: &[&str],
     creds: Credentials,
 ) -> anyhow::Result<zoom_rotate::RunResult> {
-    let input = util::write(dir, "in.csv", input_csv(n));
-    let config = util::write(dir, "c.toml", FAST_RETRY);
-    let report = dir.join("r.csv");
-    let mut words = vec![
-        p(&input),
-        "--report".into(),
-        p(&report),
-        "--config".into(),
-        p(&config),
-        "--token-url".into(),
-        sim.token_url(),
-        "--no-fetch-policy".into(),
-    ];
-    words.extend(extra.iter().map(|s| s.to_string()));
-    let words: Vec<&str> = words.iter().map(String::as_str).collect();
-    util::run(dir, &words, creds).await
+    let token_url = sim.token_url();
+    let mut words = vec!["--token-url", &token_url, "--no-fetch-policy"];
+    words.extend(extra);
+    fast_run(dir, n, &words, creds).await
 }
 
 #[tokio::test]
@@ -249,17 +237,11 @@ async fn a_failing_token_endpoint_is_asked_again_not_taken_for_lost_auth() {
         .mount(&server)
         .await;
     let dir = util::tmp();
-    let input = util::write(dir.path(), "in.csv", input_csv(1));
-    let config = util::write(dir.path(), "c.toml", FAST_RETRY);
     let report = dir.path().join("r.csv");
-    let r = util::run(
+    let r = fast_run(
         dir.path(),
+        1,
         &[
-            &p(&input),
-            "--report",
-            &p(&report),
-            "--config",
-            &p(&config),
             "--base-url",
             &format!("{}/v2", server.uri()),
             "--token-url",

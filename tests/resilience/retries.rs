@@ -22,17 +22,11 @@ async fn under_every_fault_each_user_is_changed_exactly_once() {
         c.seed = 7;
     })
     .await;
-    let input = util::write(dir.path(), "in.csv", input_csv(N));
-    let config = util::write(dir.path(), "c.toml", FAST_RETRY);
     let report = dir.path().join("r.csv");
-    let r = util::run(
+    let r = fast_run(
         dir.path(),
+        N,
         &[
-            &p(&input),
-            "--report",
-            &p(&report),
-            "--config",
-            &p(&config),
             "--base-url",
             &sim.base_url(),
             "--token-url",
@@ -214,17 +208,11 @@ async fn per_second_429s_are_waited_out(format: RetryAfterFormat) {
         c.retry_after = format;
     })
     .await;
-    let input = util::write(dir.path(), "in.csv", input_csv(N));
-    let config = util::write(dir.path(), "c.toml", FAST_RETRY);
     let report = dir.path().join("r.csv");
-    let r = util::run(
+    let r = fast_run(
         dir.path(),
+        N,
         &[
-            &p(&input),
-            "--report",
-            &p(&report),
-            "--config",
-            &p(&config),
             "--base-url",
             &sim.base_url(),
             "--rate",
