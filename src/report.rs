@@ -17,7 +17,16 @@ use std::path::Path;
 use std::time::SystemTime;
 
 pub const CSV_HEADER: &str =
+    "line,user_id,outcome,http_status,zoom_code,attempts,finished_at,message,may_have_applied";
+
+/// The header of reports written before `may_have_applied` was added (still read).
+const CSV_HEADER_V1: &str =
     "line,user_id,outcome,http_status,zoom_code,attempts,finished_at,message";
+
+/// Said in a row's message whenever an unanswered attempt may have changed the password.
+/// The machine-readable twin is [`Row::may_have_applied`]; `--resume` reads the message
+/// only in reports written before that column existed.
+pub const MAY_HAVE_APPLIED: &str = "the change may have been applied";
 
 /// One report row.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +39,10 @@ pub struct Row {
     pub attempts: u32,
     pub finished_at: SystemTime,
     pub message: String,
+    /// A request for this row was sent and never answered, and no later answer settled
+    /// it: the change may be in effect. `--resume` then sends the same password again and
+    /// reads a same-as-old answer as the confirmation. Never set on a `changed` row.
+    pub may_have_applied: bool,
 }
 
 /// A row as read back from a report (`--resume`): the contract's field names.
@@ -43,6 +56,17 @@ struct Wire {
     attempts: u32,
     finished_at: String,
     message: String,
+    /// Absent from reports written before the column existed.
+    #[serde(default)]
+    may_have_applied: Option<Flag>,
+}
+
+/// `true`/`false`: a JSON boolean in JSON Lines, its text in CSV.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Flag {
+    Bool(bool),
+    Text(String),
 }
 
 impl Row {
@@ -57,6 +81,7 @@ impl Row {
             attempts: 0,
             finished_at: SystemTime::now(),
             message,
+            may_have_applied: false,
         }
     }
 
@@ -70,6 +95,12 @@ impl Row {
             attempts: w.attempts,
             finished_at: humantime::parse_rfc3339(&w.finished_at)
                 .map_err(|e| format!("finished_at {:?}: {e}", w.finished_at))?,
+            may_have_applied: match w.may_have_applied {
+                Some(Flag::Bool(b)) => b,
+                Some(Flag::Text(t)) if t.is_empty() => w.message.contains(MAY_HAVE_APPLIED),
+                None => w.message.contains(MAY_HAVE_APPLIED),
+                Some(Flag::Text(t)) => return Err(format!("may_have_applied {t:?}")),
+            },
             message: w.message,
         })
     }
@@ -183,6 +214,7 @@ impl Writer {
                         "attempts": row.attempts,
                         "finished_at": finished_at,
                         "message": row.message,
+                        "may_have_applied": row.may_have_applied,
                     }),
                 )?;
                 out.write_all(b"\n")
@@ -198,6 +230,7 @@ impl Writer {
                     &row.attempts.to_string(),
                     &finished_at,
                     &row.message,
+                    bool_text(row.may_have_applied),
                 ])
                 .map_err(std::io::Error::other)
             }
@@ -209,6 +242,14 @@ impl Writer {
             Out::Csv(out) => out.flush(),
             Out::JsonLines(out) => out.flush(),
         }
+    }
+}
+
+fn bool_text(b: bool) -> &'static str {
+    if b {
+        "true"
+    } else {
+        "false"
     }
 }
 
@@ -260,7 +301,8 @@ pub fn read_after(path: &Path, offset: u64) -> anyhow::Result<Vec<Row>> {
                 .from_reader(text);
             for rec in r.records() {
                 let Ok(rec) = rec else { continue };
-                if rec.iter().collect::<Vec<_>>().join(",") == CSV_HEADER {
+                let joined = rec.iter().collect::<Vec<_>>().join(",");
+                if joined == CSV_HEADER || joined == CSV_HEADER_V1 {
                     continue;
                 }
                 let Ok(w) = rec.deserialize::<Wire>(None) else {
@@ -300,6 +342,7 @@ mod unit {
             attempts: 1,
             finished_at: humantime::parse_rfc3339("2026-11-29T03:00:00Z").unwrap(),
             message: "line one\nline two".into(),
+            may_have_applied: true,
         };
         let mut w = Writer::open(&path, false).unwrap();
         w.write(&row).unwrap();
@@ -307,9 +350,24 @@ mod unit {
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(
             text,
-            format!("{CSV_HEADER}\n7,\"a,\"\"b\"\"@x.com\",rejected,403,,1,2026-11-29T03:00:00Z,\"line one\nline two\"\n")
+            format!("{CSV_HEADER}\n7,\"a,\"\"b\"\"@x.com\",rejected,403,,1,2026-11-29T03:00:00Z,\"line one\nline two\",true\n")
         );
         assert_eq!(read(&path).unwrap(), vec![row]);
         assert!(Writer::open(&path, false).is_err(), "never overwritten");
+    }
+
+    #[test]
+    fn reads_reports_from_before_the_may_have_applied_column() {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in [
+            ("old.csv", format!("{CSV_HEADER_V1}\n2,a@x.com,failed,502,,2,2026-11-29T03:00:00Z,gave up; {MAY_HAVE_APPLIED}\n3,b@x.com,failed,,,0,2026-11-29T03:00:00Z,not sent\n")),
+            ("old.jsonl", format!("{{\"line\":2,\"user_id\":\"a@x.com\",\"outcome\":\"failed\",\"http_status\":502,\"zoom_code\":null,\"attempts\":2,\"finished_at\":\"2026-11-29T03:00:00Z\",\"message\":\"{MAY_HAVE_APPLIED}\"}}\n{{\"line\":3,\"user_id\":\"b@x.com\",\"outcome\":\"failed\",\"http_status\":null,\"zoom_code\":null,\"attempts\":0,\"finished_at\":\"2026-11-29T03:00:00Z\",\"message\":\"x\",\"may_have_applied\":true}}\n")),
+        ] {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).unwrap();
+            let flags: Vec<bool> = read(&path).unwrap().iter().map(|r| r.may_have_applied).collect();
+            let want = if name.ends_with("csv") { vec![true, false] } else { vec![true, true] };
+            assert_eq!(flags, want, "{name}");
+        }
     }
 }

@@ -12,7 +12,6 @@
 use crate::journal::{Previous, Record};
 use crate::outcome::Outcome;
 use crate::report::{self, Row};
-use crate::workers::MAY_HAVE_APPLIED;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::time::{Duration, SystemTime};
@@ -100,7 +99,7 @@ impl Resume {
                     Prior::Done { changed: false }
                 }
                 _ => Prior::Retry {
-                    unanswered: row.message.contains(MAY_HAVE_APPLIED),
+                    unanswered: row.may_have_applied,
                 },
             };
             if matches!(prior, Prior::Done { .. }) {

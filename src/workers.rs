@@ -37,9 +37,7 @@ use tokio_util::task::TaskTracker;
 mod rotate;
 use rotate::{not_attempted, Generations};
 
-/// Said in a row's message whenever an unanswered attempt may have changed the password;
-/// `--resume` reads it back to treat the user's next same-as-old as a confirmation.
-pub const MAY_HAVE_APPLIED: &str = "the change may have been applied";
+pub use crate::report::MAY_HAVE_APPLIED;
 
 /// Everything a worker needs, shared by all of them.
 pub struct Pool {

@@ -4,6 +4,7 @@
 mod util;
 
 mod end_to_end;
+mod hardening;
 mod hostile;
 mod operator;
 mod pipeline;

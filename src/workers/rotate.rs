@@ -5,13 +5,14 @@
 //! attempt went unanswered keeps saying so ([`MAY_HAVE_APPLIED`]) whatever ends it, so a
 //! later `--resume` still knows that a same-as-old answer confirms the change.
 
-use super::{Pool, MAY_HAVE_APPLIED};
+use super::Pool;
 use crate::auth::Auth;
 use crate::client::Sent;
 use crate::config::RetrySettings;
 use crate::input::Job;
 use crate::outcome::{classify, Outcome, RateKind, Verdict};
 use crate::report::Row;
+use crate::report::MAY_HAVE_APPLIED;
 use crate::shutdown::{next_utc_midnight, Stop, StopReason, GRACE};
 use rand::Rng;
 use std::collections::HashMap;
@@ -79,12 +80,15 @@ pub(super) fn not_attempted(stop: &Stop, job: &Job, unanswered: bool) -> Row {
         .reason()
         .map(|r| r.row_message())
         .unwrap_or_else(|| "not sent".into());
-    Row::local(
-        job.line,
-        job.user_id.clone(),
-        Outcome::NotAttempted,
-        noting_unanswered(&message, unanswered),
-    )
+    Row {
+        may_have_applied: unanswered,
+        ..Row::local(
+            job.line,
+            job.user_id.clone(),
+            Outcome::NotAttempted,
+            noting_unanswered(&message, unanswered),
+        )
+    }
 }
 
 /// How a row that ends without a final answer says whether its change may have applied.
@@ -132,7 +136,11 @@ impl Pool {
         let (mut attempts, mut tries, mut failures, mut throttles) = (0u32, 0u32, 0u32, 0u32);
         let mut renewals = 0u32;
         let mut last: Option<Verdict> = None;
-        let row = |outcome: Outcome, last: Option<&Verdict>, attempts: u32, message: String| Row {
+        let row = |outcome: Outcome,
+                   last: Option<&Verdict>,
+                   attempts: u32,
+                   message: String,
+                   unanswered: bool| Row {
             line: job.line,
             user_id: job.user_id.clone(),
             outcome,
@@ -141,6 +149,7 @@ impl Pool {
             attempts,
             finished_at: SystemTime::now(),
             message,
+            may_have_applied: unanswered && outcome != Outcome::Changed,
         };
         // The run stopped before the next attempt: the last answer stands, with its count
         // of requests and whether an earlier one may have applied the change.
@@ -152,7 +161,7 @@ impl Pool {
                     v.message,
                     applied_or_not(unanswered)
                 );
-                row(v.outcome, Some(v), attempts, msg)
+                row(v.outcome, Some(v), attempts, msg, unanswered)
             }
         };
         if let Some(saved) = &self.saved {
@@ -252,15 +261,33 @@ impl Pool {
                     } else {
                         "password changed"
                     };
-                    return row(Outcome::Changed, Some(&verdict), attempts, msg.into());
+                    return row(
+                        Outcome::Changed,
+                        Some(&verdict),
+                        attempts,
+                        msg.into(),
+                        unanswered,
+                    );
                 }
                 Outcome::SameAsOld if unanswered => {
                     let msg = "password changed: confirmed on retry (Zoom answers same-as-old, so an earlier unanswered attempt applied it)";
-                    return row(Outcome::Changed, Some(&verdict), attempts, msg.into());
+                    return row(
+                        Outcome::Changed,
+                        Some(&verdict),
+                        attempts,
+                        msg.into(),
+                        unanswered,
+                    );
                 }
                 Outcome::ChangeLimit24h if unanswered => {
                     let msg = noting_unanswered(&verdict.message, true);
-                    return row(Outcome::ChangeLimit24h, Some(&verdict), attempts, msg);
+                    return row(
+                        Outcome::ChangeLimit24h,
+                        Some(&verdict),
+                        attempts,
+                        msg,
+                        unanswered,
+                    );
                 }
                 Outcome::AuthFailed => {
                     // A fixed token cannot be renewed. An OAuth token that worked has
@@ -287,7 +314,13 @@ impl Pool {
                         verdict.message
                     )));
                     let msg = noting_unanswered(&verdict.message, unanswered);
-                    return row(Outcome::AuthFailed, Some(&verdict), attempts, msg);
+                    return row(
+                        Outcome::AuthFailed,
+                        Some(&verdict),
+                        attempts,
+                        msg,
+                        unanswered,
+                    );
                 }
                 // A "per-second" 429 that asks for more than a minute is a daily limit in
                 // all but name (a gateway's own wording): stop rather than hold the run,
@@ -301,7 +334,13 @@ impl Pool {
                         .unwrap_or_else(|| next_utc_midnight(SystemTime::now()));
                     self.stop.stop(StopReason::DailyLimit { resets_at });
                     let msg = noting_unanswered(&verdict.message, unanswered);
-                    return row(Outcome::RateLimited, Some(&verdict), attempts, msg);
+                    return row(
+                        Outcome::RateLimited,
+                        Some(&verdict),
+                        attempts,
+                        msg,
+                        unanswered,
+                    );
                 }
                 Outcome::RateLimited => {
                     throttles += 1;
@@ -311,7 +350,13 @@ impl Pool {
                             verdict.message
                         );
                         let msg = noting_unanswered(&msg, unanswered);
-                        return row(Outcome::RateLimited, Some(&verdict), attempts, msg);
+                        return row(
+                            Outcome::RateLimited,
+                            Some(&verdict),
+                            attempts,
+                            msg,
+                            unanswered,
+                        );
                     }
                     let wait = retry_after.unwrap_or_else(|| backoff(&self.retry, throttles));
                     if verdict.rate == Some(RateKind::Concurrent) {
@@ -347,7 +392,7 @@ impl Pool {
                             verdict.message,
                             applied_or_not(unanswered)
                         );
-                        return row(Outcome::Failed, Some(&verdict), attempts, msg);
+                        return row(Outcome::Failed, Some(&verdict), attempts, msg, unanswered);
                     }
                     let mut wait = backoff(&self.retry, failures);
                     if unanswered {
@@ -366,6 +411,7 @@ impl Pool {
                         Some(&verdict),
                         attempts,
                         verdict.message.clone(),
+                        unanswered,
                     )
                 }
             }

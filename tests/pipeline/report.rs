@@ -84,7 +84,7 @@ async fn csv_report_is_exact_and_private() {
     let mut lines: Vec<&str> = text.lines().collect();
     assert_eq!(
         lines.first().copied(),
-        Some("line,user_id,outcome,http_status,zoom_code,attempts,finished_at,message")
+        Some("line,user_id,outcome,http_status,zoom_code,attempts,finished_at,message,may_have_applied")
     );
     assert_eq!(lines[0], CSV_HEADER);
     assert!(text.ends_with('\n'));
@@ -92,10 +92,10 @@ async fn csv_report_is_exact_and_private() {
     lines[1..].sort_by_key(|l| l.split(',').next().unwrap().parse::<u64>().unwrap());
     assert_eq!(
         lines.join("\n"),
-        "line,user_id,outcome,http_status,zoom_code,attempts,finished_at,message\n\
-         2,nopw@example.com,invalid_input,,,0,<T>,line 2: missing password\n\
-         3,alice@example.com,changed,204,,1,<T>,password changed\n\
-         4,bob+ops@example.com,rejected,403,4700,1,<T>,\"Invalid access token, does not contain scopes:[user:write:admin, user:update:password:admin].\""
+        "line,user_id,outcome,http_status,zoom_code,attempts,finished_at,message,may_have_applied\n\
+         2,nopw@example.com,invalid_input,,,0,<T>,line 2: missing password,false\n\
+         3,alice@example.com,changed,204,,1,<T>,password changed,false\n\
+         4,bob+ops@example.com,rejected,403,4700,1,<T>,\"Invalid access token, does not contain scopes:[user:write:admin, user:update:password:admin].\",false"
     );
     assert_eq!(stamps.len(), 3);
     for s in stamps {
@@ -138,6 +138,7 @@ async fn jsonl_report_has_the_same_fields() {
         "attempts",
         "finished_at",
         "message",
+        "may_have_applied",
     ]
     .into();
     let mut rows: Vec<Value> = Vec::new();
@@ -165,13 +166,13 @@ async fn jsonl_report_has_the_same_fields() {
         vec![
             json!({"line": 2, "user_id": "nopw@example.com", "outcome": "invalid_input",
                    "http_status": null, "zoom_code": null, "attempts": 0,
-                   "message": "line 2: missing password"}),
+                   "message": "line 2: missing password", "may_have_applied": false}),
             json!({"line": 3, "user_id": "alice@example.com", "outcome": "changed",
                    "http_status": 204, "zoom_code": null, "attempts": 1,
-                   "message": "password changed"}),
+                   "message": "password changed", "may_have_applied": false}),
             json!({"line": 4, "user_id": "bob+ops@example.com", "outcome": "rejected",
                    "http_status": 403, "zoom_code": 4700, "attempts": 1,
-                   "message": NO_SCOPE}),
+                   "message": NO_SCOPE, "may_have_applied": false}),
         ]
     );
 }

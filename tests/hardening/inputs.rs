@@ -1,0 +1,4 @@
+//! Issue 10, inputs: see `hardening.rs`.
+
+#[allow(unused_imports)]
+use crate::util;
