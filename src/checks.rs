@@ -236,7 +236,9 @@ impl Checker {
         self.seen.insert(key, line.min(u32::MAX as u64) as u32);
         let password = match (password, &mut self.generator) {
             (Some(p), _) => SecretString::from(p.to_string()),
-            (None, Some(g)) => g.password_for(user, &self.policy),
+            (None, Some(g)) => g
+                .password_for(user, &self.policy)
+                .map_err(|e| refuse(format!("line {line}: {e}")))?,
             (None, None) => unreachable!("columns without a password require --generate"),
         };
         Ok(Job {

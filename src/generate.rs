@@ -4,11 +4,18 @@
 //! A password is drawn uniformly from letters, digits and a few symbols that survive
 //! copy and paste (no quotes, commas, spaces or backslashes), then drawn again until it
 //! satisfies the basic rules and the account's enhanced rules and differs from every
-//! other password of the run. At 20 characters that is about 123 bits of entropy.
+//! other password of the run. At 20 characters that is about 123 bits of entropy. The
+//! draws are bounded ([`MAX_DRAWS`]): the run validates the policy first, so within Zoom's
+//! ranges nearly every draw passes, but a policy no password meets must end in an error,
+//! never in a loop that holds a core and ignores SIGTERM.
 //!
 //! [`SavedPasswords`] writes `user_id,password` lines to a new 0600 file, flushed and
 //! synced before the request that uses the password leaves, so no change can ever be
-//! applied whose password was not saved first. On `--resume` the same file is read back
+//! applied whose password was not saved first. The writing and syncing happen on a thread
+//! of its own, as the journal's do: an fsync on one of the runtime's few threads would
+//! stall every worker on it and jitter the pacing Zoom sees. The thread writes whatever
+//! lines have queued and syncs once for all of them; each `save` returns when its line is
+//! durable. On `--resume` the same file is read back
 //! ([`SavedPasswords::open_for_resume`]) and every user in it gets its saved password
 //! again ([`Generator::reusing`]): an earlier attempt may have applied it, and only the
 //! same password is safe to send again (API-NOTES, "what that means for retries").
@@ -18,16 +25,29 @@ use crate::files;
 use crate::rules::{self, PasswordPolicy};
 use rand::rngs::OsRng;
 use rand::Rng;
-use secrecy::zeroize::Zeroize;
+use secrecy::zeroize::{Zeroize, Zeroizing};
 use secrecy::{ExposeSecret, SecretString};
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::hash::{BuildHasher, RandomState};
-use std::io::{Read, Seek, Write};
+use std::io::{self, Read, Seek, Write};
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::mpsc as std_mpsc;
+use tokio::sync::oneshot;
 
 const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789!#$%&*+-=?@^_";
+
+/// Draws per password before giving up. Under the strictest valid policy (14 characters,
+/// a special character, runs of 4, weak words) well over half the draws pass, so 1000
+/// failures in a row only happen when the policy cannot be met at all.
+pub const MAX_DRAWS: u32 = 1000;
+
+/// No password could be drawn that meets the rules.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("no generated password met the account's password rules in {MAX_DRAWS} draws: the rules cannot be met ({policy})")]
+pub struct GenerateError {
+    policy: String,
+}
 
 /// The first line of a `--generated-out` file.
 pub const HEADER: &str = "user_id,password";
@@ -62,22 +82,27 @@ impl Generator {
     }
 
     /// The password for `user`: the one saved for it by an earlier run, else a new one.
-    pub fn password_for(&mut self, user: &str, policy: &PasswordPolicy) -> SecretString {
+    pub fn password_for(
+        &mut self,
+        user: &str,
+        policy: &PasswordPolicy,
+    ) -> Result<SecretString, GenerateError> {
         match self.reuse.remove(&user_key(user)) {
-            Some(p) => p,
+            Some(p) => Ok(p),
             None => self.next(policy),
         }
     }
 
-    /// The next password. Loops until the rules pass; with 8+ characters from this
-    /// alphabet, nearly every draw does. The length grows to the account's minimum
-    /// when that is longer (never past the 31 characters Zoom accepts).
-    pub fn next(&mut self, policy: &PasswordPolicy) -> SecretString {
+    /// The next password: draws until one passes the rules and is new, at most
+    /// [`MAX_DRAWS`] times; with 8+ characters from this alphabet, nearly every draw
+    /// does. The length grows to the account's minimum when that is longer (never past
+    /// the 31 characters Zoom accepts).
+    pub fn next(&mut self, policy: &PasswordPolicy) -> Result<SecretString, GenerateError> {
         let length = self
             .length
             .max(policy.minimum_password_length as usize)
             .min(rules::MAX_LEN - 1);
-        loop {
+        for _ in 0..MAX_DRAWS {
             let candidate: String = (0..length)
                 .map(|_| ALPHABET[OsRng.gen_range(0..ALPHABET.len())] as char)
                 .collect();
@@ -89,15 +114,23 @@ impl Generator {
                 .issued
                 .insert(self.keys.hash_one(candidate.expose_secret()))
             {
-                return candidate;
+                return Ok(candidate);
             }
         }
+        Err(GenerateError {
+            policy: format!("{policy:?}"),
+        })
     }
 }
 
+/// A line for the writer thread (wiped when dropped: it holds a password) and where to
+/// say it is durable.
+type Pending = (Zeroizing<Vec<u8>>, oneshot::Sender<io::Result<()>>);
+
 /// The `--generated-out` file.
 pub struct SavedPasswords {
-    file: Mutex<File>,
+    /// To the writer thread, which owns the file; it ends when this is dropped.
+    tx: std_mpsc::Sender<Pending>,
     /// What the file held when a resumed run opened it: keyed hashes of each user's key
     /// and of its latest password, so saving the same pair again writes nothing.
     present: HashMap<u64, u64>,
@@ -112,7 +145,7 @@ impl SavedPasswords {
         file.write_all(b"\n")?;
         file.sync_data()?;
         Ok(SavedPasswords {
-            file: Mutex::new(file),
+            tx: start_writer(file)?,
             present: HashMap::new(),
             keys: RandomState::new(),
         })
@@ -150,7 +183,7 @@ impl SavedPasswords {
             .collect();
         Ok((
             SavedPasswords {
-                file: Mutex::new(file),
+                tx: start_writer(file)?,
                 present,
                 keys,
             },
@@ -204,28 +237,66 @@ impl SavedPasswords {
         Ok(saved)
     }
 
-    /// Appends one line and syncs it to disk. The only place a generated password is
+    /// Appends one line and returns once it is synced to disk (by the writer thread, so
+    /// no runtime thread waits on the fsync). The only place a generated password is
     /// written anywhere. A user whose line a resumed run found with this same password
     /// is not written again.
-    pub fn save(&self, user_id: &str, password: &SecretString) -> std::io::Result<()> {
+    pub async fn save(&self, user_id: &str, password: &SecretString) -> io::Result<()> {
         if !self.present.is_empty() {
             let user = self.keys.hash_one(user_key(user_id));
             if self.present.get(&user) == Some(&self.keys.hash_one(password.expose_secret())) {
                 return Ok(());
             }
         }
-        let mut line = Vec::with_capacity(user_id.len() + 40);
+        let mut line = Zeroizing::new(Vec::with_capacity(user_id.len() + 40));
         {
-            let mut w = csv::WriterBuilder::new().from_writer(&mut line);
+            let mut w = csv::WriterBuilder::new().from_writer(&mut *line);
             w.write_record([user_id, password.expose_secret()])
-                .map_err(std::io::Error::other)?;
+                .map_err(io::Error::other)?;
             w.flush()?;
         }
-        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
-        let result = file.write_all(&line).and_then(|_| file.sync_data());
-        // The buffer held the password: wipe it before it is freed.
-        line.zeroize();
-        result
+        let (ack, done) = oneshot::channel();
+        let gone = || io::Error::other("the generated-passwords writer has stopped");
+        self.tx.send((line, ack)).map_err(|_| gone())?;
+        done.await.unwrap_or_else(|_| Err(gone()))
+    }
+}
+
+/// Starts the thread that owns `file` and appends the lines sent to it.
+fn start_writer(file: File) -> io::Result<std_mpsc::Sender<Pending>> {
+    let (tx, rx) = std_mpsc::channel::<Pending>();
+    std::thread::Builder::new()
+        .name("generated-out".into())
+        .spawn(move || writer(file, rx))?;
+    Ok(tx)
+}
+
+/// Group commit: takes every line queued, writes them, syncs once, acknowledges each.
+/// After a failed write the file may end in part of a line, so every later line fails
+/// too: appending after a torn line would glue two users together.
+fn writer(mut file: File, rx: std_mpsc::Receiver<Pending>) {
+    let mut buf = Zeroizing::new(Vec::new());
+    let mut acks = Vec::new();
+    let mut broken: Option<(io::ErrorKind, String)> = None;
+    while let Ok(first) = rx.recv() {
+        buf.clear();
+        for (line, ack) in std::iter::once(first).chain(rx.try_iter()) {
+            buf.extend_from_slice(&line);
+            acks.push(ack);
+        }
+        if broken.is_none() {
+            if let Err(e) = file.write_all(&buf).and_then(|_| file.sync_data()) {
+                broken = Some((e.kind(), e.to_string()));
+            }
+        }
+        // The buffer held passwords: wipe it now, not when it is next reused.
+        buf.zeroize();
+        for ack in acks.drain(..) {
+            let _ = ack.send(match &broken {
+                None => Ok(()),
+                Some((kind, message)) => Err(io::Error::new(*kind, message.clone())),
+            });
+        }
     }
 }
 
@@ -244,7 +315,7 @@ mod unit {
         let mut g = Generator::new(14);
         let mut seen = HashSet::new();
         for _ in 0..2000 {
-            let p = g.next(&policy);
+            let p = g.next(&policy).unwrap();
             assert_eq!(p.expose_secret().len(), 14);
             assert!(rules::check(p.expose_secret(), &policy).is_ok());
             assert!(seen.insert(p.expose_secret().to_string()));
@@ -257,20 +328,20 @@ mod unit {
             minimum_password_length: 14,
             ..PasswordPolicy::default()
         };
-        let p = Generator::new(8).next(&policy);
+        let p = Generator::new(8).next(&policy).unwrap();
         assert_eq!(p.expose_secret().len(), 14);
     }
 
-    #[test]
-    fn resume_reuses_saved_passwords_and_writes_no_duplicate() {
+    #[tokio::test]
+    async fn resume_reuses_saved_passwords_and_writes_no_duplicate() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("gen.csv");
         let policy = PasswordPolicy::default();
         let mut g = Generator::new(20);
-        let a = g.password_for("A@x.com", &policy);
+        let a = g.password_for("A@x.com", &policy).unwrap();
         {
             let saved = SavedPasswords::create(&path).unwrap();
-            saved.save("A@x.com", &a).unwrap();
+            saved.save("A@x.com", &a).await.unwrap();
         }
         // A torn last line: power lost mid-write.
         let mut f = std::fs::OpenOptions::new()
@@ -283,12 +354,12 @@ mod unit {
         let (saved, map) = SavedPasswords::open_for_resume(&path).unwrap();
         assert_eq!(map.len(), 1);
         let mut g = Generator::new(20).reusing(map);
-        let again = g.password_for("a@X.COM", &policy);
+        let again = g.password_for("a@X.COM", &policy).unwrap();
         assert_eq!(again.expose_secret(), a.expose_secret());
-        saved.save("a@x.com", &again).unwrap();
-        let b = g.password_for("b@x.com", &policy);
+        saved.save("a@x.com", &again).await.unwrap();
+        let b = g.password_for("b@x.com", &policy).unwrap();
         assert_ne!(b.expose_secret(), a.expose_secret());
-        saved.save("b@x.com", &b).unwrap();
+        saved.save("b@x.com", &b).await.unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(
             text,

@@ -6,6 +6,12 @@
 //! run like `123456` or `abcdef`. The enhanced rules are the account's
 //! `security.password_requirement` (API-NOTES). Each violation carries the Zoom error code
 //! and message Zoom answers for it, checked in the order the spec lists the codes.
+//!
+//! A policy is data from outside (the account's settings, or the simulator's config), so
+//! [`PasswordPolicy::validate`] checks it against Zoom's documented ranges before anything
+//! trusts it: one check for both, so the run and the simulator can never disagree on what
+//! a usable policy is. Within those ranges every policy can be met (the generator relies
+//! on it); outside them some cannot (a run of 1 forbids any two characters in a row).
 
 use serde::{Deserialize, Serialize};
 
@@ -28,6 +34,67 @@ pub struct PasswordPolicy {
     /// 0 = off, else 4–8: at most n−1 consecutive characters.
     pub consecutive_characters_length: u32,
     pub weak_enhance_detection: bool,
+}
+
+/// Zoom's documented range for `minimum_password_length` when it is on (0 = off).
+pub const POLICY_MIN_LENGTH: std::ops::RangeInclusive<u32> = 8..=14;
+/// Zoom's documented range for `consecutive_characters_length` when it is on (0 = off).
+pub const POLICY_RUN_LENGTH: std::ops::RangeInclusive<u32> = 4..=8;
+
+/// A policy field outside Zoom's documented range: which field, its value, what is accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field} = {value}: expected 0 (off) or {} to {}", .accepted.start(), .accepted.end())]
+pub struct PolicyError {
+    /// The field's name under `password_requirement`.
+    pub field: &'static str,
+    pub value: u32,
+    pub accepted: std::ops::RangeInclusive<u32>,
+}
+
+/// The account's fetched policy is unusable: the run stops here (exit 2), before any
+/// password is sent, rather than guess at rules it cannot meet.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the account's password rules (GET /accounts/me/settings?option=security) cannot be used: \
+     security.password_requirement.{0}; no password was sent (fix the account's security \
+     settings, or pass --no-fetch-policy to check only Zoom's basic rules)"
+)]
+pub struct AccountPolicyError(pub PolicyError);
+
+impl PasswordPolicy {
+    /// [`PasswordPolicy::validate`] for the policy the account's settings returned, with
+    /// an error that says where it came from and what the operator can do.
+    pub fn validate_as_account(&self) -> Result<(), AccountPolicyError> {
+        self.validate().map_err(AccountPolicyError)
+    }
+
+    /// Checks the policy against Zoom's documented ranges (API-NOTES): a minimum length of
+    /// 0 or 8–14, a consecutive-characters length of 0 or 4–8. Values outside them are not
+    /// clamped: a policy this program does not understand is not one to guess at.
+    pub fn validate(&self) -> Result<(), PolicyError> {
+        let fields = [
+            (
+                "minimum_password_length",
+                self.minimum_password_length,
+                POLICY_MIN_LENGTH,
+            ),
+            (
+                "consecutive_characters_length",
+                self.consecutive_characters_length,
+                POLICY_RUN_LENGTH,
+            ),
+        ];
+        for (field, value, accepted) in fields {
+            if value != 0 && !accepted.contains(&value) {
+                return Err(PolicyError {
+                    field,
+                    value,
+                    accepted,
+                });
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Why a password is refused: Zoom's code and its message.
@@ -194,6 +261,35 @@ mod unit {
         assert_eq!(check("Tr0ub4dor&wxyz", &p).unwrap_err().code, 1131);
         assert_eq!(check("MyZoomPass9!x", &p).unwrap_err().code, 1136);
         assert!(check("Tr0ub4dor&xq2z", &p).is_ok());
+    }
+
+    #[test]
+    fn policies_outside_zooms_ranges_are_refused_by_name() {
+        let p = |min, run| PasswordPolicy {
+            minimum_password_length: min,
+            consecutive_characters_length: run,
+            ..PasswordPolicy::default()
+        };
+        for ok in [(0, 0), (8, 4), (14, 8), (0, 8), (12, 0)] {
+            assert_eq!(p(ok.0, ok.1).validate(), Ok(()), "{ok:?}");
+        }
+        let message = |min, run| p(min, run).validate().unwrap_err().to_string();
+        assert_eq!(
+            message(0, 1),
+            "consecutive_characters_length = 1: expected 0 (off) or 4 to 8"
+        );
+        assert_eq!(
+            message(40, 0),
+            "minimum_password_length = 40: expected 0 (off) or 8 to 14"
+        );
+        assert_eq!(
+            message(7, 9),
+            "minimum_password_length = 7: expected 0 (off) or 8 to 14"
+        );
+        assert_eq!(
+            message(8, 9),
+            "consecutive_characters_length = 9: expected 0 (off) or 4 to 8"
+        );
     }
 
     #[test]

@@ -168,6 +168,7 @@ pub async fn execute(
         if s.fetch_policy {
             policy = fetch_policy(&http, &a, &base, &limiter, &s, &stop).await;
         }
+        policy.validate_as_account()?;
         auth = Some(a);
     }
     if s.generate.as_ref().is_some_and(|g| g.out.is_none()) && !s.dry_run {

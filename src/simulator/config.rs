@@ -169,19 +169,10 @@ impl SimConfig {
         if self.token_max_uses == Some(0) {
             return Err("token_max_uses: expected at least 1 (leave it out for no limit)".into());
         }
-        let policy = &self.password_requirement;
-        let min = policy.minimum_password_length;
-        if min != 0 && !(8..=14).contains(&min) {
-            return Err(format!(
-                "password_requirement.minimum_password_length: expected 0 (off) or 8 to 14, got {min}"
-            ));
-        }
-        let run = policy.consecutive_characters_length;
-        if run != 0 && !(4..=8).contains(&run) {
-            return Err(format!(
-                "password_requirement.consecutive_characters_length: expected 0 (off) or 4 to 8, got {run}"
-            ));
-        }
+        // The same check the run applies to the account's real settings (rules.rs).
+        self.password_requirement
+            .validate()
+            .map_err(|e| format!("password_requirement.{e}"))?;
         let faults = [
             ("fault_5xx", self.fault_5xx),
             ("fault_drop_before", self.fault_drop_before),
@@ -276,6 +267,16 @@ mod unit {
             ..d()
         })
         .starts_with("user_pattern:"));
+        assert_eq!(
+            bad(SimConfig {
+                password_requirement: PasswordPolicy {
+                    consecutive_characters_length: 1,
+                    ..PasswordPolicy::default()
+                },
+                ..d()
+            }),
+            "password_requirement.consecutive_characters_length = 1: expected 0 (off) or 4 to 8"
+        );
     }
 
     #[test]

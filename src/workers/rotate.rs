@@ -165,7 +165,7 @@ impl Pool {
             }
         };
         if let Some(saved) = &self.saved {
-            if let Err(e) = saved.save(&job.user_id, &job.password) {
+            if let Err(e) = saved.save(&job.user_id, &job.password).await {
                 self.stop.stop(StopReason::Local(format!(
                     "cannot save generated passwords: {e}"
                 )));

@@ -1,4 +1,155 @@
-//! Issue 10, inputs: see `hardening.rs`.
+//! Issue 10, inputs: what the operator's files and flags and the account's settings hand
+//! the program. The account's password rules are checked before they are trusted (an
+//! impossible policy stops the run before any PUT, and the generator's draws are
+//! bounded); the rate has a floor; passwords are sent as the file holds them or refused,
+//! never trimmed unseen; a closed stdout is no panic; generated passwords are saved off
+//! the runtime's threads; and the simulator's clock refuses an absurd advance.
 
-#[allow(unused_imports)]
 use crate::util;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+use zoom_rotate::generate::{Generator, SavedPasswords};
+use zoom_rotate::rules::PasswordPolicy;
+
+const TOKEN: &str = "tok-inputs-9Qz";
+
+/// A `PUT .../password` mock answering 204, expected `n` times.
+async fn puts_answer_204(server: &MockServer, n: u64) {
+    Mock::given(method("PUT"))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(n)
+        .mount(server)
+        .await;
+}
+
+/// The settings endpoint serving `requirement` as the account's password rules.
+async fn settings_serve(server: &MockServer, requirement: Value) {
+    Mock::given(method("GET"))
+        .and(path("/v2/accounts/me/settings"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"security": {"password_requirement": requirement}})),
+        )
+        .expect(1)
+        .mount(server)
+        .await;
+}
+
+// Defect 3: a policy no password can satisfy stops the run (exit 2) before any PUT.
+#[tokio::test]
+async fn an_impossible_account_policy_stops_the_run_before_any_put() {
+    let server = MockServer::start().await;
+    settings_serve(
+        &server,
+        json!({
+            "minimum_password_length": 0,
+            "have_special_character": false,
+            "consecutive_characters_length": 1,
+            "weak_enhance_detection": false
+        }),
+    )
+    .await;
+    puts_answer_204(&server, 0).await;
+    let dir = util::tmp();
+    let input = util::write(dir.path(), "in.csv", "email,name\na@x.com,A\nb@x.com,B\n");
+    let report = dir.path().join("r.csv");
+    let base = format!("{}/v2", server.uri());
+    let words = [
+        input.to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+        "--base-url",
+        &base,
+        "--generate",
+        "--discard-passwords",
+        "--yes",
+    ];
+    // A hang guard only (the old code looped forever here), not a timing assertion.
+    let run = util::run(dir.path(), &words, util::token(TOKEN));
+    let result = tokio::time::timeout(std::time::Duration::from_secs(120), run)
+        .await
+        .expect("the run ends");
+    let err = result.expect_err("an impossible policy is exit 2");
+    assert_eq!(
+        format!("{err:#}"),
+        "the account's password rules (GET /accounts/me/settings?option=security) cannot be \
+         used: security.password_requirement.consecutive_characters_length = 1: expected 0 \
+         (off) or 4 to 8; no password was sent (fix the account's security settings, or \
+         pass --no-fetch-policy to check only Zoom's basic rules)"
+    );
+    assert!(!report.exists(), "no report for a run that sent nothing");
+    let received = server.received_requests().await.unwrap();
+    let methods: Vec<&str> = received.iter().map(|r| r.method.as_str()).collect();
+    assert_eq!(methods, ["GET"], "the settings read only, no PUT");
+}
+
+// Defect 3, the generator's side: even handed an impossible policy directly, it gives up
+// after a bounded number of draws instead of looping forever.
+#[test]
+fn the_generator_gives_up_on_an_impossible_policy() {
+    let impossible = PasswordPolicy {
+        consecutive_characters_length: 1,
+        ..PasswordPolicy::default()
+    };
+    let err = Generator::new(20)
+        .next(&impossible)
+        .expect_err("no password");
+    assert_eq!(
+        err.to_string(),
+        "no generated password met the account's password rules in 1000 draws: the rules \
+         cannot be met (PasswordPolicy { minimum_password_length: 0, have_special_character: \
+         false, consecutive_characters_length: 1, weak_enhance_detection: false })"
+    );
+    assert_eq!(zoom_rotate::generate::MAX_DRAWS, 1000);
+}
+
+// Defect 8: saves run off the runtime's threads; many at once all land, each line whole,
+// and each `save` returns only once its line is on disk (read back right after).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_concurrent_saves_all_land_durably_with_their_content() {
+    let dir = util::tmp();
+    let path = dir.path().join("generated.csv");
+    let saved = Arc::new(SavedPasswords::create(&path).unwrap());
+    let mut generator = Generator::new(20);
+    let policy = PasswordPolicy::default();
+    let pairs: Vec<(String, SecretString)> = (0..300)
+        .map(|i| {
+            let user = format!("user{i}@x.com");
+            let password = generator.password_for(&user, &policy).unwrap();
+            (user, password)
+        })
+        .collect();
+    let mut tasks = tokio::task::JoinSet::new();
+    for (user, password) in pairs.clone() {
+        let (saved, path) = (saved.clone(), path.clone());
+        tasks.spawn(async move {
+            saved.save(&user, &password).await.unwrap();
+            // Written before `save` returned: the line is already in the file.
+            let text = std::fs::read_to_string(&path).unwrap();
+            let line = format!("{user},{}\n", password.expose_secret());
+            assert!(text.contains(&line), "{user}'s line is in the file");
+        });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        joined.unwrap();
+    }
+    drop(saved);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.remove(0), "user_id,password");
+    let mut expected: Vec<String> = pairs
+        .iter()
+        .map(|(u, p)| format!("{u},{}", p.expose_secret()))
+        .collect();
+    lines.sort();
+    expected.sort();
+    assert_eq!(lines, expected);
+    let (_again, map) = SavedPasswords::open_for_resume(&path).unwrap();
+    assert_eq!(map.len(), 300);
+    for (user, password) in &pairs {
+        assert_eq!(map[user].expose_secret(), password.expose_secret());
+    }
+}
