@@ -185,9 +185,9 @@ impl Checker {
         let password = match columns.password {
             Some(col) => {
                 let raw = record.get(col).unwrap_or_default();
+                // Exactly as the file holds it: never trimmed (see the blank check below).
                 let p = std::str::from_utf8(raw)
-                    .map_err(|_| refuse(format!("line {line}: the password is not valid UTF-8")))?
-                    .trim();
+                    .map_err(|_| refuse(format!("line {line}: the password is not valid UTF-8")))?;
                 Some(p)
             }
             None => None,
@@ -212,8 +212,22 @@ impl Checker {
             )));
         }
         if let Some(p) = password {
-            if p.is_empty() {
+            if p.trim().is_empty() {
                 return Err(refuse(format!("line {line}: missing password")));
+            }
+            // A blank at either end is refused, neither trimmed nor sent. Zoom's rules
+            // (API-NOTES) say nothing of blanks, so Zoom may refuse them or keep them;
+            // and one at an end is most often a spreadsheet's or a paste's slip. Trimming
+            // would set a password the file does not hold; sending would set one the user
+            // is unlikely to type. Either way the user is locked out unseen, so the row
+            // goes back to the operator. Blanks inside are sent as written: Zoom answers
+            // for them, and the report shows its answer.
+            if p.starts_with(char::is_whitespace) || p.ends_with(char::is_whitespace) {
+                return Err(refuse(format!(
+                    "line {line}: the password begins or ends with a blank (space, tab or other \
+                     whitespace); it was not sent, and is never trimmed: fix the cell so it \
+                     holds exactly the password"
+                )));
             }
             if p.chars().any(char::is_control) {
                 return Err(refuse(format!(
@@ -291,6 +305,9 @@ mod unit {
             check(&mut c, 5, &[b"b@x.com", b" "]).unwrap_err(),
             "line 5: missing password"
         );
+        assert!(check(&mut c, 5, &[b"b@x.com", b"Zoom1357Rx "])
+            .unwrap_err()
+            .starts_with("line 5: the password begins or ends with a blank"));
         assert!(check(&mut c, 6, &[b"c@x.com", b"short1A"])
             .unwrap_err()
             .contains("code 1124"));

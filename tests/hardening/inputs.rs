@@ -153,3 +153,104 @@ async fn many_concurrent_saves_all_land_durably_with_their_content() {
         assert_eq!(map[user].expose_secret(), password.expose_secret());
     }
 }
+
+// Defect 19: blanks at a password's ends are refused, never trimmed; inner ones are sent.
+#[tokio::test]
+async fn a_password_with_blanks_at_its_ends_is_refused_never_trimmed() {
+    let server = MockServer::start().await;
+    puts_answer_204(&server, 2).await;
+    let dir = util::tmp();
+    let csv = "email,password\n\
+        a@x.com, Maple7-Quartz-Rain\n\
+        b@x.com,Maple7-Quartz-Rain\t\n\
+        c@x.com,\"Maple7-Quartz-Rain \"\n\
+        d@x.com,Maple 7 Quartz Rain\n\
+        e@x.com,Orbit-Lantern-19x\n";
+    let input = util::write(dir.path(), "in.csv", csv);
+    let report = dir.path().join("r.csv");
+    let base = format!("{}/v2", server.uri());
+    let words = [
+        input.to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+        "--base-url",
+        &base,
+        "--no-fetch-policy",
+        "--yes",
+    ];
+    let result = util::run(dir.path(), &words, util::token(TOKEN))
+        .await
+        .unwrap();
+    assert_eq!(result.exit_code, 1);
+    let refused = |line: u64| {
+        format!(
+            "line {line}: the password begins or ends with a blank (space, tab or other \
+             whitespace); it was not sent, and is never trimmed: fix the cell so it holds \
+             exactly the password"
+        )
+    };
+    let rows: Vec<(u64, String, String, u32, String)> = util::rows_by_line(&report)
+        .into_iter()
+        .map(|r| {
+            let message = if r.outcome.as_str() == "changed" {
+                String::new()
+            } else {
+                r.message
+            };
+            (
+                r.line,
+                r.user_id,
+                r.outcome.as_str().into(),
+                r.attempts,
+                message,
+            )
+        })
+        .collect();
+    let row = |line, user: &str, outcome: &str, attempts, message: String| {
+        (
+            line,
+            user.to_string(),
+            outcome.to_string(),
+            attempts,
+            message,
+        )
+    };
+    assert_eq!(
+        rows,
+        [
+            row(2, "a@x.com", "invalid_input", 0, refused(2)),
+            row(3, "b@x.com", "invalid_input", 0, refused(3)),
+            row(4, "c@x.com", "invalid_input", 0, refused(4)),
+            row(5, "d@x.com", "changed", 1, String::new()),
+            row(6, "e@x.com", "changed", 1, String::new()),
+        ]
+    );
+    let mut received: Vec<(String, String, String)> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| {
+            (
+                r.method.to_string(),
+                r.url.path().to_string(),
+                String::from_utf8(r.body).unwrap(),
+            )
+        })
+        .collect();
+    received.sort();
+    let put = |user: &str, body: &str| {
+        (
+            "PUT".to_string(),
+            format!("/v2/users/{user}%40x.com/password"),
+            body.to_string(),
+        )
+    };
+    assert_eq!(
+        received,
+        [
+            put("d", r#"{"password":"Maple 7 Quartz Rain"}"#),
+            put("e", r#"{"password":"Orbit-Lantern-19x"}"#),
+        ]
+    );
+}
