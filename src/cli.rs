@@ -134,8 +134,9 @@ pub struct RunArgs {
     #[arg(long, value_enum, env = "ZOOM_ROTATE_PLAN")]
     pub plan: Option<Plan>,
 
-    /// Requests per second for this job; overrides --plan. Leave room when other apps
-    /// share the account's budget (config: [rate] rate) [default: the plan's budget].
+    /// Requests per second for this job, 0.01 to 100000; overrides --plan. Leave room
+    /// when other apps share the account's budget (config: [rate] rate) [default: the
+    /// plan's budget].
     #[arg(long, value_name = "PER_SECOND", env = "ZOOM_ROTATE_RATE")]
     pub rate: Option<f64>,
 

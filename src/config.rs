@@ -224,6 +224,27 @@ fn is_loopback(url: &Url) -> bool {
     }
 }
 
+/// The slowest rate a run may ask for: one request every 100 s. Below it the spacing
+/// between requests overflows what the limiter and the estimate can hold, and no job is
+/// served by waiting longer than that between two users.
+pub const MIN_RATE: f64 = 0.01;
+/// The fastest: far above any Zoom plan (60/s), and below where pacing means anything.
+pub const MAX_RATE: f64 = 100_000.0;
+
+/// Checks a rate given as `field`: a finite number from [`MIN_RATE`] to [`MAX_RATE`].
+fn check_rate(field: &str, rate: f64) -> Result<f64, ConfigError> {
+    if rate.is_finite() && (MIN_RATE..=MAX_RATE).contains(&rate) {
+        Ok(rate)
+    } else {
+        // `{:?}` shows 1e-30 as written, not as thirty zeros.
+        Err(bad(
+            field,
+            format!("{rate:?}"),
+            "0.01 to 100000 requests per second",
+        ))
+    }
+}
+
 /// The default report path: reports/rotation-<UTC timestamp>.csv.
 fn default_report(dir: &Path) -> PathBuf {
     let stamp = humantime::format_rfc3339_seconds(SystemTime::now())
@@ -255,16 +276,10 @@ impl Settings {
         } else {
             file.rate.rate
         };
-        let rate = match args.rate.or(file_rate) {
-            Some(r) if r.is_finite() && r > 0.0 && r <= 100_000.0 => r,
-            Some(r) => {
-                return Err(bad(
-                    "rate",
-                    r,
-                    "requests per second above 0 (at most 100000)",
-                ))
-            }
-            None => plan.medium_per_second() as f64,
+        let rate = match (args.rate, file_rate) {
+            (Some(r), _) => check_rate("--rate", r)?,
+            (None, Some(r)) => check_rate("rate.rate (config.toml)", r)?,
+            (None, None) => plan.medium_per_second() as f64,
         };
         let max_concurrency = file.rate.max_concurrency.unwrap_or(256);
         if !(1..=4096).contains(&max_concurrency) {

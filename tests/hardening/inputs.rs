@@ -154,6 +154,84 @@ async fn many_concurrent_saves_all_land_durably_with_their_content() {
     }
 }
 
+/// Runs the binary with `args`, stdin empty, and returns (exit code, stderr).
+async fn bin_run(args: &[&str]) -> (Option<i32>, String) {
+    let mut cmd = util::bin();
+    cmd.args(args);
+    let out = util::bin_output(cmd).await;
+    (out.status.code(), util::text(&out).1)
+}
+
+// Defect 10: a rate under the floor (or not a number) is exit 2 naming the field.
+#[tokio::test]
+async fn a_rate_outside_its_range_is_exit_2_naming_the_field() {
+    let dir = util::tmp();
+    let input = util::write(dir.path(), "in.csv", "email,password\na@x.com,Zoom1357Rx\n");
+    let input = input.to_str().unwrap();
+    let empty = util::empty_config(dir.path());
+    let empty = empty.to_str().unwrap();
+    let expected = "expected 0.01 to 100000 requests per second";
+    for (flag, shown) in [
+        ("1e-30", "1e-30"),
+        ("NaN", "NaN"),
+        ("inf", "inf"),
+        ("0.005", "0.005"),
+    ] {
+        let report = dir.path().join(format!("r-{flag}.csv"));
+        let (code, stderr) = bin_run(&[
+            "run",
+            input,
+            "--config",
+            empty,
+            "--report",
+            report.to_str().unwrap(),
+            "--rate",
+            flag,
+            "--dry-run",
+        ])
+        .await;
+        assert_eq!(code, Some(2), "--rate {flag}: {stderr}");
+        let message = format!("invalid --rate = {shown}: {expected}");
+        assert!(stderr.contains(&message), "--rate {flag}: {stderr}");
+        assert!(!report.exists());
+    }
+    for (value, shown) in [("-1.0", "-1.0"), ("1e9", "1000000000.0")] {
+        let config = util::write(dir.path(), "rate.toml", format!("[rate]\nrate = {value}\n"));
+        let (code, stderr) = bin_run(&[
+            "run",
+            input,
+            "--config",
+            config.to_str().unwrap(),
+            "--report",
+            dir.path().join("r-config.csv").to_str().unwrap(),
+            "--dry-run",
+        ])
+        .await;
+        assert_eq!(code, Some(2), "rate = {value}: {stderr}");
+        let message = format!("invalid rate.rate (config.toml) = {shown}: {expected}");
+        assert!(stderr.contains(&message), "rate = {value}: {stderr}");
+    }
+    // The floor itself is a rate.
+    let report = dir.path().join("r-floor.csv");
+    let (code, stderr) = bin_run(&[
+        "run",
+        input,
+        "--config",
+        empty,
+        "--report",
+        report.to_str().unwrap(),
+        "--rate",
+        "0.01",
+        "--dry-run",
+    ])
+    .await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        util::summary(&report),
+        [(2, "a@x.com".into(), "dry_run".into(), None, None, 0)]
+    );
+}
+
 // Defect 19: blanks at a password's ends are refused, never trimmed; inner ones are sent.
 #[tokio::test]
 async fn a_password_with_blanks_at_its_ends_is_refused_never_trimmed() {
