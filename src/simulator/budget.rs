@@ -12,6 +12,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 
 use super::config::RetryAfterFormat;
+use super::LockRecover;
+
+/// How far the simulator clock may run ahead: 100 years (of 365.25 days), far past any
+/// "next day" a test needs, and near enough that the shifted `Instant` and `SystemTime`
+/// can never overflow.
+pub const MAX_AHEAD: Duration = Duration::from_secs(3_155_760_000);
 
 const DAY_SECS: u64 = 86_400;
 const WINDOW: Duration = Duration::from_secs(1);
@@ -27,21 +33,52 @@ pub struct SimClock {
     offset: Mutex<Duration>,
 }
 
+/// An advance the clock refused: it would run more than [`MAX_AHEAD`] ahead.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("advance_secs = {asked}: expected at most {room} seconds (the simulator clock runs at most 100 years ahead; it is {ahead} s ahead now)")]
+pub struct TooFarAhead {
+    asked: u64,
+    room: u64,
+    ahead: u64,
+}
+
 impl SimClock {
     pub fn now(&self) -> SystemTime {
-        SystemTime::now() + self.offset()
+        // The offset is at most MAX_AHEAD, so this cannot fail; checked all the same.
+        let now = SystemTime::now();
+        now.checked_add(self.offset()).unwrap_or(now)
     }
 
     pub fn instant(&self) -> Instant {
-        Instant::now() + self.offset()
+        let now = Instant::now();
+        now.checked_add(self.offset()).unwrap_or(now)
     }
 
-    pub fn advance(&self, by: Duration) {
-        *self.offset.lock().unwrap() += by;
+    /// Moves the clock forward by `by`, or refuses (leaving it where it is) when it would
+    /// end more than [`MAX_AHEAD`] ahead. Checked before the offset changes, so no panic
+    /// can happen under the lock.
+    pub fn try_advance(&self, by: Duration) -> Result<(), TooFarAhead> {
+        let mut offset = self.offset.locked();
+        match offset.checked_add(by).filter(|o| *o <= MAX_AHEAD) {
+            Some(moved) => {
+                *offset = moved;
+                Ok(())
+            }
+            None => Err(TooFarAhead {
+                asked: by.as_secs(),
+                room: MAX_AHEAD.saturating_sub(*offset).as_secs(),
+                ahead: offset.as_secs(),
+            }),
+        }
+    }
+
+    /// Moves the clock as far ahead as it may go.
+    pub fn advance_to_limit(&self) {
+        *self.offset.locked() = MAX_AHEAD;
     }
 
     fn offset(&self) -> Duration {
-        *self.offset.lock().unwrap()
+        *self.offset.locked()
     }
 }
 
@@ -289,6 +326,32 @@ mod unit {
         assert_eq!(refused.wait, Duration::from_secs(6_400));
         let morning = evening + Duration::from_secs(6_400);
         assert!(b.admit(morning, t + WINDOW * 2).is_ok());
+    }
+
+    #[test]
+    fn the_clock_refuses_to_run_past_its_limit() {
+        let clock = SimClock::default();
+        assert_eq!(clock.try_advance(Duration::from_secs(60)), Ok(()));
+        let refused = clock
+            .try_advance(Duration::from_secs(u64::MAX))
+            .unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "advance_secs = 18446744073709551615: expected at most 3155759940 seconds (the simulator clock runs at most 100 years ahead; it is 60 s ahead now)"
+        );
+        assert_eq!(
+            clock.try_advance(MAX_AHEAD),
+            Err(TooFarAhead {
+                asked: MAX_AHEAD.as_secs(),
+                room: MAX_AHEAD.as_secs() - 60,
+                ahead: 60
+            })
+        );
+        assert_eq!(
+            clock.try_advance(MAX_AHEAD - Duration::from_secs(60)),
+            Ok(())
+        );
+        assert!(clock.now() > SystemTime::now());
     }
 
     #[test]

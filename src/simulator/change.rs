@@ -24,12 +24,13 @@ use serde_json::json;
 
 use super::account::Refusal;
 use super::server::{zoom_error, DropConnection, Sim, BODY_LIMIT};
+use super::LockRecover;
 
 /// Processing time and fault for one request, drawn together under one lock so the
 /// sequence depends only on the seed and the request order.
 pub(super) fn draw(sim: &Sim) -> (Duration, Fault) {
     let c = &sim.config;
-    let mut rng = sim.rng.lock().unwrap();
+    let mut rng = sim.rng.locked();
     let jitter = if c.jitter_ms > 0 {
         rng.gen_range(0..=c.jitter_ms)
     } else {
@@ -81,7 +82,7 @@ struct InFlight {
 
 impl InFlight {
     fn take(sim: &Arc<Sim>, idx: usize) -> Option<Self> {
-        let fresh = sim.in_flight.lock().unwrap().insert(idx);
+        let fresh = sim.in_flight.locked().insert(idx);
         fresh.then(|| InFlight {
             sim: sim.clone(),
             idx,
@@ -91,7 +92,7 @@ impl InFlight {
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.sim.in_flight.lock().unwrap().remove(&self.idx);
+        self.sim.in_flight.locked().remove(&self.idx);
     }
 }
 
@@ -204,7 +205,7 @@ pub(super) async fn put_password(State(sim): State<Arc<Sim>>, request: Request) 
             return (headers, refusal_response(&refusal)).into_response();
         }
     };
-    let found = sim.account.lock().unwrap().find(&user_id);
+    let found = sim.account.locked().find(&user_id);
     let Some(idx) = found else {
         sim.count(|s| s.not_found_404 += 1);
         let message = format!("User does not exist: {user_id}.");
@@ -260,7 +261,7 @@ pub(super) async fn put_password(State(sim): State<Arc<Sim>>, request: Request) 
 
 /// The part of a change Zoom carries out whether or not the client still listens.
 async fn process(sim: Arc<Sim>, idx: usize, password: String) -> Outcome {
-    sim.account.lock().unwrap().record_received(idx, &password);
+    sim.account.locked().record_received(idx, &password);
     let Some(_busy) = InFlight::take(&sim, idx) else {
         return Outcome::Concurrent;
     };
@@ -281,11 +282,7 @@ async fn process(sim: Arc<Sim>, idx: usize, password: String) -> Outcome {
         _ => {}
     }
     let now = sim.clock.now();
-    let result = sim
-        .account
-        .lock()
-        .unwrap()
-        .change_password(idx, &password, now);
+    let result = sim.account.locked().change_password(idx, &password, now);
     if result.is_ok() {
         sim.count(|s| s.changes_applied += 1);
     }

@@ -27,7 +27,7 @@ mod server;
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{anyhow, Context};
@@ -37,11 +37,25 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 pub use account::{Role, UserView, GENERATED_PASSWORD};
-pub use budget::max_in_window;
+pub use budget::{max_in_window, MAX_AHEAD};
 pub use config::{RetryAfterFormat, SimConfig, DEFAULT_USERS_FILE};
 pub use oauth::SCOPES;
 
 use server::Sim;
+
+/// Locking that a panic elsewhere cannot turn into a panic here. Every simulator mutex
+/// guards plain counters and tables that each critical section leaves consistent before
+/// anything can panic, so a poisoned lock still holds usable data: recovering it keeps
+/// one request's bug from taking down every later request (and the simulator with them).
+trait LockRecover<T> {
+    fn locked(&self) -> MutexGuard<'_, T>;
+}
+
+impl<T> LockRecover<T> for Mutex<T> {
+    fn locked(&self) -> MutexGuard<'_, T> {
+        self.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
 
 /// Counters since the simulator started. Every field counts requests or responses of one
 /// kind; `max_concurrent_puts` is the peak of password changes processed at once.
@@ -147,24 +161,28 @@ impl SimHandle {
 
     /// The user named by ID or e-mail (any case), with its current password.
     pub fn user(&self, id_or_email: &str) -> Option<UserView> {
-        let account = self.sim.account.lock().unwrap();
+        let account = self.sim.account.locked();
         let idx = account.find(id_or_email)?;
         Some(account.view(idx, self.sim.clock.now()))
     }
 
     pub fn user_count(&self) -> usize {
-        self.sim.account.lock().unwrap().len()
+        self.sim.account.locked().len()
     }
 
     /// Every user, in the order they were loaded.
     pub fn users(&self) -> Vec<UserView> {
-        self.sim.account.lock().unwrap().views(self.sim.clock.now())
+        self.sim.account.locked().views(self.sim.clock.now())
     }
 
     /// Moves the simulator clock forward: token lifetimes, the 24-hour change window, the
-    /// daily reset at 00:00 UTC and the per-second window all follow it.
+    /// daily reset at 00:00 UTC and the per-second window all follow it. The clock runs
+    /// at most [`MAX_AHEAD`] ahead; a move past that stops there, with a warning.
     pub fn advance_clock(&self, by: Duration) {
-        self.sim.clock.advance(by);
+        if let Err(e) = self.sim.clock.try_advance(by) {
+            tracing::warn!("simulator clock: {e}; moved to the limit instead");
+            self.sim.clock.advance_to_limit();
+        }
     }
 
     /// The simulator clock's time.
@@ -174,7 +192,7 @@ impl SimHandle {
 
     /// When (simulator clock) each request the budget admitted arrived, oldest first.
     pub fn admitted(&self) -> Vec<Instant> {
-        self.sim.budget.lock().unwrap().admitted()
+        self.sim.budget.locked().admitted()
     }
 
     /// The most requests admitted within any span of `window`: with a window of one

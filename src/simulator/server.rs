@@ -39,7 +39,7 @@ use super::budget::{Admitted, Budget, LimitKind, Limited, SimClock};
 use super::change;
 use super::config::SimConfig;
 use super::oauth::{self, TokenRequest, TokenStore};
-use super::{Stats, StatsReport, UserCount};
+use super::{LockRecover, Stats, StatsReport, UserCount};
 
 /// Response extension asking the connection layer to close the connection unanswered.
 #[derive(Debug, Clone, Copy)]
@@ -90,11 +90,11 @@ impl Sim {
     }
 
     pub fn stats(&self) -> Stats {
-        self.stats.lock().unwrap().clone()
+        self.stats.locked().clone()
     }
 
     pub(super) fn count(&self, update: impl FnOnce(&mut Stats)) {
-        update(&mut self.stats.lock().unwrap());
+        update(&mut self.stats.locked());
     }
 
     fn authorized(&self, headers: &HeaderMap) -> bool {
@@ -103,8 +103,7 @@ impl Sim {
             .and_then(|v| v.to_str().ok());
         let now = self.clock.now();
         self.tokens
-            .lock()
-            .unwrap()
+            .locked()
             .authorize(&self.config, authorization, now)
     }
 
@@ -117,8 +116,7 @@ impl Sim {
         }
         let verdict = self
             .budget
-            .lock()
-            .unwrap()
+            .locked()
             .admit(self.clock.now(), self.clock.instant());
         verdict.map_err(|limited| {
             self.count(|s| match limited.kind {
@@ -214,7 +212,7 @@ async fn post_token(State(sim): State<Arc<Sim>>, request: Request) -> Response {
     let now = sim.clock.now();
     let answer = oauth::grant(
         &sim.config,
-        &mut sim.tokens.lock().unwrap(),
+        &mut sim.tokens.locked(),
         now,
         &sim.api_url,
         &request,
@@ -232,7 +230,7 @@ async fn post_token(State(sim): State<Arc<Sim>>, request: Request) -> Response {
 }
 
 async fn get_stats(State(sim): State<Arc<Sim>>) -> Json<StatsReport> {
-    let users = sim.account.lock().unwrap().change_counts();
+    let users = sim.account.locked().change_counts();
     Json(StatsReport {
         stats: sim.stats(),
         users: users
@@ -251,8 +249,14 @@ struct Advance {
     advance_secs: u64,
 }
 
+/// Moves the clock; an advance past the clock's limit is a 400 and leaves it unmoved.
 async fn post_clock(State(sim): State<Arc<Sim>>, Query(advance): Query<Advance>) -> Response {
-    sim.clock.advance(Duration::from_secs(advance.advance_secs));
+    if let Err(e) = sim
+        .clock
+        .try_advance(Duration::from_secs(advance.advance_secs))
+    {
+        return zoom_error(StatusCode::BAD_REQUEST, 300, &e.to_string());
+    }
     let now = humantime::format_rfc3339_seconds(sim.clock.now()).to_string();
     Json(json!({"now": now})).into_response()
 }

@@ -13,6 +13,7 @@ use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 use zoom_rotate::generate::{Generator, SavedPasswords};
 use zoom_rotate::rules::PasswordPolicy;
+use zoom_rotate::simulator::SimConfig;
 
 const TOKEN: &str = "tok-inputs-9Qz";
 
@@ -331,4 +332,43 @@ async fn a_password_with_blanks_at_its_ends_is_refused_never_trimmed() {
             put("e", r#"{"password":"Orbit-Lantern-19x"}"#),
         ]
     );
+}
+
+// Defect 14: an absurd clock advance is a 400, and the simulator answers afterwards.
+#[tokio::test]
+async fn an_absurd_clock_advance_is_a_400_and_the_simulator_lives_on() {
+    let sim = util::sim(SimConfig::default()).await;
+    let http = reqwest::Client::new();
+    let base = format!("http://{}", sim.addr());
+    let advance = |secs: String| {
+        http.post(format!("{base}/_sim/clock?advance_secs={secs}"))
+            .send()
+    };
+    let refused = advance(u64::MAX.to_string()).await.expect("an answer");
+    assert_eq!(refused.status().as_u16(), 400);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(
+        body,
+        json!({
+            "code": 300,
+            "message": "advance_secs = 18446744073709551615: expected at most 3155760000 \
+                        seconds (the simulator clock runs at most 100 years ahead; it is 0 s \
+                        ahead now)"
+        })
+    );
+    let before = sim.now();
+    let moved = advance("60".into()).await.expect("still answering");
+    assert_eq!(moved.status().as_u16(), 200);
+    let ahead = sim.now().duration_since(before).unwrap().as_secs();
+    assert!((60..120).contains(&ahead), "moved {ahead} s");
+    let stats = http.get(format!("{base}/_sim/stats")).send().await.unwrap();
+    assert_eq!(stats.status().as_u16(), 200);
+    let put = http
+        .put(format!("{base}/v2/users/u1/password"))
+        .bearer_auth("sim-token")
+        .json(&json!({"password": "Fresh-Pass-71x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(put.status().as_u16(), 500);
 }
