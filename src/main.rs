@@ -3,7 +3,7 @@
 //! 2 nothing attempted, 3 stopped early).
 
 use clap::{CommandFactory, Parser};
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use zoom_rotate::auth::Credentials;
 use zoom_rotate::cli::{Cli, Command, LogFormat};
@@ -15,18 +15,20 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Completions { shell } => {
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "zoom-rotate",
-                &mut std::io::stdout(),
-            );
-            ExitCode::SUCCESS
+            // Into memory first: clap_complete panics on a failed write.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "zoom-rotate", &mut script);
+            let mut out = std::io::stdout().lock();
+            written(
+                "the completions",
+                out.write_all(&script).and_then(|()| out.flush()),
+            )
         }
-        Command::Man => match zoom_rotate::cli::render_man(&mut std::io::stdout().lock()) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => fail(&format!("cannot write the man page: {e}")),
-        },
+        Command::Man => {
+            let mut out = std::io::stdout().lock();
+            let result = zoom_rotate::cli::render_man(&mut out).and_then(|()| out.flush());
+            written("the man page", result)
+        }
         Command::Simulate(args) => {
             let file = match FileConfig::load(args.config.as_deref()) {
                 Ok(f) => f,
@@ -72,6 +74,16 @@ fn main() -> ExitCode {
                 }
             }
         }
+    }
+}
+
+/// The exit code after writing `what` to stdout. A reader that closed the pipe early
+/// (`| head`) chose to stop reading: that is no error. Any other failure is exit 2.
+fn written(what: &str, result: std::io::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => fail(&format!("cannot write {what}: {e}")),
     }
 }
 

@@ -10,6 +10,7 @@ use crate::cli::LogFormat;
 use crate::outcome::Outcome;
 use crate::report::Tally;
 use crate::shutdown::StopReason;
+use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
@@ -73,10 +74,20 @@ impl Summary<'_> {
         self.tally.requests as f64 / self.elapsed.as_secs_f64().max(1e-3)
     }
 
+    /// Writes the summary to stdout. A stdout that is closed or full (`| head`, a reader
+    /// gone) is logged, not a panic: the work is done and the report holds every row, so
+    /// the run's exit code stands.
     pub fn print(&self, format: LogFormat) {
-        match format {
-            LogFormat::Json => println!("{}", self.json()),
-            LogFormat::Text => print!("{}", self.text()),
+        let text = match format {
+            LogFormat::Json => format!("{}\n", self.json()),
+            LogFormat::Text => self.text(),
+        };
+        let mut out = std::io::stdout().lock();
+        if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+            tracing::warn!(
+                report = %self.report.display(),
+                "the summary could not be written to standard output ({e}); the report holds every row"
+            );
         }
     }
 

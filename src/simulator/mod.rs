@@ -230,27 +230,38 @@ pub async fn serve_forever(
         Some(n) => format!("{n} requests/day"),
         None => "no daily limit".into(),
     };
-    println!("Zoom simulator listening on {}", handle.api_url());
-    println!("  API base:     {}", handle.base_url());
-    println!("  token URL:    {}", handle.token_url());
-    println!("  bearer token: {}", c.access_token);
-    println!(
-        "  S2S OAuth:    account_id {}, client_id {}, client_secret {}",
+    let mut banner = format!("Zoom simulator listening on {}\n", handle.api_url());
+    banner += &format!("  API base:     {}\n", handle.base_url());
+    banner += &format!("  token URL:    {}\n", handle.token_url());
+    banner += &format!("  bearer token: {}\n", c.access_token);
+    banner += &format!(
+        "  S2S OAuth:    account_id {}, client_id {}, client_secret {}\n",
         c.account_id, c.client_id, c.client_secret
     );
-    println!(
-        "  account:      {} users, plan {}: {} requests/s, {daily}",
+    banner += &format!(
+        "  account:      {} users, plan {}: {} requests/s, {daily}\n",
         handle.user_count(),
         c.plan,
         c.effective_qps()
     );
-    println!("  control:      GET /_sim/stats, POST /_sim/clock?advance_secs=N");
+    banner += "  control:      GET /_sim/stats, POST /_sim/clock?advance_secs=N\n";
+    say(&banner);
     shutdown.await;
     let stats = handle.stats();
     handle.shutdown().await;
-    println!(
-        "Zoom simulator stopped: {} requests, {} changes applied",
+    say(&format!(
+        "Zoom simulator stopped: {} requests, {} changes applied\n",
         stats.requests_total, stats.changes_applied
-    );
+    ));
     Ok(())
+}
+
+/// Writes to stdout; a closed or full stdout is logged, not a panic: the simulator goes on
+/// serving whoever reads its output.
+fn say(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        tracing::warn!("simulator: cannot write to standard output: {e}");
+    }
 }

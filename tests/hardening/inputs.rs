@@ -8,6 +8,9 @@
 use crate::util;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::path::Path;
+use std::process::Stdio;
 use std::sync::Arc;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -371,4 +374,79 @@ async fn an_absurd_clock_advance_is_a_400_and_the_simulator_lives_on() {
         .await
         .unwrap();
     assert_ne!(put.status().as_u16(), 500);
+}
+
+/// A pipe whose read end is already closed: whatever is written to the other end fails
+/// with EPIPE (Rust programs ignore SIGPIPE).
+fn closed_pipe() -> Stdio {
+    let mut fds = [0; 2];
+    // SAFETY: pipe fills two fresh descriptors; the read end is closed at once and the
+    // write end is owned by the returned Stdio alone.
+    unsafe {
+        assert_eq!(libc::pipe(fds.as_mut_ptr()), 0);
+        libc::close(fds[0]);
+        Stdio::from(OwnedFd::from_raw_fd(fds[1]))
+    }
+}
+
+fn users_config(dir: &Path) -> std::path::PathBuf {
+    let users = util::write(
+        dir,
+        "sim-users.csv",
+        "id,email,password,role,changes_24h,recent_passwords\n\
+         u1,a@x.com,Old-Pass-01x,member,0,\n\
+         u2,b@x.com,Old-Pass-02x,member,0,\n",
+    );
+    util::write(
+        dir,
+        "sim.toml",
+        format!(
+            "[simulator]\nusers_file = {:?}\n",
+            users.display().to_string()
+        ),
+    )
+}
+
+// Defect 18: a closed stdout after the work is done is no panic; the exit code is the
+// run's and the report is complete. `completions` and `man` neither panic.
+#[tokio::test]
+async fn a_closed_stdout_is_no_panic_and_the_exit_code_stays_the_runs() {
+    let dir = util::tmp();
+    let input = util::write(
+        dir.path(),
+        "in.csv",
+        "email,password\na@x.com,Maple7-Quartz-Rain\nb@x.com,Orbit-Lantern-19x\n",
+    );
+    let report = dir.path().join("r.csv");
+    let config = users_config(dir.path());
+    let mut cmd = util::bin();
+    cmd.args(["run", input.to_str().unwrap(), "--simulate", "--yes"])
+        .args(["--config", config.to_str().unwrap()])
+        .args(["--report", report.to_str().unwrap()])
+        .stdout(closed_pipe());
+    let out = util::bin_output(cmd).await;
+    let stderr = util::text(&out).1;
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("the summary could not be written to standard output (Broken pipe"),
+        "{stderr}"
+    );
+    assert_eq!(
+        util::summary(&report),
+        [
+            (2, "a@x.com".into(), "changed".into(), Some(204), None, 1),
+            (3, "b@x.com".into(), "changed".into(), Some(204), None, 1),
+        ]
+    );
+    for words in [&["completions", "bash"][..], &["man"]] {
+        let mut cmd = util::bin();
+        cmd.args(words).stdout(closed_pipe());
+        let out = util::bin_output(cmd).await;
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{words:?}: {}",
+            util::text(&out).1
+        );
+    }
 }
