@@ -31,7 +31,8 @@ pub fn human_duration(d: Duration) -> String {
 
 /// The estimate for `rows` at `rate`, and the days a daily limit spreads it over.
 pub fn estimate(rows: u64, rate: f64, daily_limit: Option<u64>) -> String {
-    let secs = Duration::from_secs_f64(rows as f64 / rate);
+    // Settings keep the rate within 0.01..=100000, but an estimate is never worth a panic.
+    let secs = Duration::try_from_secs_f64(rows as f64 / rate).unwrap_or(Duration::MAX);
     let mut text = format!(
         "{rows} user{} at {}/s: {}",
         if rows == 1 { "" } else { "s" },
@@ -211,6 +212,10 @@ mod unit {
         assert_eq!(
             estimate(5_000, 2.0, Some(2000)),
             "5000 users at 2/s: about 42 min; Zoom's daily limit of 2000 requests spreads it over 3 days (resume with --resume after 00:00 UTC)"
+        );
+        assert_eq!(
+            estimate(1, 1e-30, None),
+            "1 user at 0.00/s: about 5124095576030430 h 56 min"
         );
     }
 
