@@ -215,6 +215,13 @@ impl Client<'_> {
         if parsed.access_token.trim().is_empty() {
             return Err(refused("the token response holds no access_token"));
         }
+        // A token with a line break or a control byte would otherwise be sent as some
+        // other header (or a placeholder): refuse it here, once, with the reason.
+        if reqwest::header::HeaderValue::from_str(&parsed.access_token).is_err() {
+            return Err(refused(
+                "the token response's access_token cannot be sent in a header",
+            ));
+        }
         Ok(Grant {
             token: SecretString::from(parsed.access_token),
             lifetime: lifetime(parsed.expires_in.as_ref()),
