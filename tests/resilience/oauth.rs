@@ -1,8 +1,8 @@
 //! Server-to-Server OAuth and 401s: the token response's api_url as the base, one cached
 //! token, a 401 renewing it once and retrying the row, a token spent by other workers
-//! renewed again rather than taken for lost auth, renewal when 60 s or less remain, and
-//! refused credentials or a refused static token ending the run before (or right after)
-//! anything is sent.
+//! renewed again rather than taken for lost auth, renewal ahead of expiry (60 s before,
+//! or a quarter of a short life), and refused credentials or a refused static token
+//! ending the run before (or right after) anything is sent.
 
 use super::*;
 
