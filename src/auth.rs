@@ -6,19 +6,35 @@
 //! carries a generation number: a worker that saw a 401 asks for a renewal *of the
 //! generation it used*, so a hundred workers hitting one expired token cause one renewal,
 //! not a hundred (Zoom's sources conflict on whether a new token revokes the old one, so
-//! fewer grants is the safe side). A token is renewed ahead of time when 60 s or less
-//! remain, as Zoom's own SDK does.
+//! fewer grants is the safe side). A token is renewed ahead of time when [`renew_margin`]
+//! of its life remains: 60 s, as Zoom's own SDK does, or a quarter of a shorter life, so
+//! a 30 s token still serves for 22 s instead of being renewed before every request. The
+//! token endpoint itself (bounded reads, clamped lifetimes, `api_url`) is [`endpoint`].
 
-use base64::Engine as _;
+pub mod endpoint;
+
+pub use endpoint::api_base;
+
 use reqwest::header::{HeaderValue, AUTHORIZATION};
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 use url::Url;
 
-/// Renew a token when this little of its life remains.
+/// Renew a token when this little of its life remains (less for short lives:
+/// [`renew_margin`]).
 pub const RENEW_BEFORE: Duration = Duration::from_secs(60);
+
+/// Tries of the first token request before the run gives up (exit 2): one blip of the
+/// token endpoint must not cost a nightly run.
+pub const START_TRIES: u32 = 4;
+
+/// How long before the end of a token's `lifetime` it is renewed: [`RENEW_BEFORE`], or a
+/// quarter of the lifetime when that is shorter, so every token serves for at least three
+/// quarters of its life.
+pub fn renew_margin(lifetime: Duration) -> Duration {
+    RENEW_BEFORE.min(lifetime / 4)
+}
 
 /// What the environment provided.
 #[derive(Clone, Default)]
@@ -49,11 +65,7 @@ impl std::fmt::Debug for Credentials {
 impl AuthError {
     /// A failure worth asking again for: the endpoint unreachable, or failing on its side.
     pub fn is_transient(&self) -> bool {
-        match self {
-            AuthError::Unreachable(_) => true,
-            AuthError::Refused { status, .. } => *status >= 500,
-            _ => false,
-        }
+        matches!(self, AuthError::Unreachable(_) | AuthError::Failed { .. })
     }
 }
 
@@ -90,14 +102,28 @@ pub enum AuthError {
     Incomplete(&'static str),
     #[error("the token endpoint refused the credentials (HTTP {status}): {message}")]
     Refused { status: u16, message: String },
+    /// A 5xx or 429: the endpoint failing on its side, worth asking again.
+    #[error("the token endpoint failed (HTTP {status}): {message}")]
+    Failed { status: u16, message: String },
     #[error("the token endpoint could not be reached: {0}")]
     Unreachable(String),
+    /// The first token could not be had in [`START_TRIES`] tries of a transient failure.
+    #[error("{last}; gave up after {tries} tries at startup, nothing was sent")]
+    GaveUp { tries: u32, last: Box<AuthError> },
 }
 
 struct Cached {
     token: SecretString,
-    expires: Instant,
+    /// When to renew it: its lifetime (clamped) less [`renew_margin`], counted from
+    /// before the request was sent, so the server's clock is never overtaken.
+    renew_at: Instant,
     generation: u64,
+}
+
+impl Cached {
+    fn fresh(&self) -> bool {
+        Instant::now() < self.renew_at
+    }
 }
 
 /// Server-to-Server OAuth state: the credentials and the one cached token.
@@ -106,6 +132,8 @@ pub struct OAuth {
     account_id: String,
     client_id: String,
     client_secret: SecretString,
+    /// Each token request's own limit: [`endpoint::TOKEN_TIMEOUT`], or less.
+    timeout: Duration,
     cache: Mutex<Option<Cached>>,
 }
 
@@ -136,13 +164,6 @@ pub enum Auth {
     OAuth(Box<OAuth>),
 }
 
-#[derive(Deserialize)]
-struct TokenResponse {
-    access_token: String,
-    expires_in: Option<u64>,
-    api_url: Option<String>,
-}
-
 impl Auth {
     /// Chooses the credentials: S2S when its variables are set, else the fixed token.
     pub fn new(creds: Credentials, token_url: Url) -> Result<Auth, AuthError> {
@@ -164,6 +185,7 @@ impl Auth {
                 account_id,
                 client_id,
                 client_secret,
+                timeout: endpoint::TOKEN_TIMEOUT,
                 cache: Mutex::new(None),
             })));
         }
@@ -173,21 +195,60 @@ impl Auth {
         }
     }
 
+    /// Limits each token request to `timeout` (the run's), or [`endpoint::TOKEN_TIMEOUT`]
+    /// when that is shorter.
+    pub fn token_timeout(mut self, timeout: Duration) -> Auth {
+        if let Auth::OAuth(o) = &mut self {
+            o.timeout = timeout.min(endpoint::TOKEN_TIMEOUT);
+        }
+        self
+    }
+
     /// Fetches the first token (S2S), so refused credentials stop the run before anything
-    /// is sent. Returns the token response's `api_url`, if any.
+    /// is sent. Returns the token response's `api_url`, if any. A transient failure is
+    /// tried again, [`START_TRIES`] tries in all, 0.5 s apart and doubling.
     pub async fn start(&self, http: &reqwest::Client) -> Result<Option<String>, AuthError> {
-        match self {
-            Auth::Static(_) => Ok(None),
-            Auth::OAuth(o) => {
-                let mut cache = o.cache.lock().await;
-                let (cached, api_url) = o.fetch(http, 1).await?;
-                *cache = Some(cached);
-                Ok(api_url)
+        self.start_with_backoff(http, Duration::from_millis(500), Duration::from_secs(8))
+            .await
+    }
+
+    /// [`Auth::start`] with its own backoff: `base` after the first failure, doubling up
+    /// to `max`. A refusal (4xx) is never tried again.
+    pub async fn start_with_backoff(
+        &self,
+        http: &reqwest::Client,
+        base: Duration,
+        max: Duration,
+    ) -> Result<Option<String>, AuthError> {
+        let Auth::OAuth(o) = self else {
+            return Ok(None);
+        };
+        let mut cache = o.cache.lock().await;
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match o.fetch(http, 1).await {
+                Ok((cached, api_url)) => {
+                    *cache = Some(cached);
+                    return Ok(api_url);
+                }
+                Err(e) if e.is_transient() && tries < START_TRIES => {
+                    let wait = base.saturating_mul(1 << (tries - 1)).min(max);
+                    tracing::warn!(error = %e, tries, "the token endpoint failed; asking again");
+                    tokio::time::sleep(wait).await;
+                }
+                Err(e) if e.is_transient() => {
+                    return Err(AuthError::GaveUp {
+                        tries,
+                        last: Box::new(e),
+                    })
+                }
+                Err(e) => return Err(e),
             }
         }
     }
 
-    /// A valid token, renewed first when 60 s or less remain.
+    /// A valid token, renewed first when [`renew_margin`] or less of its life remains.
     pub async fn bearer(&self, http: &reqwest::Client) -> Result<Bearer, AuthError> {
         match self {
             Auth::Static(t) => Ok(Bearer {
@@ -196,10 +257,7 @@ impl Auth {
             }),
             Auth::OAuth(o) => {
                 let mut cache = o.cache.lock().await;
-                let stale = match &*cache {
-                    Some(c) => c.expires.saturating_duration_since(Instant::now()) <= RENEW_BEFORE,
-                    None => true,
-                };
+                let stale = !cache.as_ref().is_some_and(Cached::fresh);
                 if stale {
                     let next = cache.as_ref().map_or(1, |c| c.generation + 1);
                     tracing::info!(
@@ -225,8 +283,7 @@ impl Auth {
         let Auth::OAuth(o) = self else { return None };
         let cache = o.cache.try_lock().ok()?;
         let c = cache.as_ref()?;
-        let fresh = c.expires.saturating_duration_since(Instant::now()) > RENEW_BEFORE;
-        (c.generation > generation && fresh).then(|| Bearer {
+        (c.generation > generation && c.fresh()).then(|| Bearer {
             header: bearer_header(&c.token),
             generation: c.generation,
         })
@@ -263,47 +320,68 @@ impl OAuth {
         http: &reqwest::Client,
         generation: u64,
     ) -> Result<(Cached, Option<String>), AuthError> {
-        let response = http
-            .post(self.token_url.clone())
-            .query(&[
-                ("grant_type", "account_credentials"),
-                ("account_id", &self.account_id),
-            ])
-            .basic_auth(&self.client_id, Some(self.client_secret.expose_secret()))
-            .send()
-            .await
-            .map_err(|e| AuthError::Unreachable(e.without_url().to_string()))?;
-        let status = response.status().as_u16();
-        let body = response.bytes().await.unwrap_or_default();
-        // A token endpoint that echoes the request must not carry the secret into an error.
-        let basic = base64::engine::general_purpose::STANDARD.encode(format!(
-            "{}:{}",
-            self.client_id,
-            self.client_secret.expose_secret()
-        ));
-        let body =
-            crate::redact::redact(body, &[self.client_secret.expose_secret(), &basic], false);
-        if status != 200 {
-            // Zoom's refusal bodies name the problem ("Invalid client_id or client_secret");
-            // they carry no secret, but are clipped all the same.
-            return Err(AuthError::Refused {
-                status,
-                message: crate::outcome::clip(&crate::outcome::summarize_body(&body)),
-            });
+        let asked = Instant::now();
+        let grant = endpoint::Client {
+            url: &self.token_url,
+            account_id: &self.account_id,
+            client_id: &self.client_id,
+            client_secret: &self.client_secret,
+            timeout: self.timeout,
         }
-        let parsed: TokenResponse =
-            serde_json::from_slice(&body).map_err(|_| AuthError::Refused {
-                status,
-                message: "the token response is not the JSON Zoom sends".to_string(),
-            })?;
-        let lifetime = Duration::from_secs(parsed.expires_in.unwrap_or(3600));
+        .request(http)
+        .await?;
+        // The lifetime is clamped (endpoint::MAX_LIFETIME), so this cannot overflow; if
+        // it somehow did, renewing at once is the safe side.
+        let serves = grant.lifetime.saturating_sub(renew_margin(grant.lifetime));
+        let renew_at = asked.checked_add(serves).unwrap_or(asked);
         Ok((
             Cached {
-                token: SecretString::from(parsed.access_token),
-                expires: Instant::now() + lifetime,
+                token: grant.token,
+                renew_at,
                 generation,
             },
-            parsed.api_url,
+            grant.api_url,
         ))
+    }
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    #[test]
+    fn short_lives_are_renewed_at_a_quarter_left() {
+        let s = Duration::from_secs;
+        assert_eq!(renew_margin(s(3600)), s(60));
+        assert_eq!(renew_margin(s(240)), s(60));
+        assert_eq!(renew_margin(s(60)), s(15));
+        assert_eq!(renew_margin(s(30)), Duration::from_millis(7500));
+        assert_eq!(renew_margin(Duration::ZERO), Duration::ZERO);
+        assert_eq!(renew_margin(endpoint::MAX_LIFETIME), s(60));
+    }
+
+    #[test]
+    fn only_failures_on_the_endpoints_side_are_transient() {
+        let failed = AuthError::Failed {
+            status: 503,
+            message: String::new(),
+        };
+        let refused = AuthError::Refused {
+            status: 401,
+            message: String::new(),
+        };
+        assert!(failed.is_transient());
+        assert!(AuthError::Unreachable(String::new()).is_transient());
+        assert!(!refused.is_transient());
+        assert!(!AuthError::Missing.is_transient());
+        let gave_up = AuthError::GaveUp {
+            tries: START_TRIES,
+            last: Box::new(failed),
+        };
+        assert!(!gave_up.is_transient(), "already asked again");
+        assert_eq!(
+            gave_up.to_string(),
+            "the token endpoint failed (HTTP 503): ; gave up after 4 tries at startup, nothing was sent"
+        );
     }
 }

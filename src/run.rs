@@ -154,19 +154,29 @@ pub async fn execute(
         .map(|u| u.to_string())
         .unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
     if !s.dry_run {
-        let a = Auth::new(creds, token_url)?;
-        if let Some(api_url) = a.start(&http).await? {
-            if s.base_url.is_none() && sim.is_none() {
-                base = check_url(
-                    "api_url (from the token response)",
-                    &format!("{}/v2", api_url.trim_end_matches('/')),
-                )?
-                .to_string();
+        let a = Auth::new(creds, token_url)?.token_timeout(s.timeout);
+        let api_url = tokio::select! {
+            started = a.start_with_backoff(&http, s.retry.base_delay, s.retry.max_delay) => started?,
+            _ = stop.stopped() => anyhow::bail!("stopped while asking for the first token: nothing was sent"),
+        };
+        // An explicit base (flag, environment, config, the simulator) always wins; the
+        // token's api_url is only a default, and only to one of Zoom's own hosts (or the
+        // token endpoint's, as the simulator's is).
+        if let Some(api_url) = api_url.filter(|_| s.base_url.is_none() && sim.is_none()) {
+            match crate::auth::api_base(&api_url, &s.token_url) {
+                Ok(url) => {
+                    base = url.to_string();
+                    tracing::info!("the account's API base: {base} (the token's api_url)");
+                }
+                Err(why) => tracing::warn!(
+                    "the token's api_url {:?} {why}: not followed, keeping {base}",
+                    crate::auth::endpoint::shown(&api_url)
+                ),
             }
         }
         let a = Arc::new(a);
         if s.fetch_policy {
-            policy = fetch_policy(&http, &a, &base, &limiter, &s, &stop).await;
+            policy = fetch_policy(&http, &a, &base, &limiter, &s, &stop).await?;
         }
         policy.validate_as_account()?;
         auth = Some(a);
@@ -289,7 +299,10 @@ pub async fn execute(
 }
 
 /// Reads the account's enhanced password rules (a Medium call, so through the limiter).
-/// A refusal (403, missing scope) or any failure falls back to the basic rules, loudly.
+/// A 401 means the token itself is refused, and every PUT would be too: a fixed token
+/// ends the run at once, an S2S token is renewed once and then ends it, before any
+/// password is sent (`Err`, exit 2). Any other refusal (403, missing scope) or failure
+/// falls back to the basic rules, loudly.
 async fn fetch_policy(
     http: &reqwest::Client,
     auth: &Auth,
@@ -297,16 +310,46 @@ async fn fetch_policy(
     limiter: &Limiter,
     s: &Settings,
     stop: &Stop,
-) -> PasswordPolicy {
+) -> anyhow::Result<PasswordPolicy> {
     let client = ZoomClient::new(http.clone(), base, s.body);
-    if !limiter.acquire(stop.token()).await {
-        return PasswordPolicy::default();
-    }
-    let result = match auth.bearer(http).await {
-        Ok(bearer) => client.get_policy(&bearer).await.map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
+    let mut renewed = false;
+    let result = loop {
+        if !limiter.acquire(stop.token()).await {
+            return Ok(PasswordPolicy::default());
+        }
+        let bearer = match auth.bearer(http).await {
+            Ok(b) => b,
+            Err(e) => break Err(e.to_string()),
+        };
+        match client.get_policy(&bearer).await {
+            Err(client::PolicyError::Refused {
+                status: 401,
+                message,
+                ..
+            }) => {
+                let refused = format!("the access token was refused (HTTP 401: {message}) when reading the account's settings");
+                if renewed {
+                    anyhow::bail!("{refused}, even just after it was fetched, before any password was sent: check the Server-to-Server app's scopes and that it is activated");
+                }
+                let renewable = auth
+                    .renew_after_401(http, bearer.generation)
+                    .await
+                    .map_err(|e| {
+                        anyhow::anyhow!(
+                            "{refused}, and no new one could be had: {e}; nothing was sent"
+                        )
+                    })?;
+                if !renewable {
+                    anyhow::bail!(
+                        "{refused}, before any password was sent: check ZOOM_ACCESS_TOKEN"
+                    );
+                }
+                renewed = true;
+            }
+            other => break other.map_err(|e| e.to_string()),
+        }
     };
-    match result {
+    Ok(match result {
         Ok(p) => {
             tracing::info!(policy = ?p, "the account's password rules are checked locally");
             p
@@ -315,5 +358,5 @@ async fn fetch_policy(
             tracing::warn!(error = %e, "could not read the account's password rules (needs scope account:read:admin); only Zoom's basic rules are checked locally");
             PasswordPolicy::default()
         }
-    }
+    })
 }

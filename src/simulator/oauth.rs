@@ -34,17 +34,19 @@ pub struct TokenStore {
 }
 
 impl TokenStore {
-    /// Mints a token valid for `lifetime` from `now`. Tokens come from the OS-seeded
-    /// thread RNG, not the simulator's seeded one, so granting tokens does not shift the
-    /// fault sequence a seed reproduces.
+    /// Mints a token valid for `lifetime` from `now` (a lifetime past the end of
+    /// `SystemTime` never expires rather than overflowing). Tokens come from the
+    /// OS-seeded thread RNG, not the simulator's seeded one, so granting tokens does not
+    /// shift the fault sequence a seed reproduces.
     pub fn issue(&mut self, now: SystemTime, lifetime: Duration) -> String {
+        let expires_at = now.checked_add(lifetime).unwrap_or_else(far_future);
         loop {
             let mut bytes = [0u8; 24];
             rand::thread_rng().fill_bytes(&mut bytes);
             let token = format!("simtok_{}", URL_SAFE_NO_PAD.encode(bytes));
             if !self.grants.contains_key(&token) {
                 let grant = Grant {
-                    expires_at: now + lifetime,
+                    expires_at,
                     uses: 0,
                 };
                 self.grants.insert(token.clone(), grant);
@@ -78,6 +80,14 @@ impl TokenStore {
         grant.uses += 1;
         true
     }
+}
+
+/// A time no clock reaches: about 292 billion years from the epoch, the largest
+/// `SystemTime` every platform holds.
+fn far_future() -> SystemTime {
+    SystemTime::UNIX_EPOCH
+        .checked_add(Duration::from_secs(i64::MAX as u64 / 2))
+        .unwrap_or(SystemTime::UNIX_EPOCH + Duration::from_secs(u32::MAX as u64))
 }
 
 /// The token of an `Authorization: Bearer …` header (scheme case-insensitive).
@@ -184,6 +194,27 @@ mod unit {
             now + Duration::from_secs(1 << 30)
         ));
         assert!(!store.authorize(&config, None, now));
+    }
+
+    #[test]
+    fn a_lifetime_past_the_end_of_time_never_expires_and_never_panics() {
+        let config = SimConfig {
+            token_lifetime_secs: u64::MAX,
+            ..SimConfig::default()
+        };
+        let mut store = TokenStore::default();
+        let now = SystemTime::now();
+        let auth = basic_header("sim-client", "sim-secret");
+        let request = TokenRequest {
+            authorization: Some(&auth),
+            query: Some("grant_type=account_credentials&account_id=sim-account"),
+            form: None,
+        };
+        let answer = grant(&config, &mut store, now, "http://x", &request).unwrap();
+        assert_eq!(answer["expires_in"], u64::MAX);
+        let header = format!("Bearer {}", answer["access_token"].as_str().unwrap());
+        let later = now + Duration::from_secs(1 << 40);
+        assert!(store.authorize(&config, Some(&header), later));
     }
 
     #[test]

@@ -139,8 +139,11 @@ async fn urls_with_credentials_are_refused_without_repeating_them() {
     assert!(server.received_requests().await.unwrap().is_empty());
 }
 
+/// Not followed (issue 10, defect 17: only Zoom's hosts or the token endpoint's own);
+/// the run keeps the default base. The row is refused locally, so nothing is sent
+/// anywhere; `hardening::auth` checks the warning.
 #[tokio::test]
-async fn a_token_response_pointing_at_plain_http_elsewhere_is_refused() {
+async fn a_token_response_pointing_at_plain_http_elsewhere_is_not_followed() {
     let server = MockServer::start().await;
     let p = port(&server);
     Mock::given(method("POST"))
@@ -157,13 +160,33 @@ async fn a_token_response_pointing_at_plain_http_elsewhere_is_refused() {
         .expect(0)
         .mount(&server)
         .await;
+    let dir = util::tmp();
+    let input = util::write(
+        dir.path(),
+        "input.csv",
+        "email,password
+a@x.com,x
+",
+    );
+    let report = dir.path().join("report.csv");
     let token_url = format!("{}/oauth/token", server.uri());
-    assert_refused(
-        &["--token-url", &token_url],
+    let r = util::run(
+        dir.path(),
+        &[
+            input.to_str().unwrap(),
+            "--report",
+            report.to_str().unwrap(),
+            "--yes",
+            "--no-fetch-policy",
+            "--token-url",
+            &token_url,
+        ],
         s2s(),
-        "invalid api_url (from the token response) = http://0.0.0.0",
     )
-    .await;
+    .await
+    .unwrap();
+    assert_eq!(r.exit_code, 1);
+    assert_eq!(r.tally.requests, 0);
 }
 
 #[tokio::test]

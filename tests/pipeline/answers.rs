@@ -336,15 +336,19 @@ async fn answer_401_124_with_a_fixed_token_stops_the_run() {
 
 #[tokio::test]
 async fn answer_429_daily_stops_the_run_until_retry_after() {
+    // A day after the next midnight: within the 48 h a Retry-After is believed for
+    // (client::MAX_RETRY_AFTER), and never in the past, even across midnight.
+    let at = next_midnight() + Duration::from_secs(24 * 3600);
+    let at = humantime::format_rfc3339_seconds(at).to_string();
     let daily = zoom(429, 429, DAILY_429)
         .insert_header("X-RateLimit-Category", "Medium")
         .insert_header("X-RateLimit-Type", "Daily-limit")
         .insert_header("X-RateLimit-Limit", "2000")
         .insert_header("X-RateLimit-Remaining", "0")
-        .insert_header("Retry-After", "2099-01-01T00:00:00Z");
+        .insert_header("Retry-After", at.as_str());
     let (result, report, _dir) = stops_the_run(daily).await;
     assert_eq!(result.exit_code, 3);
-    let resets_at = humantime::parse_rfc3339("2099-01-01T00:00:00Z").unwrap();
+    let resets_at = humantime::parse_rfc3339(&at).unwrap();
     match result.stop {
         Some(StopReason::DailyLimit { resets_at: at }) => assert!(
             at >= resets_at && at < resets_at + Duration::from_secs(1),
@@ -352,8 +356,7 @@ async fn answer_429_daily_stops_the_run_until_retry_after() {
         ),
         other => panic!("stopped for {other:?}"),
     }
-    let gone = "not sent: Zoom's daily rate limit was reached; it resets at 2099-01-01T00:00:00Z"
-        .to_string();
+    let gone = format!("not sent: Zoom's daily rate limit was reached; it resets at {at}");
     #[rustfmt::skip]
     let expected: &[Expected] = &[
         (2, "u1@example.com", "rate_limited", Some(429), Some(429), 1, DAILY_429),
