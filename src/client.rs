@@ -59,6 +59,8 @@ pub struct Answer {
     pub ratelimit_type: Option<String>,
     /// `Retry-After`, as a wait from now, in any of its three forms.
     pub retry_after: Option<Duration>,
+    /// `Location`, redacted like the body: a redirect is reported, never followed.
+    pub location: Option<String>,
     pub body: bytes::Bytes,
 }
 
@@ -141,6 +143,9 @@ async fn read(response: reqwest::Response, secrets: &[&str]) -> Sent {
     };
     let ratelimit_type = header("x-ratelimit-type");
     let retry_after = header("retry-after").and_then(|v| parse_retry_after(&v, SystemTime::now()));
+    let location = header("location").map(|l| {
+        String::from_utf8_lossy(&redact(l.into_bytes().into(), secrets, false)).into_owned()
+    });
     let mut response = response;
     let mut body = Vec::new();
     let mut cut_short = false;
@@ -163,6 +168,7 @@ async fn read(response: reqwest::Response, secrets: &[&str]) -> Sent {
         status,
         ratelimit_type,
         retry_after,
+        location,
         body: redact(body.into(), secrets, cut_short),
     })
 }
