@@ -142,5 +142,8 @@ pub fn next_utc_midnight(now: SystemTime) -> SystemTime {
         .duration_since(SystemTime::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    SystemTime::UNIX_EPOCH + std::time::Duration::from_secs((secs / 86_400 + 1) * 86_400)
+    let midnight = std::time::Duration::from_secs((secs / 86_400 + 1).saturating_mul(86_400));
+    SystemTime::UNIX_EPOCH
+        .checked_add(midnight)
+        .unwrap_or(SystemTime::UNIX_EPOCH)
 }
