@@ -270,9 +270,12 @@ fn answer(
     let outcome = verdict.outcome;
     let status = verdict.http_status;
     let rate = verdict.rate;
+    let redirect = (300..=399).contains(&status);
+    if outcome == Outcome::Failed && !redirect {
+        return failed(s, verdict, rules, now);
+    }
     let message = verdict.message.clone();
     s.last = Some(verdict);
-    let max = rules.retry.attempts;
     match outcome {
         Outcome::Changed if s.unanswered => finish(
             Outcome::Changed,
@@ -303,50 +306,58 @@ fn answer(
             }
         }
         Outcome::AuthFailed => auth_lost(s),
-        Outcome::RateLimited
-            if rate == Some(RateKind::Daily)
-                || retry_after.is_some_and(|d| d > LONG_RETRY_AFTER) =>
-        {
-            Step::Stop {
-                reason: StopReason::DailyLimit {
-                    resets_at: resets_at(retry_after, now.time),
-                },
-                finish: Some(Finish {
-                    outcome: Outcome::RateLimited,
-                    message: noting_unanswered(&message, s.unanswered),
-                }),
-            }
-        }
-        Outcome::RateLimited => {
-            s.throttles = s.throttles.saturating_add(1);
-            if s.throttles >= max.saturating_mul(3) {
-                let m = format!("{message}; still rate limited after {} tries", s.tries);
-                return finish(Outcome::RateLimited, noting_unanswered(&m, s.unanswered));
-            }
-            // At most LONG_RETRY_AFTER here: anything longer stopped the run above.
-            let wait = retry_after
-                .unwrap_or_else(|| backoff(&rules.retry, s.throttles, now.jitter))
-                .min(LONG_RETRY_AFTER);
-            if rate == Some(RateKind::Concurrent) {
-                // "Too many concurrent requests." is about this one user (another app,
-                // or an ID and an email naming the same user): only this row waits, and
-                // the account's budget is not the cause.
-                Step::Send { wait }
-            } else {
-                Step::PauseAll { wait }
-            }
-        }
-        // A redirect is not followed (the password must go only where it was meant to),
-        // and says nothing about the user: not final, so `--resume` tries again.
-        Outcome::Failed if (300..=399).contains(&status) => finish(
+        Outcome::RateLimited => rate_limited(s, rate, retry_after, rules, now),
+        // Only a redirect is left here (a 5xx went to `failed` above). It is not followed
+        // (the password goes only where it was meant to), and says nothing about the
+        // user: not final, so `--resume` tries again.
+        Outcome::Failed => finish(
             Outcome::Failed,
             format!("{message}; {}", applied_or_not(s.unanswered)),
         ),
-        Outcome::Failed => {
-            let verdict = s.last.clone().expect("set above");
-            failed(s, verdict, rules, now)
-        }
         other => finish(other, message),
+    }
+}
+
+/// A 429: stop for the day, pause everyone, or (one user's concurrency) wait alone.
+fn rate_limited(
+    s: &mut State,
+    rate: Option<RateKind>,
+    retry_after: Option<Duration>,
+    rules: &Rules,
+    now: &Now,
+) -> Step {
+    let message = s
+        .last
+        .as_ref()
+        .map_or("", |v| v.message.as_str())
+        .to_string();
+    if rate == Some(RateKind::Daily) || retry_after.is_some_and(|d| d > LONG_RETRY_AFTER) {
+        return Step::Stop {
+            reason: StopReason::DailyLimit {
+                resets_at: resets_at(retry_after, now.time),
+            },
+            finish: Some(Finish {
+                outcome: Outcome::RateLimited,
+                message: noting_unanswered(&message, s.unanswered),
+            }),
+        };
+    }
+    s.throttles = s.throttles.saturating_add(1);
+    if s.throttles >= rules.retry.attempts.saturating_mul(3) {
+        let m = format!("{message}; still rate limited after {} tries", s.tries);
+        return finish(Outcome::RateLimited, noting_unanswered(&m, s.unanswered));
+    }
+    // At most LONG_RETRY_AFTER here: anything longer stopped the run above.
+    let wait = retry_after
+        .unwrap_or_else(|| backoff(&rules.retry, s.throttles, now.jitter))
+        .min(LONG_RETRY_AFTER);
+    if rate == Some(RateKind::Concurrent) {
+        // "Too many concurrent requests." is about this one user (another app, or an ID
+        // and an email naming the same user): only this row waits, and the account's
+        // budget is not the cause.
+        Step::Send { wait }
+    } else {
+        Step::PauseAll { wait }
     }
 }
 
