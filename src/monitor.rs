@@ -375,4 +375,32 @@ mod unit {
             assert!(b.feed(&row(o, s)).is_none());
         }
     }
+
+    /// Issue 10, defect 4: rows that failed before a request left count; rows never
+    /// tried neither count nor break the streak.
+    #[test]
+    fn breaker_counts_rows_never_sent() {
+        let mut b = Breaker {
+            limit: 3,
+            key: None,
+            streak: 0,
+        };
+        let unsent = || Row::local(2, "u".into(), Outcome::Failed, "not sent: refused".into());
+        assert!(b.feed(&unsent()).is_none());
+        assert!(b.feed(&unsent()).is_none());
+        for o in [
+            Outcome::InvalidInput,
+            Outcome::NotAttempted,
+            Outcome::DryRun,
+        ] {
+            assert!(b
+                .feed(&Row::local(3, "v".into(), o, String::new()))
+                .is_none());
+        }
+        let why = b.feed(&unsent()).expect("trips");
+        assert_eq!(
+            why,
+            "3 rows in a row ended failed (no answer): \"not sent: refused\"; check the network path to the API and --base-url"
+        );
+    }
 }
