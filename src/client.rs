@@ -65,6 +65,8 @@ pub struct Answer {
     /// `X-RateLimit-Limit` and `-Remaining`, when sent (optional at Zoom: API-NOTES).
     pub ratelimit_limit: Option<u32>,
     pub ratelimit_remaining: Option<u32>,
+    /// `Location`, redacted like the body: a redirect is reported, never followed.
+    pub location: Option<String>,
     pub body: bytes::Bytes,
 }
 
@@ -227,6 +229,9 @@ pub(crate) fn describe(e: &reqwest::Error) -> String {
 async fn read(response: reqwest::Response, secrets: &[&str]) -> Sent {
     let status = response.status().as_u16();
     let limits = rate_limit_headers(response.headers(), SystemTime::now());
+    let location = response.headers().get("location").map(|l| {
+        String::from_utf8_lossy(&redact(l.as_bytes().to_vec().into(), secrets, false)).into_owned()
+    });
     let mut response = response;
     let mut body = Vec::new();
     let mut cut_short = false;
@@ -251,6 +256,7 @@ async fn read(response: reqwest::Response, secrets: &[&str]) -> Sent {
         retry_after: limits.retry_after,
         ratelimit_limit: limits.limit,
         ratelimit_remaining: limits.remaining,
+        location,
         body: redact(body.into(), secrets, cut_short),
     })
 }

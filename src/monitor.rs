@@ -8,8 +8,10 @@
 //!
 //! The circuit breaker: `--max-failures N` rows in a row that failed the same way (same
 //! outcome, HTTP status and Zoom code — every row 403 for a missing scope, say) stop the
-//! run. Rows that say something about one user rather than the run (not found, refused
-//! password, the 24-hour limit) neither count nor break a streak; a success breaks it.
+//! run. Rows that failed before any request left (a closed port, DNS) count like the
+//! rest. Rows that say something about one user rather than the run (not found, refused
+//! password, the 24-hour limit), or nothing at all (refused input, not attempted), neither
+//! count nor break a streak; a success breaks it.
 
 use crate::limiter::Limiter;
 use crate::outcome::Outcome;
@@ -43,19 +45,26 @@ struct Breaker {
 impl Breaker {
     /// Feeds one row; returns a description when the breaker trips.
     fn feed(&mut self, row: &Row) -> Option<String> {
-        if self.limit == 0 || row.attempts == 0 {
+        if self.limit == 0 {
             return None;
         }
+        // A row that failed without a request leaving (connection refused, DNS) counts
+        // like any other failure: a closed port is exactly what the breaker is for.
         let counts = matches!(
             row.outcome,
             Outcome::Rejected | Outcome::AuthFailed | Outcome::Failed | Outcome::RateLimited
         );
+        // Rows that were never tried (refused input, not attempted, a dry run) say
+        // nothing about the server, and neither do those about one user.
         let neutral = matches!(
             row.outcome,
             Outcome::UserNotFound
                 | Outcome::PolicyRejected
                 | Outcome::ChangeLimit24h
                 | Outcome::SameAsOld
+                | Outcome::InvalidInput
+                | Outcome::NotAttempted
+                | Outcome::DryRun
         );
         if neutral {
             return None;
@@ -78,6 +87,7 @@ impl Breaker {
                 Some(401) => "check the credentials",
                 Some(403) => "check that the app has the user:write:admin (or user:update:password:admin) scope and that its user is an owner or admin",
                 Some(s) if s >= 500 => "Zoom (or the network to it) is failing; try again later",
+                Some(300..=399) => "the API redirects elsewhere: check --base-url",
                 None => "check the network path to the API and --base-url",
                 _ => "check the last rows of the report",
             };
@@ -364,5 +374,33 @@ mod unit {
         ] {
             assert!(b.feed(&row(o, s)).is_none());
         }
+    }
+
+    /// Issue 10, defect 4: rows that failed before a request left count; rows never
+    /// tried neither count nor break the streak.
+    #[test]
+    fn breaker_counts_rows_never_sent() {
+        let mut b = Breaker {
+            limit: 3,
+            key: None,
+            streak: 0,
+        };
+        let unsent = || Row::local(2, "u".into(), Outcome::Failed, "not sent: refused".into());
+        assert!(b.feed(&unsent()).is_none());
+        assert!(b.feed(&unsent()).is_none());
+        for o in [
+            Outcome::InvalidInput,
+            Outcome::NotAttempted,
+            Outcome::DryRun,
+        ] {
+            assert!(b
+                .feed(&Row::local(3, "v".into(), o, String::new()))
+                .is_none());
+        }
+        let why = b.feed(&unsent()).expect("trips");
+        assert_eq!(
+            why,
+            "3 rows in a row ended failed (no answer): \"not sent: refused\"; check the network path to the API and --base-url"
+        );
     }
 }

@@ -180,11 +180,45 @@ pub fn clip(s: &str) -> String {
     }
 }
 
+/// The longest piece of a `Location` kept for a redirect's message.
+pub const MAX_LOCATION: usize = 200;
+
+/// A redirect's `Location` made fit for a report cell: control characters and runs of
+/// whitespace become one space, and it is clipped to [`MAX_LOCATION`] characters.
+pub fn sanitize_location(location: &str) -> String {
+    let flat: String = location
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let flat = flat.split_whitespace().collect::<Vec<_>>().join(" ");
+    match flat.char_indices().nth(MAX_LOCATION) {
+        Some((i, _)) => format!("{}…", &flat[..i]),
+        None => flat,
+    }
+}
+
 /// Reads one HTTP answer to `PUT /users/{id}/password`. `ratelimit_type` is the
 /// `X-RateLimit-Type` header, when present.
 pub fn classify(status: u16, ratelimit_type: Option<&str>, body: &[u8]) -> Verdict {
+    classify_answer(status, ratelimit_type, None, body)
+}
+
+/// [`classify`], with the `Location` header for a redirect's message. A 3xx is never
+/// followed (the client's policy): the password was sent where it was meant to go and
+/// nowhere else, nothing was changed, and the row is `failed`, not final, so `--resume`
+/// tries again once the base URL is put right.
+pub fn classify_answer(
+    status: u16,
+    ratelimit_type: Option<&str>,
+    location: Option<&str>,
+    body: &[u8],
+) -> Verdict {
     let (zoom_code, zoom_message) = parse_body(body);
     let message = match &zoom_message {
+        _ if (300..=399).contains(&status) => match location.map(sanitize_location) {
+            Some(l) if !l.is_empty() => format!("redirected to {l}, not followed"),
+            _ => format!("redirected (HTTP {status}, no Location), not followed"),
+        },
         Some(m) => clip(m.trim()),
         None if body.iter().all(u8::is_ascii_whitespace) => {
             format!("HTTP {status} with an empty body")
@@ -216,7 +250,7 @@ pub fn classify(status: u16, ratelimit_type: Option<&str>, body: &[u8]) -> Verdi
             });
             Outcome::RateLimited
         }
-        500..=599 => Outcome::Failed,
+        300..=399 | 500..=599 => Outcome::Failed,
         _ => Outcome::Rejected,
     };
     Verdict {
@@ -269,5 +303,33 @@ mod unit {
             br#"{"code":429,"message":"daily quota of another kind"}"#,
         );
         assert_eq!(v.rate, Some(RateKind::PerSecond));
+    }
+
+    #[test]
+    fn redirects_are_failed_not_final() {
+        let v = classify_answer(
+            301,
+            None,
+            Some("https://evil.example/\r\nSet-Cookie: x\t y"),
+            b"<html>moved</html>",
+        );
+        assert_eq!(v.outcome, Outcome::Failed);
+        assert!(!v.outcome.is_final());
+        assert_eq!(
+            v.message,
+            "redirected to https://evil.example/ Set-Cookie: x y, not followed"
+        );
+        let v = classify_answer(308, None, None, b"");
+        assert_eq!(
+            v.message,
+            "redirected (HTTP 308, no Location), not followed"
+        );
+        let long = format!("https://x.example/{}", "a".repeat(5000));
+        let v = classify_answer(302, None, Some(&long), b"");
+        assert_eq!(
+            v.message.chars().count(),
+            "redirected to , not followed".chars().count() + MAX_LOCATION + 1
+        );
+        assert_eq!(classify(302, None, b"").outcome, Outcome::Failed);
     }
 }

@@ -17,7 +17,6 @@ use crate::input::{self, CHANNEL_DEPTH};
 use crate::journal::{self, Journal};
 use crate::limiter::Limiter;
 use crate::monitor::Monitor;
-use crate::outcome::Outcome;
 use crate::report::{self, Tally};
 use crate::resume::Resume;
 use crate::rules::PasswordPolicy;
@@ -238,7 +237,8 @@ pub async fn execute(
         saved,
         s.concurrency,
     ));
-    let skipped = workers::dispatch(pool, item_rx, row_tx, resume, s.dry_run).await;
+    let dispatched = workers::dispatch(pool, item_rx, row_tx, resume, s.dry_run).await;
+    let skipped = dispatched.skipped;
     let read_result = reader.await?;
     let tally = monitor.await??;
     if let Err(e) = read_result {
@@ -257,19 +257,17 @@ pub async fn execute(
     }
 
     let reason = stop.reason();
-    let exit_code = if reason.is_some() {
-        3
-    } else if skipped.not_changed == 0
-        && tally.rows()
-            == tally.get(if s.dry_run {
-                Outcome::DryRun
-            } else {
-                Outcome::Changed
-            })
-    {
-        0
-    } else {
-        1
+    // From the rows read as well as the tally: a row read and never reported (a lost
+    // task) means the run did not finish, whatever the rows that were reported say.
+    let exit_code = {
+        let missing = dispatched.unreported(&tally);
+        if missing != 0 {
+            tracing::error!(
+                rows = missing,
+                "rows read have no report row: the run did not finish; --resume continues it"
+            );
+        }
+        dispatched.exit_code(&tally, reason.is_some(), s.dry_run)
     };
     let elapsed = started.elapsed();
     let resume_command = (tally.remaining() > 0 || reason.is_some())

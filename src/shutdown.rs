@@ -61,7 +61,8 @@ impl StopReason {
 /// are abandoned (and reported as unanswered: the change may have been applied).
 pub const GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// The stop signal and its reason, shared by every stage.
+/// The stop signal and its reason, shared by every stage. Its lock tolerates poisoning:
+/// a row that panicked (and was contained) must not make every later stop panic too.
 #[derive(Clone, Default)]
 pub struct Stop {
     token: CancellationToken,
@@ -77,7 +78,7 @@ impl Stop {
 
     /// Stops the run for `reason`, unless it was already stopped for another.
     pub fn stop(&self, reason: StopReason) {
-        let mut r = self.reason.lock().unwrap();
+        let mut r = self.reason.lock().unwrap_or_else(|p| p.into_inner());
         if r.is_none() {
             tracing::warn!(reason = %reason.explain(), "stopping the run");
             *r = Some(reason);
@@ -102,7 +103,10 @@ impl Stop {
     }
 
     pub fn reason(&self) -> Option<StopReason> {
-        self.reason.lock().unwrap().clone()
+        self.reason
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub fn token(&self) -> &CancellationToken {
@@ -142,5 +146,8 @@ pub fn next_utc_midnight(now: SystemTime) -> SystemTime {
         .duration_since(SystemTime::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    SystemTime::UNIX_EPOCH + std::time::Duration::from_secs((secs / 86_400 + 1) * 86_400)
+    let midnight = std::time::Duration::from_secs((secs / 86_400 + 1).saturating_mul(86_400));
+    SystemTime::UNIX_EPOCH
+        .checked_add(midnight)
+        .unwrap_or(SystemTime::UNIX_EPOCH)
 }

@@ -2,20 +2,22 @@
 //! each one through to a final answer, retrying only where Zoom's semantics make it safe.
 //!
 //! Per row the order is STYLE 6's: a slot in the pool → the journal record → (per
-//! attempt) the token → the shared pause → the rate limiter → the request → the verdict.
-//! How many slots: `--concurrency`, or by default enough to keep the rate full at the
-//! latency actually observed (rate × latency × 1.5 + 2, capped), re-read before every
-//! dispatch so a slow server gets more requests in flight and a fast one fewer. Never two requests for one user at
-//! once: the reader refuses a second row for a user, so each user has one task.
+//! attempt) the token → the limiter (its FIFO turn, then the shared pause, then the
+//! pace) → the request → the verdict. How many slots: `--concurrency`, or by default
+//! enough to keep the rate full at the latency actually observed (rate × latency × 1.5 +
+//! 2, capped), re-read before every dispatch so a slow server gets more requests in
+//! flight and a fast one fewer. Never two requests for one user at once: the reader
+//! refuses a second row for a user, so each user has one task.
 //!
-//! Retries (API-NOTES, "what that means for retries"): nothing sent → back off and send
-//! again; sent but unanswered (timeout, reset, 5xx) → send the *same* password again, and
-//! read a same-as-old answer as proof the earlier attempt was applied; per-second 429 →
-//! pause everyone for `Retry-After` (or a jittered backoff) and cut the rate; daily 429 →
-//! stop the run; 401 → renew the token once for everybody and send again, but give up the
-//! run when a fresh token that never worked is refused too; any other 4xx is final and
-//! never retried. After a stop, requests on the wire get [`GRACE`] to answer; then they
-//! are abandoned as unanswered (their change may have been applied).
+//! Retries follow a pure policy (`policy`: state + answer → next step, table-tested);
+//! `rotate` is the loop that carries its steps out. After a stop, requests on the wire
+//! get `GRACE` to answer; then they are abandoned as unanswered (their change may have
+//! been applied).
+//!
+//! No row is ever lost: each row's slot is a guard its task owns ([`Slot`]), so a row
+//! that panics or is cancelled still frees it; a panic is contained per row (`contain`)
+//! and reported as a `failed` row for the same line and user; and [`dispatch`] says how
+//! many items it received, so the run can tell rows read from rows reported.
 
 use crate::auth::Auth;
 use crate::client::ZoomClient;
@@ -25,7 +27,7 @@ use crate::input::Item;
 use crate::journal::Journal;
 use crate::limiter::Limiter;
 use crate::outcome::Outcome;
-use crate::report::Row;
+use crate::report::{Row, Tally};
 use crate::resume::{Decision, Resume};
 use crate::shutdown::Stop;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -34,7 +36,10 @@ use std::time::Duration;
 use tokio::sync::{mpsc, Notify};
 use tokio_util::task::TaskTracker;
 
+mod contain;
+mod policy;
 mod rotate;
+pub use contain::Progress;
 use rotate::{not_attempted, Generations};
 
 pub use crate::report::MAY_HAVE_APPLIED;
@@ -119,29 +124,35 @@ impl Pool {
         self.in_flight.load(Ordering::Relaxed)
     }
 
-    /// Waits for a free slot; `false` if the run stopped first.
-    async fn slot(&self) -> bool {
+    /// Waits for a free slot; `None` if the run stopped first.
+    async fn slot(self: &Arc<Self>) -> Option<Slot> {
         loop {
             let freed = self.slot_freed.notified();
             tokio::pin!(freed);
             freed.as_mut().enable();
             if self.stop.is_stopped() {
-                return false;
+                return None;
             }
             if self.in_flight() < self.target() {
                 self.in_flight.fetch_add(1, Ordering::Relaxed);
-                return true;
+                return Some(Slot(self.clone()));
             }
             tokio::select! {
                 _ = freed => {}
-                _ = self.stop.stopped() => return false,
+                _ = self.stop.stopped() => return None,
             }
         }
     }
+}
 
-    fn release(&self) {
-        self.in_flight.fetch_sub(1, Ordering::Relaxed);
-        self.slot_freed.notify_one();
+/// One row's place in the pool, freed when dropped: at the row's end, and equally when
+/// its task unwinds from a panic or is cancelled.
+pub struct Slot(Arc<Pool>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.0.slot_freed.notify_one();
     }
 }
 
@@ -154,36 +165,68 @@ pub struct Skipped {
     pub not_changed: u64,
 }
 
-/// Takes items from the reader until it is done, and reports every row. Returns the
-/// users skipped because `--resume` found them final.
+/// What the dispatcher did with the items it received.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Dispatched {
+    /// Items received from the reader: every one must end as a report row or a skip.
+    pub received: u64,
+    pub skipped: Skipped,
+}
+
+impl Dispatched {
+    /// Rows received but neither reported in `tally` nor skipped (0 when all is well; a
+    /// mismatch either way counts).
+    pub fn unreported(&self, tally: &Tally) -> u64 {
+        self.received
+            .abs_diff(tally.rows().saturating_add(self.skipped.total))
+    }
+
+    /// The run's exit code (CONTRACT, "Exit codes"): 3 when it stopped early, and equally
+    /// when any row read has no report row (the run did not finish); else 0 only when
+    /// every row ended `changed` (`dry_run` in a dry run) and no skipped one ended
+    /// otherwise; else 1.
+    pub fn exit_code(&self, tally: &Tally, stopped: bool, dry_run: bool) -> u8 {
+        if stopped || self.unreported(tally) != 0 {
+            return 3;
+        }
+        let wanted = if dry_run {
+            Outcome::DryRun
+        } else {
+            Outcome::Changed
+        };
+        if self.skipped.not_changed == 0 && tally.rows() == tally.get(wanted) {
+            0
+        } else {
+            1
+        }
+    }
+}
+
+/// Takes items from the reader until it is done, and reports every row. Returns how many
+/// items it received and the users skipped because `--resume` found them final.
 pub async fn dispatch(
     pool: Arc<Pool>,
     mut items: mpsc::Receiver<Item>,
     report: mpsc::Sender<Row>,
     resume: Resume,
     dry_run: bool,
-) -> Skipped {
+) -> Dispatched {
     let tracker = TaskTracker::new();
-    let mut skipped = Skipped::default();
+    let mut done = Dispatched::default();
     while let Some(item) = items.recv().await {
+        done.received += 1;
         let job = match item {
             Item::Refused(r) => {
-                let _ = report
-                    .send(Row::local(
-                        r.line,
-                        r.user_id,
-                        Outcome::InvalidInput,
-                        r.reason,
-                    ))
-                    .await;
+                let row = Row::local(r.line, r.user_id, Outcome::InvalidInput, r.reason);
+                let _ = report.send(row).await;
                 continue;
             }
             Item::Send(job) => job,
         };
         let unanswered = match resume.decide(job.line, &job.user_id) {
             Decision::Skip { changed } => {
-                skipped.total += 1;
-                skipped.not_changed += u64::from(!changed);
+                done.skipped.total += 1;
+                done.skipped.not_changed += u64::from(!changed);
                 continue;
             }
             Decision::Send { unanswered } => unanswered,
@@ -198,19 +241,109 @@ pub async fn dispatch(
             let _ = report.send(row).await;
             continue;
         }
-        if !pool.slot().await {
+        let Some(slot) = pool.slot().await else {
             let row = not_attempted(&pool.stop, &job, unanswered);
             let _ = report.send(row).await;
             continue;
-        }
+        };
         let (pool, report) = (pool.clone(), report.clone());
         tracker.spawn(async move {
-            let row = pool.rotate(job, unanswered).await;
-            pool.release();
+            let (line, user_id) = (job.line, job.user_id.clone());
+            let progress = Progress::default();
+            let row = match contain::catch_panic(pool.rotate(job, unanswered, &progress)).await {
+                Ok(row) => row,
+                Err(_) => contain::panicked(line, user_id, &progress, unanswered),
+            };
+            drop(slot);
             let _ = report.send(row).await;
         });
     }
     tracker.close();
     tracker.wait().await;
-    skipped
+    done
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    fn tally(outcomes: &[Outcome]) -> Tally {
+        let mut t = Tally::default();
+        for o in outcomes {
+            t.add(&Row::local(2, "u".into(), *o, String::new()));
+        }
+        t
+    }
+
+    fn dispatched(received: u64, skipped: u64, not_changed: u64) -> Dispatched {
+        Dispatched {
+            received,
+            skipped: Skipped {
+                total: skipped,
+                not_changed,
+            },
+        }
+    }
+
+    fn test_pool() -> Pool {
+        Pool::new(
+            ZoomClient::new(
+                reqwest::Client::new(),
+                "http://127.0.0.1:9/v2",
+                crate::cli::BodyFormat::Json,
+            ),
+            reqwest::Client::new(),
+            Arc::new(Auth::Static(secrecy::SecretString::from("t".to_string()))),
+            Arc::new(Limiter::new(10.0)),
+            RetrySettings {
+                attempts: 1,
+                base_delay: Duration::from_millis(1),
+                max_delay: Duration::from_millis(1),
+            },
+            Stop::new(),
+            None,
+            None,
+            Concurrency::Fixed(1),
+        )
+    }
+
+    /// Issue 10, defect 1: a row's task that panicked never gave its slot back, and once
+    /// every slot had leaked the dispatcher waited forever. The slot is a guard now.
+    #[tokio::test]
+    async fn a_panicking_row_frees_its_slot() {
+        let pool = Arc::new(test_pool());
+        let slot = pool.slot().await.expect("a free slot");
+        assert_eq!(pool.in_flight(), 1);
+        let joined = tokio::spawn(async move {
+            let _slot = slot;
+            panic!("a bug in a row");
+        })
+        .await;
+        assert!(joined.unwrap_err().is_panic());
+        assert_eq!(pool.in_flight(), 0);
+        let again = tokio::time::timeout(Duration::from_secs(5), pool.slot()).await;
+        assert!(again.expect("no hang").is_some());
+    }
+
+    #[test]
+    fn exit_code_counts_rows_read_not_only_the_tally() {
+        use Outcome::*;
+        let all_changed = tally(&[Changed, Changed]);
+        #[rustfmt::skip]
+        let table = [
+            ("every row changed", dispatched(2, 0, 0), &all_changed, false, false, 0),
+            ("a row lost: never 0", dispatched(3, 0, 0), &all_changed, false, false, 3),
+            ("more rows than read", dispatched(1, 0, 0), &all_changed, false, false, 3),
+            ("skipped changed users count as read", dispatched(3, 1, 0), &all_changed, false, false, 0),
+            ("a skipped user not changed", dispatched(3, 1, 1), &all_changed, false, false, 1),
+            ("a row failed", dispatched(2, 0, 0), &tally(&[Changed, Failed]), false, false, 1),
+            ("stopped", dispatched(2, 0, 0), &all_changed, true, false, 3),
+            ("dry run", dispatched(1, 0, 0), &tally(&[DryRun]), false, true, 0),
+            ("nothing read", dispatched(0, 0, 0), &Tally::default(), false, false, 0),
+        ];
+        for (name, d, t, stopped, dry, code) in table {
+            assert_eq!(d.exit_code(t, stopped, dry), code, "{name}");
+        }
+        assert_eq!(dispatched(3, 0, 0).unreported(&all_changed), 1);
+    }
 }
