@@ -158,6 +158,13 @@ pub struct RunArgs {
     #[arg(long, requires = "report")]
     pub resume: bool,
 
+    /// Like --resume, but start a new report when --report does not exist yet: for cron
+    /// and systemd jobs, whose first run of the day creates the day's report. A plain
+    /// --resume on a missing report is refused (exit 2), so a mistyped path cannot
+    /// change everyone again [default: off].
+    #[arg(long, requires = "report")]
+    pub resume_or_start: bool,
+
     /// Run against the built-in Zoom simulator (in-process, loopback, configured by
     /// [simulator]); needs no credentials [default: off].
     #[arg(long)]
