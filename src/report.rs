@@ -296,6 +296,12 @@ pub fn read_split(path: &Path, offset: u64) -> anyhow::Result<(Vec<Row>, usize)>
         .ok_or_else(|| {
             anyhow::anyhow!("cannot read report {}: it does not exist", path.display())
         })?;
+    Ok(parse_split(path, &text, offset))
+}
+
+/// [`read_split`] of a report's bytes already read (`path` gives the format and names
+/// the report in warnings).
+pub fn parse_split(path: &Path, text: &[u8], offset: u64) -> (Vec<Row>, usize) {
     let bad = |e: String| anyhow::anyhow!("report {}: {e}", path.display());
     let mut rows = Vec::new();
     let mut after = None;
@@ -327,7 +333,7 @@ pub fn read_split(path: &Path, offset: u64) -> anyhow::Result<(Vec<Row>, usize)>
             let mut r = csv::ReaderBuilder::new()
                 .has_headers(false)
                 .flexible(true)
-                .from_reader(text.as_slice());
+                .from_reader(text);
             for rec in r.records() {
                 let Ok(rec) = rec else { continue };
                 let joined = rec.iter().collect::<Vec<_>>().join(",");
@@ -342,7 +348,7 @@ pub fn read_split(path: &Path, offset: u64) -> anyhow::Result<(Vec<Row>, usize)>
         }
     }
     let n = rows.len();
-    Ok((rows, after.unwrap_or(n)))
+    (rows, after.unwrap_or(n))
 }
 
 /// The report's length in bytes (0 when it does not exist yet).

@@ -97,7 +97,35 @@ impl Resume {
         now: SystemTime,
     ) -> anyhow::Result<(Resume, Found)> {
         let offset = previous.map_or(u64::MAX, |p| p.epoch_offset);
-        let (rows, after) = report::read_split(report_path, offset)?;
+        Ok(Resume::plan(
+            report::read_split(report_path, offset)?,
+            previous,
+            now,
+        ))
+    }
+
+    /// [`Resume::load`] of a report's bytes already read (`report_path` gives the format).
+    pub fn load_bytes(
+        report_path: &Path,
+        text: &[u8],
+        previous: Option<&Previous>,
+        now: SystemTime,
+    ) -> (Resume, Found) {
+        let offset = previous.map_or(u64::MAX, |p| p.epoch_offset);
+        Resume::plan(
+            report::parse_split(report_path, text, offset),
+            previous,
+            now,
+        )
+    }
+
+    /// The plan from a report's rows (`after`: the first row of the run `previous`
+    /// journaled).
+    fn plan(
+        (rows, after): (Vec<Row>, usize),
+        previous: Option<&Previous>,
+        now: SystemTime,
+    ) -> (Resume, Found) {
         let mut latest: HashMap<String, &Row> = HashMap::new();
         for row in &rows {
             // A refused duplicate or a dry run says nothing about the user's account:
@@ -158,7 +186,7 @@ impl Resume {
             users,
             in_flight: Arc::new(in_flight),
         };
-        Ok((resume, found))
+        (resume, found)
     }
 
     /// The rows in flight at a crash (shared with [`hold`]).

@@ -324,10 +324,10 @@ fn load_resume(
 ) -> anyhow::Result<(Resume, Vec<Record>, Option<Duration>)> {
     resume::origin::verify(&s.report, &s.input)?;
     // Before the report is read or appended to: a torn last row would swallow the next.
-    report::tail::set_aside_torn(&s.report)?;
+    let (text, _) = report::tail::set_aside_torn(&s.report)?;
     let previous = journal::read(journal_path)?;
     let now = std::time::SystemTime::now();
-    let (resume, found) = Resume::load(&s.report, previous.as_ref(), now)?;
+    let (resume, found) = Resume::load_bytes(&s.report, &text, previous.as_ref(), now);
     tracing::info!(rows = found.rows, final_users = found.done, waiting_24h = found.waiting_24h, in_flight = ?found.in_flight, "resuming");
     let wait = match &previous {
         Some(prev) if !found.in_flight.is_empty() => {

@@ -50,21 +50,22 @@ pub fn whole_len(bytes: &[u8], format: Format) -> usize {
 }
 
 /// Moves a torn tail of `report` into [`torn_path`] and cuts it off the report. Returns
-/// how many bytes were moved (0: the report ended on a whole record).
-pub fn set_aside_torn(report: &Path) -> anyhow::Result<u64> {
-    let bytes = crate::files::read_private(report)?.ok_or_else(|| {
+/// the report's bytes as they now are (so a resume reads the file once) and how many
+/// bytes were moved (0: the report ended on a whole record).
+pub fn set_aside_torn(report: &Path) -> anyhow::Result<(Vec<u8>, u64)> {
+    let mut bytes = crate::files::read_private(report)?.ok_or_else(|| {
         anyhow::anyhow!("cannot read report {}: it does not exist", report.display())
     })?;
     let end = whole_len(&bytes, Format::for_path(report));
-    let tail = &bytes[end..];
+    let tail = bytes.split_off(end);
     if tail.is_empty() {
-        return Ok(0);
+        return Ok((bytes, 0));
     }
     let torn = torn_path(report);
     // Kept durably first: a crash between the two steps leaves the tail in both places,
     // never in neither.
     let mut kept = crate::files::append_private(&torn)?;
-    kept.write_all(tail)?;
+    kept.write_all(&tail)?;
     crate::files::sync(&kept, &torn)?;
     let file = crate::files::open_append(report)?;
     file.set_len(end as u64)?;
@@ -75,7 +76,7 @@ pub fn set_aside_torn(report: &Path) -> anyhow::Result<u64> {
         bytes = tail.len(),
         "the report ended inside a row (cut short by a crash or a full disk); that part is moved to the .torn file, and the journal's record of its request makes this resume retry that user"
     );
-    Ok(tail.len() as u64)
+    Ok((bytes, tail.len() as u64))
 }
 
 #[cfg(test)]
@@ -105,11 +106,11 @@ mod unit {
         let dir = tempfile::tempdir().unwrap();
         let report = dir.path().join("r.csv");
         std::fs::write(&report, "h\n1,\"cut, here\n").unwrap();
-        assert_eq!(set_aside_torn(&report).unwrap(), 13);
+        assert_eq!(set_aside_torn(&report).unwrap(), (b"h\n".to_vec(), 13));
         assert_eq!(std::fs::read_to_string(&report).unwrap(), "h\n");
-        assert_eq!(set_aside_torn(&report).unwrap(), 0);
+        assert_eq!(set_aside_torn(&report).unwrap(), (b"h\n".to_vec(), 0));
         std::fs::write(&report, "h\n2,x").unwrap();
-        assert_eq!(set_aside_torn(&report).unwrap(), 3);
+        assert_eq!(set_aside_torn(&report).unwrap().1, 3);
         assert_eq!(
             std::fs::read_to_string(torn_path(&report)).unwrap(),
             "1,\"cut, here\n2,x"
