@@ -110,25 +110,8 @@ pub async fn execute(
         &s.password_column,
         s.generate.is_some(),
     )?;
-    // What --report names is checked before any lock or file is made, so a refused
-    // run leaves nothing behind.
-    let continuing =
-        resume::origin::check_report(&s.report, &s.input, s.resume, s.resume_or_start)?;
-    // Held for the run: the input lock (before the report lock, so a run refused for
-    // the input creates no report directory), then the report lock. Both files go when
-    // the run ends, however it ends.
-    let _input_lock = if s.dry_run {
-        None
-    } else {
-        InputLock::acquire(&s.input, &s.report)?
-    };
-    let lock = ReportLock::acquire(&s.report)?;
-    if !s.resume && std::fs::symlink_metadata(&s.report).is_ok() {
-        anyhow::bail!(
-            "report {} already exists and is never overwritten: pass --resume to continue it, or choose another --report",
-            s.report.display()
-        );
-    }
+    let claim = claim_report(&s)?;
+    let continuing = claim.continuing;
     let journal_path = journal::path_for(&s.report);
     let (resume, carried, wait) = if continuing {
         load_resume(&s, &journal_path)?
@@ -268,7 +251,7 @@ pub async fn execute(
     if !s.dry_run && !matches!(stop.reason(), Some(StopReason::Local(_))) {
         journal::finish(&journal_path);
     }
-    drop(lock);
+    drop(claim);
     if let Some(h) = sim {
         h.shutdown().await;
     }
@@ -312,6 +295,40 @@ pub async fn execute(
         report: s.report.clone(),
         stop: reason,
         elapsed,
+    })
+}
+
+/// The report a run writes, claimed: the locks it holds (their files go when this is
+/// dropped, however the run ends) and whether it continues an existing report.
+struct Claim {
+    _input: Option<InputLock>,
+    _report: ReportLock,
+    continuing: bool,
+}
+
+/// Checks what --report names before any lock or file is made (so a refused run leaves
+/// nothing behind), then takes the input lock (first, so a run refused for the input
+/// creates no report directory) and the report lock.
+fn claim_report(s: &Settings) -> anyhow::Result<Claim> {
+    let continuing =
+        resume::origin::check_report(&s.report, &s.input, s.resume, s.resume_or_start)?;
+    // A dry run sends nothing, so it cannot change a user twice: no input lock.
+    let input = if s.dry_run {
+        None
+    } else {
+        InputLock::acquire(&s.input, &s.report)?
+    };
+    let report = ReportLock::acquire(&s.report)?;
+    if !s.resume && std::fs::symlink_metadata(&s.report).is_ok() {
+        anyhow::bail!(
+            "report {} already exists and is never overwritten: pass --resume to continue it, or choose another --report",
+            s.report.display()
+        );
+    }
+    Ok(Claim {
+        _input: input,
+        _report: report,
+        continuing,
     })
 }
 

@@ -104,6 +104,58 @@ async fn release(held: &mut Vec<Job>, out: &mpsc::Sender<Item>) -> bool {
 #[cfg(test)]
 mod unit {
     use super::*;
+    use crate::shutdown::StopReason;
+
+    fn job(line: u64, user: &str) -> Item {
+        Item::Send(Job {
+            line,
+            user_id: user.into(),
+            password: secrecy::SecretString::from("Maple7-Quartz-Rain".to_string()),
+        })
+    }
+
+    fn user(item: Item) -> String {
+        match item {
+            Item::Send(j) => j.user_id,
+            Item::Refused(r) => r.user_id,
+        }
+    }
+
+    /// Held for an hour, the in-flight user comes after the others, and a stop
+    /// releases it at once (for the dispatcher to report `not_attempted`).
+    #[tokio::test]
+    async fn in_flight_users_go_last_and_a_stop_releases_them() {
+        let in_flight = Arc::new(InFlight {
+            users: [super::super::key("A@x.com")].into(),
+            lines: [9].into(),
+        });
+        let (tx, rx) = mpsc::channel(8);
+        let (out_tx, mut out) = mpsc::channel(8);
+        for item in [
+            job(2, "a@x.com"),
+            job(3, "b"),
+            job(9, "renamed"),
+            job(4, "c"),
+        ] {
+            tx.send(item).await.unwrap();
+        }
+        drop(tx);
+        let stop = Stop::new();
+        let task = tokio::spawn(hold_back(
+            rx,
+            out_tx,
+            in_flight,
+            Duration::from_secs(3600),
+            stop.clone(),
+        ));
+        assert_eq!(user(out.recv().await.unwrap()), "b");
+        assert_eq!(user(out.recv().await.unwrap()), "c");
+        stop.stop(StopReason::Interrupted);
+        assert_eq!(user(out.recv().await.unwrap()), "a@x.com");
+        assert_eq!(user(out.recv().await.unwrap()), "renamed");
+        assert!(out.recv().await.is_none());
+        task.await.unwrap();
+    }
 
     #[test]
     fn the_wait_is_until_the_deadline_and_at_most_one_timeout() {
