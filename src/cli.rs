@@ -153,8 +153,9 @@ pub struct RunArgs {
     #[arg(long)]
     pub dry_run: bool,
 
-    /// Continue the run recorded in --report: skip users already final, retry the rest
-    /// [default: off; a new report is started].
+    /// Continue the run recorded in --report: skip users already final, retry the rest.
+    /// The report must exist (else exit 2; see --resume-or-start) and have been written
+    /// for this input file [default: off; a new report is started].
     #[arg(long, requires = "report")]
     pub resume: bool,
 
