@@ -312,8 +312,10 @@ struct Claim {
 fn claim_report(s: &Settings) -> anyhow::Result<Claim> {
     let continuing =
         resume::origin::check_report(&s.report, &s.input, s.resume, s.resume_or_start)?;
-    // A dry run sends nothing, so it cannot change a user twice: no input lock.
-    let input = if s.dry_run {
+    // A dry run sends nothing, and each --simulate run has a simulator of its own: neither
+    // can change a real user twice, so neither takes the input lock (the demo's fixture
+    // may be run by many at once).
+    let input = if s.dry_run || s.simulate {
         None
     } else {
         InputLock::acquire(&s.input, &s.report)?
