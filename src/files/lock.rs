@@ -15,12 +15,15 @@
 //! again if not; and the holder removes the path while it still holds the flock, so any
 //! later opener meets either the held inode or a new one.
 //!
-//! The input lock's file is named after the input's device and inode (so a hard link,
-//! a symlink or another spelling of the path is the same input) and lives in a private
-//! per-user directory: `$XDG_RUNTIME_DIR/zoom-rotate`, else `<tmp>/zoom-rotate-<uid>`.
-//! The input's own directory may not be writable (an input in /etc), and a directory
-//! beside the report would miss two runs whose reports are in different places. Standard
-//! input has no identity to lock: two runs reading pipes cannot be told apart.
+//! The input lock is a flock on the input file itself (opened read-only): whatever path,
+//! symlink or hard link names it, whichever user or environment runs, two runs on one
+//! file meet the same lock, and there is no lock file to race on. The refused run learns
+//! the holder's report from a hint file written by the holder, named after the input's
+//! device and inode, in a private per-user directory (`$XDG_RUNTIME_DIR/zoom-rotate`,
+//! else `<tmp>/zoom-rotate-<uid>`); the hint is only for the message, so a missing one
+//! (another user's run, another environment) weakens nothing. Standard input, or an input
+//! that is not a regular file (a pipe), has no identity to lock: two runs reading pipes
+//! cannot be told apart.
 
 use super::{open_error, regular, FileId, SAFE_OPEN};
 use std::fs::{File, OpenOptions};
@@ -185,26 +188,57 @@ impl ReportLock {
 /// An exclusive lock on an input file, held for the life of a run that sends.
 #[derive(Debug)]
 pub struct InputLock {
-    held: Held,
+    /// The input, flocked.
+    _input: File,
+    /// The hint naming this run's report, removed with the lock.
+    hint: Option<Hint>,
+}
+
+/// A hint file, removed on drop if it is still the one this run wrote.
+#[derive(Debug)]
+struct Hint {
+    path: PathBuf,
+    id: FileId,
+}
+
+impl Drop for Hint {
+    fn drop(&mut self) {
+        if std::fs::symlink_metadata(&self.path).is_ok_and(|m| FileId::of(&m) == self.id) {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
 }
 
 impl InputLock {
-    /// Locks `input` for a run writing `report`; `None` for standard input (`-`).
+    /// Locks `input` for a run writing `report`; `None` for standard input or a pipe,
+    /// or a file system that cannot lock (said in a warning).
     pub fn acquire(input: &Path, report: &Path) -> anyhow::Result<Option<InputLock>> {
         if input == Path::new("-") {
             tracing::debug!("standard input: no input lock (a pipe has no identity to lock)");
             return Ok(None);
         }
-        let id = FileId::of_path(input)
+        let file = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(input)
             .map_err(|e| anyhow::anyhow!("cannot read input {}: {e}", input.display()))?;
-        let dir = lock_dir()?;
-        let path = dir.join(format!("input-{}-{}.lock", id.dev, id.ino));
+        let meta = file.metadata()?;
+        if !meta.is_file() {
+            tracing::debug!(input = %input.display(), "not a regular file: no input lock");
+            return Ok(None);
+        }
+        let id = FileId::of(&meta);
+        let hint_path = lock_dir().map(|d| d.join(format!("input-{}-{}", id.dev, id.ino)));
         let ours = absolute(report).display().to_string();
-        let hint = format!("{}\n{ours}", std::process::id());
-        match Held::acquire(&path, &hint)? {
-            Ok(held) => Ok(Some(InputLock { held })),
-            Err(holder) => {
-                let (pid, other) = holder.split_once('\n').unwrap_or((holder.as_str(), "?"));
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let holder = hint_path
+                    .ok()
+                    .and_then(|p| super::read_private(&p).ok().flatten())
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+                    .unwrap_or_default();
+                let (pid, other) = holder.split_once('\n').unwrap_or(("", ""));
                 let pid = if pid.trim().is_empty() {
                     "unknown"
                 } else {
@@ -217,19 +251,58 @@ impl InputLock {
                         report.display()
                     );
                 }
+                let other = if other.is_empty() {
+                    "(unknown: run by another user?)"
+                } else {
+                    other
+                };
                 anyhow::bail!(
-                    "another run (pid {pid}) is rotating the same input into the report {other}; wait for it to finish, or stop it (input {}, lock {})",
-                    input.display(),
-                    path.display()
+                    "another run (pid {pid}) is rotating the same input into the report {other}; wait for it to finish, or stop it (input {})",
+                    input.display()
                 )
             }
+            Err(std::fs::TryLockError::Error(e)) => {
+                tracing::warn!(input = %input.display(), error = %e, "cannot lock the input file; a second run on it at the same time would not be detected");
+                return Ok(None);
+            }
         }
+        let hint = match hint_path {
+            Ok(path) => write_hint(&path, &format!("{}\n{ours}", std::process::id())),
+            Err(e) => {
+                tracing::debug!(error = %e, "no input lock hint: a refused run will not learn this run's report");
+                None
+            }
+        };
+        Ok(Some(InputLock { _input: file, hint }))
     }
 
-    /// The lock file's path (removed when the lock is dropped).
-    pub fn path(&self) -> &Path {
-        &self.held.path
+    /// The hint file naming this run's report, while it holds the lock.
+    pub fn hint_path(&self) -> Option<&Path> {
+        self.hint.as_ref().map(|h| h.path.as_path())
     }
+}
+
+/// Writes the hint for runs refused on this input (only the flock's holder writes it, so
+/// writers never race; a stale one from a killed run is simply overwritten).
+fn write_hint(path: &Path, text: &str) -> Option<Hint> {
+    let write = || -> io::Result<Hint> {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .custom_flags(SAFE_OPEN)
+            .open(path)?;
+        file.write_all(text.as_bytes())?;
+        let file = regular(file, path)?;
+        Ok(Hint {
+            path: path.to_path_buf(),
+            id: FileId::of(&file.metadata()?),
+        })
+    };
+    write()
+        .map_err(|e| tracing::debug!(path = %path.display(), error = %e, "cannot write the input lock hint"))
+        .ok()
 }
 
 /// `path` made absolute (its directory canonical when it exists), for a message read by
@@ -345,9 +418,18 @@ mod unit {
             )),
             "{e}"
         );
-        let path = held.path().to_path_buf();
+        // Without its hint (another user's run), the lock holds all the same.
+        let hint = held.hint_path().unwrap().to_path_buf();
+        std::fs::remove_file(&hint).unwrap();
+        let e = InputLock::acquire(&input, &report).unwrap_err().to_string();
+        assert!(
+            e.starts_with(
+                "another run (pid unknown) is rotating the same input into the report (unknown"
+            ),
+            "{e}"
+        );
         drop(held);
-        assert!(!path.exists());
+        assert!(InputLock::acquire(&input, &report).unwrap().is_some());
         assert!(InputLock::acquire(Path::new("-"), &report)
             .unwrap()
             .is_none());

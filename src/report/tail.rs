@@ -74,6 +74,9 @@ pub fn set_aside_torn(report: &Path) -> anyhow::Result<(Vec<u8>, u64)> {
         report = %report.display(),
         torn = %torn.display(),
         bytes = tail.len(),
+        // More than one line: rows appended after an earlier tear (by a version that
+        // did not set it aside) are in it too; read them there.
+        lines = tail.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count(),
         "the report ended inside a row (cut short by a crash or a full disk); that part is moved to the .torn file, and the journal's record of its request makes this resume retry that user"
     );
     Ok((bytes, tail.len() as u64))
