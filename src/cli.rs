@@ -154,10 +154,18 @@ pub struct RunArgs {
     #[arg(long)]
     pub dry_run: bool,
 
-    /// Continue the run recorded in --report: skip users already final, retry the rest
-    /// [default: off; a new report is started].
+    /// Continue the run recorded in --report: skip users already final, retry the rest.
+    /// The report must exist (else exit 2; see --resume-or-start) and have been written
+    /// for this input file [default: off; a new report is started].
     #[arg(long, requires = "report")]
     pub resume: bool,
+
+    /// Like --resume, but start a new report when --report does not exist yet: for cron
+    /// and systemd jobs, whose first run of the day creates the day's report. A plain
+    /// --resume on a missing report is refused (exit 2), so a mistyped path cannot
+    /// change everyone again [default: off].
+    #[arg(long, requires = "report")]
+    pub resume_or_start: bool,
 
     /// Run against the built-in Zoom simulator (in-process, loopback, configured by
     /// [simulator]); needs no credentials [default: off].

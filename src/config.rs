@@ -157,7 +157,10 @@ pub struct Settings {
     pub body: BodyFormat,
     pub timeout: Duration,
     pub dry_run: bool,
+    /// `--resume` or `--resume-or-start`.
     pub resume: bool,
+    /// `--resume-or-start`: a missing report is started instead of refused.
+    pub resume_or_start: bool,
     pub simulate: bool,
     pub generate: Option<GenerateSettings>,
     pub fetch_policy: bool,
@@ -376,7 +379,8 @@ impl Settings {
             body: args.body.or(file.api.body).unwrap_or(BodyFormat::Json),
             timeout: Duration::from_secs_f64(timeout_secs),
             dry_run: args.dry_run,
-            resume: args.resume,
+            resume: args.resume || args.resume_or_start,
+            resume_or_start: args.resume_or_start,
             simulate: args.simulate,
             generate,
             fetch_policy: !args.no_fetch_policy && !args.dry_run,

@@ -1,24 +1,97 @@
-//! The files a run writes (the report, its journal, generated passwords): created private
-//! and never overwritten, and locked so that two runs cannot share a report.
+//! The files a run writes (the report, its journal, lock and sidecars, generated
+//! passwords): created private, never overwritten, never followed through a symlink, and
+//! made durable in an order a power loss cannot undo.
 //!
 //! Mode 0600 (0700 for the directories a run creates) is set at creation and again
 //! explicitly afterwards, because the creation mode is filtered by the umask and a umask
-//! could just as well remove the owner's bits as keep the others'. Evidence is never overwritten: creation uses `create_new`, and
-//! only `--resume` opens an existing report, to append.
+//! could just as well remove the owner's bits as keep the others'. Evidence is never
+//! overwritten: creation uses `create_new`, and only `--resume` opens an existing report,
+//! to append. Every open adds `O_NOFOLLOW` (a symlink planted at a report or lock path
+//! would otherwise redirect the run's writes, and its chmod, to any file) and
+//! `O_NONBLOCK` (a FIFO planted there would otherwise hang the open forever), and then
+//! refuses anything that is not a regular file. The locks are in [`lock`].
+//!
+//! Durability: a file is synced before the entry that makes it count is removed (the
+//! report before the journal), and a directory is synced after a file is created,
+//! renamed or removed in it, since the entry lives in the directory, not in the file.
+//! Each of those syncs and removals is noted in a small in-memory [`trace`], which the
+//! tests read to check the order.
+
+pub mod lock;
+
+pub use lock::{lock_path, InputLock, ReportLock};
 
 use std::fs::{File, OpenOptions};
-use std::io;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
-use std::path::Path;
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 
-/// Creates `path` for writing, mode 0600; fails if it exists. Creates missing parent
-/// directories (mode 0700).
+/// Added to every open: never follow a symlink, never block on a FIFO.
+const SAFE_OPEN: i32 = libc::O_NOFOLLOW | libc::O_NONBLOCK;
+
+/// A file's identity: device and inode. Two paths name the same file when these match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileId {
+    pub dev: u64,
+    pub ino: u64,
+}
+
+impl FileId {
+    pub fn of(meta: &std::fs::Metadata) -> FileId {
+        FileId {
+            dev: meta.dev(),
+            ino: meta.ino(),
+        }
+    }
+
+    /// The identity of what `path` names (following symlinks, as reading it does).
+    pub fn of_path(path: &Path) -> io::Result<FileId> {
+        Ok(FileId::of(&std::fs::metadata(path)?))
+    }
+}
+
+/// The error of an open, with the path and, for a symlink, what to do about it.
+fn open_error(e: io::Error, path: &Path, what: &str) -> io::Error {
+    if e.raw_os_error() == Some(libc::ELOOP) {
+        return io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "cannot {what} {}: it is a symbolic link, and a file the run writes is never followed",
+                path.display()
+            ),
+        );
+    }
+    // What O_NONBLOCK makes of a FIFO nobody reads, instead of waiting forever.
+    if e.raw_os_error() == Some(libc::ENXIO) {
+        return io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} is not a regular file", path.display()),
+        );
+    }
+    io::Error::new(e.kind(), format!("cannot {what} {}: {e}", path.display()))
+}
+
+/// Refuses an opened file that is not a regular file (a device, a FIFO, a directory).
+fn regular(file: File, path: &Path) -> io::Result<File> {
+    if file.metadata()?.is_file() {
+        Ok(file)
+    } else {
+        Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} is not a regular file", path.display()),
+        ))
+    }
+}
+
+/// Creates `path` for writing, mode 0600; fails if it exists (a symlink included).
+/// Creates missing parent directories (mode 0700).
 pub fn create_private(path: &Path) -> io::Result<File> {
     create_parent_dirs(path)?;
     let file = OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
+        .custom_flags(SAFE_OPEN)
         .open(path)
         .map_err(|e| match e.kind() {
             io::ErrorKind::AlreadyExists => io::Error::new(
@@ -28,7 +101,7 @@ pub fn create_private(path: &Path) -> io::Result<File> {
                     path.display()
                 ),
             ),
-            _ => io::Error::new(e.kind(), format!("cannot create {}: {e}", path.display())),
+            _ => open_error(e, path, "create"),
         })?;
     file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
     Ok(file)
@@ -37,7 +110,7 @@ pub fn create_private(path: &Path) -> io::Result<File> {
 /// Creates the missing directories above `path`, each 0700 whatever the umask (a umask
 /// such as 0277 would leave them 0500, and nothing could then be created inside).
 pub fn create_parent_dirs(path: &Path) -> io::Result<()> {
-    let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) else {
+    let Some(parent) = parent_of(path) else {
         return Ok(());
     };
     let missing: Vec<&Path> = parent
@@ -60,12 +133,19 @@ pub fn create_parent_dirs(path: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// Opens an existing file to append to it (for `--resume`), keeping it private.
+/// The directory holding `path` (`None` for a bare file name: the current directory).
+fn parent_of(path: &Path) -> Option<&Path> {
+    path.parent().filter(|p| !p.as_os_str().is_empty())
+}
+
+/// Opens an existing regular file to append to it (for `--resume`), keeping it private.
 pub fn open_append(path: &Path) -> io::Result<File> {
     let file = OpenOptions::new()
         .append(true)
+        .custom_flags(SAFE_OPEN)
         .open(path)
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot open {}: {e}", path.display())))?;
+        .map_err(|e| open_error(e, path, "open"))?;
+    let file = regular(file, path)?;
     file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
     Ok(file)
 }
@@ -76,84 +156,181 @@ pub fn open_existing_private(path: &Path) -> io::Result<File> {
     let file = OpenOptions::new()
         .read(true)
         .write(true)
+        .custom_flags(SAFE_OPEN)
         .open(path)
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot open {}: {e}", path.display())))?;
-    if !file.metadata()?.is_file() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("{} is not a regular file", path.display()),
-        ));
-    }
+        .map_err(|e| open_error(e, path, "open"))?;
+    let file = regular(file, path)?;
     file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
     Ok(file)
 }
 
-/// The lock file beside a report: `<report>.lock`, holding the owner's PID.
-pub fn lock_path(report: &Path) -> std::path::PathBuf {
-    let mut name = report.as_os_str().to_owned();
-    name.push(".lock");
-    name.into()
+/// Reads a regular file the run wrote (a journal, a sidecar) without following a
+/// symlink; `None` when it does not exist.
+pub fn read_private(path: &Path) -> io::Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let file = match OpenOptions::new()
+        .read(true)
+        .custom_flags(SAFE_OPEN)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(open_error(e, path, "read")),
+    };
+    let mut bytes = Vec::new();
+    regular(file, path)?.read_to_end(&mut bytes)?;
+    Ok(Some(bytes))
 }
 
-/// An exclusive lock on a report, held for the life of the run. The lock is the kernel's
-/// (flock through `File::try_lock`), so it dies with the process, even on kill -9; the
-/// PID in the file only serves the error message of the run that is refused.
-#[derive(Debug)]
-pub struct ReportLock {
-    _file: File,
-    path: std::path::PathBuf,
+/// Opens `path` to append, creating it (0600) when missing; never through a symlink,
+/// never a special file. For the files several runs add to (`<report>.torn`).
+pub fn append_private(path: &Path) -> io::Result<File> {
+    let created = !path.exists();
+    let file = OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .custom_flags(SAFE_OPEN)
+        .open(path)
+        .map_err(|e| open_error(e, path, "open"))?;
+    let file = regular(file, path)?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    if created {
+        sync_dir_of(path)?;
+    }
+    Ok(file)
 }
 
-impl ReportLock {
-    pub fn acquire(report: &Path) -> anyhow::Result<ReportLock> {
-        use std::io::{Read, Seek, Write};
-        let path = lock_path(report);
-        create_parent_dirs(&path)?;
-        let open = || {
-            OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .mode(0o600)
-                .open(&path)
-        };
-        // A umask like 0277 leaves a new lock file 0400, which the next run could not
-        // open for writing: make it 0600 whatever the umask, and mend an old one.
-        let mut file = match open() {
-            Err(e) if e.kind() == io::ErrorKind::PermissionDenied && path.is_file() => {
-                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
-                open()
-            }
-            other => other,
+/// Replaces `path` with `bytes` atomically (a temporary beside it, synced, renamed over
+/// it, the directory synced): a crash leaves the old content or the new, never a mix.
+pub fn replace_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    // A leftover from a crash (or a symlink planted there) goes; remove_file never follows.
+    let _ = std::fs::remove_file(&tmp);
+    let mut file = create_private(&tmp)?;
+    file.write_all(bytes)?;
+    sync(&file, &tmp)?;
+    std::fs::rename(&tmp, path)
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot rename {}: {e}", tmp.display())))?;
+    sync_dir_of(path)
+}
+
+/// Syncs a file's data and metadata to disk.
+pub fn sync(file: &File, path: &Path) -> io::Result<()> {
+    file.sync_all()
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot sync {}: {e}", path.display())))?;
+    trace::note("sync", path);
+    Ok(())
+}
+
+/// Syncs the directory holding `path`, so that creating, renaming or removing `path` is
+/// durable too.
+pub fn sync_dir_of(path: &Path) -> io::Result<()> {
+    let dir = parent_of(path).unwrap_or(Path::new("."));
+    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("cannot sync directory {}: {e}", dir.display()),
+        )
+    })?;
+    trace::note("sync_dir", dir);
+    Ok(())
+}
+
+/// Removes `path` (a symlink itself, never its target) and syncs its directory. A file
+/// that is already gone is fine.
+pub fn remove_durably(path: &Path) -> io::Result<()> {
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    }
+    trace::note("remove", path);
+    sync_dir_of(path)
+}
+
+/// The syncs and removals of the run, in order, for the tests of the sync order. Kept
+/// in memory, bounded: a long-lived process keeps only the latest.
+pub mod trace {
+    use std::collections::VecDeque;
+    use std::path::{Path, PathBuf};
+    use std::sync::Mutex;
+
+    const KEEP: usize = 4096;
+    static EVENTS: Mutex<VecDeque<(&'static str, PathBuf)>> = Mutex::new(VecDeque::new());
+
+    pub(crate) fn note(op: &'static str, path: &Path) {
+        let mut events = EVENTS.lock().unwrap_or_else(|p| p.into_inner());
+        if events.len() == KEEP {
+            events.pop_front();
         }
-        .map_err(|e| anyhow::anyhow!("cannot open lock {}: {e}", path.display()))?;
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-        if file.try_lock().is_err() {
-            let mut holder = String::new();
-            let _ = file.read_to_string(&mut holder);
-            anyhow::bail!(
-                "another run holds {} (pid {}); wait for it to finish, or stop it",
-                report.display(),
-                if holder.trim().is_empty() {
-                    "unknown"
-                } else {
-                    holder.trim()
-                }
-            );
-        }
-        file.set_len(0)?;
-        file.rewind()?;
-        write!(file, "{}", std::process::id())?;
-        file.flush()?;
-        Ok(ReportLock { _file: file, path })
+        events.push_back((op, path.to_path_buf()));
+    }
+
+    /// `(operation, path)` for every sync (`sync`, `sync_dir`) and removal (`remove`)
+    /// of a path under `dir`, oldest first.
+    pub fn under(dir: &Path) -> Vec<(&'static str, PathBuf)> {
+        let events = EVENTS.lock().unwrap_or_else(|p| p.into_inner());
+        events
+            .iter()
+            .filter(|(_, p)| p.starts_with(dir))
+            .cloned()
+            .collect()
     }
 }
 
-impl ReportLock {
-    /// The lock file's path. It stays after the run: removing it would let a run that
-    /// opened it a moment before lock an unlinked file while a third locks a new one.
-    pub fn path(&self) -> &Path {
-        &self.path
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    #[test]
+    fn never_through_a_symlink_nor_into_a_fifo() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target");
+        std::fs::write(&target, "keep").unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let e = open_append(&link).unwrap_err().to_string();
+        assert!(
+            e.ends_with("is a symbolic link, and a file the run writes is never followed"),
+            "{e}"
+        );
+        assert!(append_private(&link).is_err());
+        assert!(read_private(&link).is_err());
+        assert!(create_private(&link).is_err());
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep");
+        let fifo = dir.path().join("fifo");
+        let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let e = open_append(&fifo).unwrap_err().to_string();
+        assert_eq!(e, format!("{} is not a regular file", fifo.display()));
+        assert!(read_private(&fifo).is_err());
+        assert!(read_private(&dir.path().join("none")).unwrap().is_none());
+    }
+
+    #[test]
+    fn replace_is_atomic_and_traced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m");
+        replace_private(&path, b"one").unwrap();
+        replace_private(&path, b"two").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"two");
+        remove_durably(&path).unwrap();
+        remove_durably(&path).unwrap();
+        let tmp = dir.path().join("m.tmp");
+        let d = dir.path().to_path_buf();
+        assert_eq!(
+            trace::under(dir.path()),
+            vec![
+                ("sync", tmp.clone()),
+                ("sync_dir", d.clone()),
+                ("sync", tmp),
+                ("sync_dir", d.clone()),
+                ("remove", path),
+                ("sync_dir", d),
+            ]
+        );
     }
 }

@@ -152,7 +152,14 @@ impl Monitor {
                 }
             }
         }
-        self.flush();
+        // The end of the run: the report is synced to disk (not only flushed) before
+        // `run` removes the journal; if it cannot be, the run stops as a local failure
+        // and the journal stays.
+        if let Err(e) = self.writer.sync() {
+            self.stop.stop(StopReason::Local(format!(
+                "cannot write the report: {e}; the journal keeps the run resumable"
+            )));
+        }
         Ok(tally)
     }
 

@@ -7,14 +7,18 @@
 //! flushes whenever it has caught up with the workers, so a crash loses at most the rows
 //! still in flight (which the journal then knows about), while a burst of rows costs one
 //! write, not one per row. A new report is created 0600 and never over an existing file;
-//! `--resume` appends to the one it continues.
+//! `--resume` appends to the one it continues, after setting aside a torn tail
+//! ([`tail`]). At the end of the run the writer syncs the file ([`Writer::sync`]): only
+//! then may the journal go.
 
 use crate::outcome::Outcome;
 use serde::Deserialize;
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::SystemTime;
+
+pub mod tail;
 
 pub const CSV_HEADER: &str =
     "line,user_id,outcome,http_status,zoom_code,attempts,finished_at,message,may_have_applied";
@@ -159,6 +163,7 @@ impl Tally {
 /// The report file.
 pub struct Writer {
     out: Out,
+    path: PathBuf,
 }
 
 /// One writer per format, each with its own 64 KiB buffer, kept for the whole run: a row
@@ -169,34 +174,41 @@ enum Out {
 }
 
 impl Writer {
-    /// Creates a new report (mode 0600, never over an existing file), or opens the one a
-    /// `--resume` continues.
+    /// Creates a new report (mode 0600, never over an existing file; the file and its
+    /// directory synced, so the report exists before anything is sent), or, when
+    /// `resume` and the report exists, opens it to append. A resumed report must end
+    /// on a whole record: [`tail::set_aside_torn`] sees to that first.
     pub fn open(path: &Path, resume: bool) -> anyhow::Result<Writer> {
-        let (mut file, fresh) = if resume && path.exists() {
-            let mut file = crate::files::open_append(path)?;
-            // A power loss can leave the last row cut short: start on a line of our own.
-            if !ends_with_newline(path)? {
-                file.write_all(b"\n")?;
-            }
-            (file, false)
+        let existing = resume && std::fs::symlink_metadata(path).is_ok();
+        let (mut file, header) = if existing {
+            let file = crate::files::open_append(path)?;
+            // A report cut before its header was complete holds nothing: start it over.
+            let empty = file.metadata()?.len() == 0;
+            (file, empty)
         } else {
             (crate::files::create_private(path)?, true)
         };
-        let out = match Format::for_path(path) {
+        let format = Format::for_path(path);
+        if header && format == Format::Csv {
+            writeln!(file, "{CSV_HEADER}")?;
+        }
+        if !existing {
+            crate::files::sync(&file, path)?;
+            crate::files::sync_dir_of(path)?;
+        }
+        let out = match format {
             Format::JsonLines => Out::JsonLines(BufWriter::with_capacity(64 * 1024, file)),
-            Format::Csv => {
-                if fresh {
-                    writeln!(file, "{CSV_HEADER}")?;
-                }
-                Out::Csv(Box::new(
-                    csv::WriterBuilder::new()
-                        .has_headers(false)
-                        .buffer_capacity(64 * 1024)
-                        .from_writer(file),
-                ))
-            }
+            Format::Csv => Out::Csv(Box::new(
+                csv::WriterBuilder::new()
+                    .has_headers(false)
+                    .buffer_capacity(64 * 1024)
+                    .from_writer(file),
+            )),
         };
-        Ok(Writer { out })
+        Ok(Writer {
+            out,
+            path: path.to_path_buf(),
+        })
     }
 
     pub fn write(&mut self, row: &Row) -> std::io::Result<()> {
@@ -243,6 +255,17 @@ impl Writer {
             Out::JsonLines(out) => out.flush(),
         }
     }
+
+    /// Flushes and syncs the report to disk: what the end of a run does before the
+    /// journal, the only other record of what was sent, is removed.
+    pub fn sync(&mut self) -> std::io::Result<()> {
+        self.flush()?;
+        let file = match &self.out {
+            Out::Csv(out) => out.get_ref(),
+            Out::JsonLines(out) => out.get_ref(),
+        };
+        crate::files::sync(file, &self.path)
+    }
 }
 
 fn bool_text(b: bool) -> &'static str {
@@ -253,18 +276,6 @@ fn bool_text(b: bool) -> &'static str {
     }
 }
 
-fn ends_with_newline(path: &Path) -> std::io::Result<bool> {
-    use std::io::{Read, Seek, SeekFrom};
-    let mut f = File::open(path)?;
-    if f.metadata()?.len() == 0 {
-        return Ok(true);
-    }
-    f.seek(SeekFrom::End(-1))?;
-    let mut last = [0u8; 1];
-    f.read_exact(&mut last)?;
-    Ok(last[0] == b'\n')
-}
-
 /// Reads a report back (for `--resume`), in file order.
 pub fn read(path: &Path) -> anyhow::Result<Vec<Row>> {
     read_after(path, 0)
@@ -273,24 +284,48 @@ pub fn read(path: &Path) -> anyhow::Result<Vec<Row>> {
 /// Reads the rows a report holds after byte `offset` (the rows of one run; see
 /// `journal`). Offset 0 reads them all.
 pub fn read_after(path: &Path, offset: u64) -> anyhow::Result<Vec<Row>> {
-    let text = std::fs::read(path)
-        .map_err(|e| anyhow::anyhow!("cannot read report {}: {e}", path.display()))?;
-    let text = text.get(offset as usize..).unwrap_or_default();
+    let (mut rows, after) = read_split(path, offset)?;
+    Ok(rows.split_off(after))
+}
+
+/// Reads a report once: every row, and the index of the first row that starts at or
+/// after byte `offset` (the rows of the run whose epoch began there).
+pub fn read_split(path: &Path, offset: u64) -> anyhow::Result<(Vec<Row>, usize)> {
+    let text = crate::files::read_private(path)
+        .map_err(|e| anyhow::anyhow!("cannot read report {}: {e}", path.display()))?
+        .ok_or_else(|| {
+            anyhow::anyhow!("cannot read report {}: it does not exist", path.display())
+        })?;
+    Ok(parse_split(path, &text, offset))
+}
+
+/// [`read_split`] of a report's bytes already read (`path` gives the format and names
+/// the report in warnings).
+pub fn parse_split(path: &Path, text: &[u8], offset: u64) -> (Vec<Row>, usize) {
     let bad = |e: String| anyhow::anyhow!("report {}: {e}", path.display());
     let mut rows = Vec::new();
+    let mut after = None;
+    let mut take = |start: u64, w: Wire| match Row::from_wire(w) {
+        Ok(row) => {
+            if start >= offset && after.is_none() {
+                after = Some(rows.len());
+            }
+            rows.push(row);
+        }
+        // A row cut short by a power loss: its request was in flight, and the journal
+        // knows about it.
+        Err(e) => tracing::warn!(error = %bad(e), "skipping an unreadable report row"),
+    };
     match Format::for_path(path) {
         Format::JsonLines => {
+            let mut start = 0u64;
             for line in text.split(|b| *b == b'\n') {
-                // A crash can cut the last line short: what it held was in flight, and the
-                // journal knows about it.
-                let Ok(w) = serde_json::from_slice::<Wire>(line) else {
-                    continue;
-                };
-                match Row::from_wire(w) {
-                    Ok(row) => rows.push(row),
-                    // A row cut short by a power loss: its request was in flight, and the
-                    // journal knows about it.
-                    Err(e) => tracing::warn!(error = %bad(e), "skipping an unreadable report row"),
+                let here = start;
+                start += line.len() as u64 + 1;
+                // A crash can cut the last line short: what it held was in flight, and
+                // the journal knows about it.
+                if let Ok(w) = serde_json::from_slice::<Wire>(line) {
+                    take(here, w);
                 }
             }
         }
@@ -305,19 +340,15 @@ pub fn read_after(path: &Path, offset: u64) -> anyhow::Result<Vec<Row>> {
                 if joined == CSV_HEADER || joined == CSV_HEADER_V1 {
                     continue;
                 }
-                let Ok(w) = rec.deserialize::<Wire>(None) else {
-                    continue;
-                };
-                match Row::from_wire(w) {
-                    Ok(row) => rows.push(row),
-                    // A row cut short by a power loss: its request was in flight, and the
-                    // journal knows about it.
-                    Err(e) => tracing::warn!(error = %bad(e), "skipping an unreadable report row"),
+                let start = rec.position().map_or(0, |p| p.byte());
+                if let Ok(w) = rec.deserialize::<Wire>(None) {
+                    take(start, w);
                 }
             }
         }
     }
-    Ok(rows)
+    let n = rows.len();
+    (rows, after.unwrap_or(n))
 }
 
 /// The report's length in bytes (0 when it does not exist yet).

@@ -8,13 +8,22 @@
 //! unanswered attempt may have applied the change, is retried *as an unanswered attempt*:
 //! the same password again, and a same-as-old answer confirms `changed`. In-flight users
 //! are matched by user, not by line, so an input edited before the resume still matches.
+//!
+//! Before any of that, [`origin`] checks that the report may be continued at all (it
+//! exists, is a regular file, is not the input, and was written for this input), and
+//! [`hold`] keeps the users in flight at a crash back until the dead run's requests have
+//! surely ended.
 
 use crate::journal::{Previous, Record};
 use crate::outcome::Outcome;
 use crate::report::{self, Row};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
+
+pub mod hold;
+pub mod origin;
 
 /// How long Zoom's change limit lasts.
 pub const CHANGE_LIMIT_WINDOW: Duration = Duration::from_secs(24 * 3600);
@@ -43,10 +52,26 @@ enum Prior {
 #[derive(Debug, Default)]
 pub struct Resume {
     users: HashMap<String, Prior>,
-    /// Users (by [`key`]) in flight at a crash.
-    in_flight: HashSet<String>,
-    /// Lines in flight, from a journal that did not record users.
-    in_flight_lines: HashSet<u64>,
+    in_flight: Arc<InFlight>,
+}
+
+/// The rows in flight at a crash.
+#[derive(Debug, Default)]
+pub struct InFlight {
+    /// Users (by [`key`]).
+    users: HashSet<String>,
+    /// Lines, from a journal that did not record users.
+    lines: HashSet<u64>,
+}
+
+impl InFlight {
+    pub fn contains(&self, line: u64, user: &str) -> bool {
+        self.users.contains(&key(user)) || self.lines.contains(&line)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.users.is_empty() && self.lines.is_empty()
+    }
 }
 
 /// Users compare as the reader's duplicate check compares them.
@@ -71,7 +96,36 @@ impl Resume {
         previous: Option<&Previous>,
         now: SystemTime,
     ) -> anyhow::Result<(Resume, Found)> {
-        let rows = report::read(report_path)?;
+        let offset = previous.map_or(u64::MAX, |p| p.epoch_offset);
+        Ok(Resume::plan(
+            report::read_split(report_path, offset)?,
+            previous,
+            now,
+        ))
+    }
+
+    /// [`Resume::load`] of a report's bytes already read (`report_path` gives the format).
+    pub fn load_bytes(
+        report_path: &Path,
+        text: &[u8],
+        previous: Option<&Previous>,
+        now: SystemTime,
+    ) -> (Resume, Found) {
+        let offset = previous.map_or(u64::MAX, |p| p.epoch_offset);
+        Resume::plan(
+            report::parse_split(report_path, text, offset),
+            previous,
+            now,
+        )
+    }
+
+    /// The plan from a report's rows (`after`: the first row of the run `previous`
+    /// journaled).
+    fn plan(
+        (rows, after): (Vec<Row>, usize),
+        previous: Option<&Previous>,
+        now: SystemTime,
+    ) -> (Resume, Found) {
         let mut latest: HashMap<String, &Row> = HashMap::new();
         for row in &rows {
             // A refused duplicate or a dry run says nothing about the user's account:
@@ -107,12 +161,9 @@ impl Resume {
             }
             users.insert(user, prior);
         }
-        let mut resume = Resume {
-            users,
-            ..Resume::default()
-        };
+        let mut in_flight = InFlight::default();
         if let Some(prev) = previous {
-            let after = report::read_after(report_path, prev.epoch_offset)?;
+            let after = &rows[after..];
             let reported_users: HashSet<String> = after.iter().map(|r| key(&r.user_id)).collect();
             let reported_lines: HashSet<u64> = after.iter().map(|r| r.line).collect();
             for record in &prev.sent {
@@ -124,19 +175,28 @@ impl Resume {
                     continue;
                 }
                 match &record.user {
-                    Some(u) => resume.in_flight.insert(key(u)),
-                    None => resume.in_flight_lines.insert(record.line),
+                    Some(u) => in_flight.users.insert(key(u)),
+                    None => in_flight.lines.insert(record.line),
                 };
                 found.in_flight.push(record.clone());
             }
         }
         found.in_flight.sort_unstable();
-        Ok((resume, found))
+        let resume = Resume {
+            users,
+            in_flight: Arc::new(in_flight),
+        };
+        (resume, found)
+    }
+
+    /// The rows in flight at a crash (shared with [`hold`]).
+    pub fn in_flight(&self) -> Arc<InFlight> {
+        self.in_flight.clone()
     }
 
     /// What to do with the row at `line` for `user`.
     pub fn decide(&self, line: u64, user: &str) -> Decision {
-        if self.in_flight.contains(&key(user)) || self.in_flight_lines.contains(&line) {
+        if self.in_flight.contains(line, user) {
             return Decision::Send { unanswered: true };
         }
         match self.users.get(&key(user)) {

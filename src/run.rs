@@ -11,14 +11,15 @@ use crate::checks::Checker;
 use crate::cli::{LogFormat, RunArgs};
 use crate::client::{self, ZoomClient};
 use crate::config::{check_url, FileConfig, Settings, DEFAULT_BASE_URL};
-use crate::files::ReportLock;
+use crate::files::{InputLock, ReportLock};
 use crate::generate::{Generator, SavedPasswords};
 use crate::input::{self, CHANNEL_DEPTH};
+use crate::journal::Record;
 use crate::journal::{self, Journal};
 use crate::limiter::Limiter;
 use crate::monitor::Monitor;
 use crate::report::{self, Tally};
-use crate::resume::Resume;
+use crate::resume::{self, Resume};
 use crate::rules::PasswordPolicy;
 use crate::shutdown::{Stop, StopReason};
 use crate::simulator;
@@ -108,22 +109,13 @@ pub async fn execute(
         &s.password_column,
         s.generate.is_some(),
     )?;
-    let lock = ReportLock::acquire(&s.report)?;
-    if !s.resume && s.report.exists() {
-        anyhow::bail!(
-            "report {} already exists and is never overwritten: pass --resume to continue it, or choose another --report",
-            s.report.display()
-        );
-    }
+    let claim = claim_report(&s)?;
+    let continuing = claim.continuing;
     let journal_path = journal::path_for(&s.report);
-    let (resume, carried) = if s.resume && s.report.exists() {
-        let previous = journal::read(&journal_path)?;
-        let (resume, found) =
-            Resume::load(&s.report, previous.as_ref(), std::time::SystemTime::now())?;
-        tracing::info!(rows = found.rows, final_users = found.done, waiting_24h = found.waiting_24h, in_flight = ?found.in_flight, "resuming");
-        (resume, found.in_flight)
+    let (resume, carried, wait) = if continuing {
+        load_resume(&s, &journal_path)?
     } else {
-        (Resume::default(), Vec::new())
+        (Resume::default(), Vec::new(), None)
     };
 
     let total = input::count_records(&s.input);
@@ -194,7 +186,10 @@ pub async fn execute(
         Some(path) if !s.dry_run => (Some(SavedPasswords::create(path)?), Default::default()),
         _ => (None, Default::default()),
     };
-    let writer = report::Writer::open(&s.report, s.resume)?;
+    let writer = report::Writer::open(&s.report, continuing)?;
+    if !continuing {
+        resume::origin::record(&s.report, &s.input)?;
+    }
     let journal = if s.dry_run {
         None
     } else {
@@ -202,6 +197,7 @@ pub async fn execute(
             &journal_path,
             report::len(&s.report),
             &carried,
+            s.timeout,
         )?)
     };
 
@@ -214,6 +210,21 @@ pub async fn execute(
     let (item_tx, item_rx) = mpsc::channel(CHANNEL_DEPTH);
     let (row_tx, row_rx) = mpsc::channel(CHANNEL_DEPTH);
     let reader = tokio::task::spawn_blocking(move || input.stream(checker, item_tx));
+    // Users in flight when a previous run died wait out its requests (see resume::hold).
+    let item_rx = match wait.filter(|_| !s.dry_run) {
+        Some(wait) => {
+            let (held_tx, held_rx) = mpsc::channel(CHANNEL_DEPTH);
+            tokio::spawn(resume::hold::hold_back(
+                item_rx,
+                held_tx,
+                resume.in_flight(),
+                wait,
+                stop.clone(),
+            ));
+            held_rx
+        }
+        None => item_rx,
+    };
     let bar = s.log_format == LogFormat::Text && std::io::stderr().is_terminal();
     let monitor = tokio::spawn(
         Monitor {
@@ -251,7 +262,7 @@ pub async fn execute(
     if !s.dry_run && !matches!(stop.reason(), Some(StopReason::Local(_))) {
         journal::finish(&journal_path);
     }
-    drop(lock);
+    drop(claim);
     if let Some(h) = sim {
         h.shutdown().await;
     }
@@ -294,6 +305,73 @@ pub async fn execute(
         stop: reason,
         elapsed,
     })
+}
+
+/// The report a run writes, claimed: the locks it holds (their files go when this is
+/// dropped, however the run ends) and whether it continues an existing report.
+struct Claim {
+    _input: Option<InputLock>,
+    _report: ReportLock,
+    continuing: bool,
+}
+
+/// Checks what --report names before any lock or file is made (so a refused run leaves
+/// nothing behind), then takes the input lock (first, so a run refused for the input
+/// creates no report directory) and the report lock.
+fn claim_report(s: &Settings) -> anyhow::Result<Claim> {
+    let continuing =
+        resume::origin::check_report(&s.report, &s.input, s.resume, s.resume_or_start)?;
+    // A dry run sends nothing, and each --simulate run has a simulator of its own: neither
+    // can change a real user twice, so neither takes the input lock (the demo's fixture
+    // may be run by many at once).
+    let input = if s.dry_run || s.simulate {
+        None
+    } else {
+        InputLock::acquire(&s.input, &s.report)?
+    };
+    let report = ReportLock::acquire(&s.report)?;
+    if !s.resume && std::fs::symlink_metadata(&s.report).is_ok() {
+        anyhow::bail!(
+            "report {} already exists and is never overwritten: pass --resume to continue it, or choose another --report",
+            s.report.display()
+        );
+    }
+    Ok(Claim {
+        _input: input,
+        _report: report,
+        continuing,
+    })
+}
+
+/// What `--resume` found in a report and the journal a crash left: the plan, the rows
+/// to carry into the new journal, and how long the rows in flight at the crash must wait
+/// before they are sent again (`None`: they need not).
+fn load_resume(
+    s: &Settings,
+    journal_path: &std::path::Path,
+) -> anyhow::Result<(Resume, Vec<Record>, Option<Duration>)> {
+    resume::origin::verify(&s.report, &s.input)?;
+    // Before the report is read or appended to: a torn last row would swallow the next.
+    let (text, _) = report::tail::set_aside_torn(&s.report)?;
+    let previous = journal::read(journal_path)?;
+    let now = std::time::SystemTime::now();
+    let (resume, found) = Resume::load_bytes(&s.report, &text, previous.as_ref(), now);
+    tracing::info!(rows = found.rows, final_users = found.done, waiting_24h = found.waiting_24h, in_flight = ?found.in_flight, "resuming");
+    let wait = match &previous {
+        Some(prev) if !found.in_flight.is_empty() => {
+            let longest = prev.timeout.unwrap_or(s.timeout).min(journal::MAX_TIMEOUT);
+            resume::hold::wait_for(prev.requests_over_at(s.timeout), now, longest)
+        }
+        _ => None,
+    };
+    if let Some(w) = wait {
+        tracing::warn!(
+            users = found.in_flight.len(),
+            wait_secs = w.as_secs_f64(),
+            "the previous run died with requests on the wire: its users are sent again last, once those requests have timed out"
+        );
+    }
+    Ok((resume, found.in_flight, wait))
 }
 
 /// Reads the account's enhanced password rules (a Medium call, so through the limiter).

@@ -153,7 +153,7 @@ impl Summary<'_> {
 
 /// The command that continues a run, quoted for a POSIX shell: the words of this one
 /// (the program as it was invoked, so a path that worked works again), without any
-/// `--report`/`--resume`, then `--resume --report <the report>`.
+/// `--report`/`--resume`/`--resume-or-start`, then `--resume --report <the report>`.
 pub fn resume_command(args: &[String], report: &Path) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut skip_next = false;
@@ -166,7 +166,8 @@ pub fn resume_command(args: &[String], report: &Path) -> String {
             parts.push(shell_quote(a));
             continue;
         }
-        if a == "--resume" {
+        // The report exists now: the command continues it, and a typo must not start over.
+        if a == "--resume" || a == "--resume-or-start" {
             continue;
         }
         if a == "--report" || a == "-r" {

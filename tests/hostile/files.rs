@@ -6,6 +6,7 @@
 //! between fork and exec): the test process and its other tests never see it.
 
 use super::*;
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::time::{Duration, Instant};
 
@@ -88,14 +89,22 @@ async fn private_files_whatever_the_umask() {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
             assert_eq!(mode(&journal), 0o600, "journal, umask {umask:o}");
+            // And its lock, which goes with the run (issue 10, defect 13).
+            let lock = zoom_rotate::files::lock_path(&report);
+            assert_eq!(mode(&lock), 0o600, "lock, umask {umask:o}");
         };
         let (output, ()) = tokio::join!(running, watch);
         assert_eq!(output.status.code(), Some(0), "{}", both(&output));
         let lock = zoom_rotate::files::lock_path(&report);
+        assert!(!lock.exists(), "the lock goes with its run");
         for (what, path, want) in [
             ("report", &report, 0o600),
             ("generated passwords", &out, 0o600),
-            ("lock", &lock, 0o600),
+            (
+                "report's input record",
+                &zoom_rotate::resume::origin::meta_path(&report),
+                0o600,
+            ),
             (
                 "report directory",
                 &report.parent().unwrap().to_path_buf(),
@@ -114,13 +123,16 @@ async fn private_files_whatever_the_umask() {
         ] {
             assert_eq!(mode(path), want, "{what}, umask {umask:o}");
         }
-        // A second run on the same report (its lock file exists) still opens it.
+        // A second run on the same report still opens a lock file left by a kill -9
+        // under this umask (0400 unless mended).
+        std::fs::write(&lock, "1").unwrap();
+        std::fs::set_permissions(&lock, std::fs::Permissions::from_mode(0o400)).unwrap();
         let again = dir.path().join("secret/new/again.csv");
         let mut cmd = generate_cmd(dir.path(), &sim.base_url(), &input, &report, &again, umask);
         cmd.arg("--resume");
         let output = util::bin_output(cmd).await;
         assert_eq!(output.status.code(), Some(0), "{}", both(&output));
-        assert_eq!(mode(&lock), 0o600);
+        assert!(!lock.exists());
     }
 }
 

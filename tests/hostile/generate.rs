@@ -201,7 +201,7 @@ async fn discard_passwords_says_so_before_anything_is_sent() {
             "empty-config.toml",
             "input.csv",
             "report.csv",
-            "report.csv.lock",
+            "report.csv.meta",
             "sim-users.csv"
         ]
     );

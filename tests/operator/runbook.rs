@@ -150,8 +150,8 @@ async fn report_directory_the_run_creates_is_private() {
     );
 }
 
-/// The nightly job of the README: `--resume` on the day's report starts it when it does
-/// not exist yet, and a second run the same day sends nothing more.
+/// The nightly job of the README: `--resume-or-start` on the day's report starts it when
+/// it does not exist yet, and a second run the same day sends nothing more.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nightly_resume_starts_a_new_report_and_a_rerun_sends_nothing() {
     let server = MockServer::start().await;
@@ -164,7 +164,7 @@ async fn nightly_resume_starts_a_new_report_and_a_rerun_sends_nothing() {
     let report = dir.path().join("reports").join("2026-03-01.csv");
     let words = [
         p(&input),
-        "--resume".into(),
+        "--resume-or-start".into(),
         "--report".into(),
         p(&report),
         "--base-url".into(),

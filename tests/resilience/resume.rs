@@ -310,12 +310,14 @@ async fn kill_9_at_several_points_then_resume_changes_everyone_once() {
     // the request by the last time it was caught). A line caught twice (carried over by a
     // resume that was killed too) is resolved by the run after the last catch.
     let mut killed_in_flight: HashMap<u64, (usize, bool)> = HashMap::new();
+    let config = util::write(dir.path(), "short.toml", SHORT_TIMEOUT);
+    let config = p(&config);
     // Kill the first run, then two resumes, each once the report has grown this far.
     for (i, at) in [6usize, 22, 38].into_iter().enumerate() {
         let extra: &[&str] = if i == 0 {
-            &["--rate", "20"]
+            &["--rate", "20", "--config", &config]
         } else {
-            &["--rate", "20", "--resume"]
+            &["--rate", "20", "--resume", "--config", &config]
         };
         let mut child = bin_run(dir.path(), &sim, &input, &report, extra);
         wait_for_rows(&report, at).await;
@@ -341,7 +343,7 @@ async fn kill_9_at_several_points_then_resume_changes_everyone_once() {
         &sim,
         &input,
         &report,
-        &["--rate", "20", "--resume"],
+        &["--rate", "20", "--resume", "--config", &config],
     );
     let (code, err) = wait_exit(child, Duration::from_secs(30)).await;
     assert_eq!(code, 0, "{err}");
@@ -378,12 +380,19 @@ async fn a_user_in_flight_at_a_crash_is_known_even_if_the_input_was_edited() {
     let sim = gen_sim(2, |c| c.latency_ms = 600).await;
     let input = util::write(dir.path(), "in.csv", input_csv(2));
     let report = dir.path().join("r.csv");
+    let config = p(&util::write(dir.path(), "short.toml", SHORT_TIMEOUT));
     let mut child = bin_run(
         dir.path(),
         &sim,
         &input,
         &report,
-        &["--concurrency", "1", "--no-fetch-policy"],
+        &[
+            "--concurrency",
+            "1",
+            "--no-fetch-policy",
+            "--config",
+            &config,
+        ],
     );
     let started = Instant::now();
     while sim.user(&email(1)).unwrap().received_passwords.is_empty() {
@@ -410,7 +419,14 @@ async fn a_user_in_flight_at_a_crash_is_known_even_if_the_input_was_edited() {
         &sim,
         &input,
         &report,
-        &["--resume", "--concurrency", "1", "--no-fetch-policy"],
+        &[
+            "--resume",
+            "--concurrency",
+            "1",
+            "--no-fetch-policy",
+            "--config",
+            &config,
+        ],
     );
     let (code, err) = wait_exit(child, Duration::from_secs(20)).await;
     assert_eq!(code, 0, "{err}");

@@ -125,12 +125,25 @@ async fn a_second_signal_exits_at_once_and_the_journal_keeps_the_run_resumable()
     .await;
     let input = util::write(dir.path(), "in.csv", input_csv(N));
     let report = dir.path().join("r.csv");
+    // The requests abandoned at the second signal may still be at Zoom: the resume waits
+    // out this run's request timeout before sending those users again.
+    let config = p(&util::write(
+        dir.path(),
+        "c.toml",
+        "[api]\ntimeout_secs = 5\n",
+    ));
     let child = bin_run(
         dir.path(),
         &sim,
         &input,
         &report,
-        &["--concurrency", "2", "--no-fetch-policy"],
+        &[
+            "--concurrency",
+            "2",
+            "--no-fetch-policy",
+            "--config",
+            &config,
+        ],
     );
     let started = Instant::now();
     while sim.stats().changes_applied < 2 {
@@ -153,7 +166,14 @@ async fn a_second_signal_exits_at_once_and_the_journal_keeps_the_run_resumable()
         &sim,
         &input,
         &report,
-        &["--resume", "--concurrency", "4", "--no-fetch-policy"],
+        &[
+            "--resume",
+            "--concurrency",
+            "4",
+            "--no-fetch-policy",
+            "--config",
+            &config,
+        ],
     );
     let (code, err) = wait_exit(child, Duration::from_secs(20)).await;
     assert_eq!(code, 0, "{err}");

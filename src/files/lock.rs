@@ -1,0 +1,437 @@
+//! The run's locks: one on the report (`<report>.lock`, so two runs cannot write one
+//! report) and one on the input (so two runs cannot change the same users at once into
+//! two reports).
+//!
+//! The lock is the kernel's (flock through `File::try_lock`): it dies with the process,
+//! even on kill -9. The file only carries it, plus a hint for the message of the run
+//! that is refused (the holder's PID, and for the input lock its report). So the file is
+//! removed whenever its run ends, on every exit path (`Drop`), and a run that is refused
+//! leaves none behind.
+//!
+//! Removing a lock file opens a race, closed here: run B opens the file a moment before
+//! run A removes it, then locks the removed inode while run C creates and locks a new
+//! file at the path; B and C would both hold "the" lock. So a run that got the flock
+//! checks that the path still names the inode it locked (fstat against lstat) and starts
+//! again if not; and the holder removes the path while it still holds the flock, so any
+//! later opener meets either the held inode or a new one.
+//!
+//! The input lock is a flock on the input file itself (opened read-only): whatever path,
+//! symlink or hard link names it, whichever user or environment runs, two runs on one
+//! file meet the same lock, and there is no lock file to race on. The refused run learns
+//! the holder's report from a hint file written by the holder, named after the input's
+//! device and inode, in a private per-user directory (`$XDG_RUNTIME_DIR/zoom-rotate`,
+//! else `<tmp>/zoom-rotate-<uid>`); the hint is only for the message, so a missing one
+//! (another user's run, another environment) weakens nothing. Standard input, or an input
+//! that is not a regular file (a pipe), has no identity to lock: two runs reading pipes
+//! cannot be told apart.
+
+use super::{open_error, regular, FileId, SAFE_OPEN};
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Seek, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// The lock file beside a report: `<report>.lock`.
+pub fn lock_path(report: &Path) -> PathBuf {
+    let mut name = report.as_os_str().to_owned();
+    name.push(".lock");
+    name.into()
+}
+
+/// How often to start over when the lock file keeps being replaced under us.
+const TRIES: usize = 16;
+
+/// A held lock; removes its file when dropped.
+#[derive(Debug)]
+struct Held {
+    /// Holds the flock for as long as the lock lives.
+    _file: File,
+    path: PathBuf,
+    id: FileId,
+}
+
+/// What an attempt to lock found.
+enum Attempt {
+    Held(Held),
+    /// Another process holds it; what its file says.
+    Busy(String),
+    /// The path no longer names the inode we locked: open it again.
+    Stale,
+}
+
+impl Held {
+    /// Takes the lock at `path`, writing `hint` into it; `Err(holder's hint)` when
+    /// another process holds it.
+    fn acquire(path: &Path, hint: &str) -> io::Result<Result<Held, String>> {
+        for _ in 0..TRIES {
+            match Held::attempt(path, hint)? {
+                Attempt::Held(h) => return Ok(Ok(h)),
+                Attempt::Busy(holder) => return Ok(Err(holder)),
+                Attempt::Stale => continue,
+            }
+        }
+        Err(io::Error::other(format!(
+            "cannot lock {}: it keeps being replaced",
+            path.display()
+        )))
+    }
+
+    fn attempt(path: &Path, hint: &str) -> io::Result<Attempt> {
+        let mut file = open_lock(path)?;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        if file.try_lock().is_err() {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            return Ok(Attempt::Busy(holder));
+        }
+        let id = FileId::of(&file.metadata()?);
+        match std::fs::symlink_metadata(path) {
+            Ok(m) if FileId::of(&m) == id => {}
+            Ok(_) => return Ok(Attempt::Stale),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Attempt::Stale),
+            Err(e) => return Err(e),
+        }
+        file.set_len(0)?;
+        file.rewind()?;
+        file.write_all(hint.as_bytes())?;
+        file.flush()?;
+        Ok(Attempt::Held(Held {
+            _file: file,
+            path: path.to_path_buf(),
+            id,
+        }))
+    }
+}
+
+/// Opens (creating, 0600) a lock file: never through a symlink, never a special file.
+fn open_lock(path: &Path) -> io::Result<File> {
+    let open = || {
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .custom_flags(SAFE_OPEN)
+            .open(path)
+    };
+    // A umask like 0277 leaves a new lock file 0400, which the next run could not open
+    // for writing: mend an old one (a regular file only; set_permissions follows links).
+    let file = match open() {
+        Err(e)
+            if e.kind() == io::ErrorKind::PermissionDenied
+                && std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file()) =>
+        {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+            open()
+        }
+        other => other,
+    };
+    let file = file.map_err(|e| {
+        if e.raw_os_error() == Some(libc::ELOOP) {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "cannot open lock {}: it is a symbolic link (remove it; a lock file is never followed)",
+                    path.display()
+                ),
+            )
+        } else {
+            open_error(e, path, "open lock")
+        }
+    })?;
+    regular(file, path)
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        // Removed while the flock is still held (the file closes after this), and only
+        // if the path is still ours.
+        if std::fs::symlink_metadata(&self.path).is_ok_and(|m| FileId::of(&m) == self.id) {
+            if let Err(e) = std::fs::remove_file(&self.path) {
+                tracing::debug!(path = %self.path.display(), error = %e, "could not remove the lock file");
+            }
+        }
+    }
+}
+
+/// An exclusive lock on a report, held for the life of the run.
+#[derive(Debug)]
+pub struct ReportLock {
+    held: Held,
+}
+
+impl ReportLock {
+    pub fn acquire(report: &Path) -> anyhow::Result<ReportLock> {
+        let path = lock_path(report);
+        super::create_parent_dirs(&path)?;
+        match Held::acquire(&path, &std::process::id().to_string())? {
+            Ok(held) => Ok(ReportLock { held }),
+            Err(holder) => anyhow::bail!(
+                "another run holds {} (pid {}); wait for it to finish, or stop it",
+                report.display(),
+                if holder.trim().is_empty() {
+                    "unknown"
+                } else {
+                    holder.trim()
+                }
+            ),
+        }
+    }
+
+    /// The lock file's path (removed when the lock is dropped).
+    pub fn path(&self) -> &Path {
+        &self.held.path
+    }
+}
+
+/// An exclusive lock on an input file, held for the life of a run that sends.
+#[derive(Debug)]
+pub struct InputLock {
+    /// The input, flocked.
+    _input: File,
+    /// The hint naming this run's report, removed with the lock.
+    hint: Option<Hint>,
+}
+
+/// A hint file, removed on drop if it is still the one this run wrote.
+#[derive(Debug)]
+struct Hint {
+    path: PathBuf,
+    id: FileId,
+}
+
+impl Drop for Hint {
+    fn drop(&mut self) {
+        if std::fs::symlink_metadata(&self.path).is_ok_and(|m| FileId::of(&m) == self.id) {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+impl InputLock {
+    /// Locks `input` for a run writing `report`; `None` for standard input or a pipe,
+    /// or a file system that cannot lock (said in a warning).
+    pub fn acquire(input: &Path, report: &Path) -> anyhow::Result<Option<InputLock>> {
+        if input == Path::new("-") {
+            tracing::debug!("standard input: no input lock (a pipe has no identity to lock)");
+            return Ok(None);
+        }
+        let file = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(input)
+            .map_err(|e| anyhow::anyhow!("cannot read input {}: {e}", input.display()))?;
+        let meta = file.metadata()?;
+        if !meta.is_file() {
+            tracing::debug!(input = %input.display(), "not a regular file: no input lock");
+            return Ok(None);
+        }
+        let id = FileId::of(&meta);
+        let hint_path = lock_dir().map(|d| d.join(format!("input-{}-{}", id.dev, id.ino)));
+        let ours = absolute(report).display().to_string();
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let holder = hint_path
+                    .ok()
+                    .and_then(|p| super::read_private(&p).ok().flatten())
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+                    .unwrap_or_default();
+                let (pid, other) = holder.split_once('\n').unwrap_or(("", ""));
+                let pid = if pid.trim().is_empty() {
+                    "unknown"
+                } else {
+                    pid.trim()
+                };
+                // The same report too: say it as the report lock would.
+                if other == ours {
+                    anyhow::bail!(
+                        "another run holds {} (pid {pid}); wait for it to finish, or stop it",
+                        report.display()
+                    );
+                }
+                let other = if other.is_empty() {
+                    "(unknown: run by another user?)"
+                } else {
+                    other
+                };
+                anyhow::bail!(
+                    "another run (pid {pid}) is rotating the same input into the report {other}; wait for it to finish, or stop it (input {})",
+                    input.display()
+                )
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                tracing::warn!(input = %input.display(), error = %e, "cannot lock the input file; a second run on it at the same time would not be detected");
+                return Ok(None);
+            }
+        }
+        let hint = match hint_path {
+            Ok(path) => write_hint(&path, &format!("{}\n{ours}", std::process::id())),
+            Err(e) => {
+                tracing::debug!(error = %e, "no input lock hint: a refused run will not learn this run's report");
+                None
+            }
+        };
+        Ok(Some(InputLock { _input: file, hint }))
+    }
+
+    /// The hint file naming this run's report, while it holds the lock.
+    pub fn hint_path(&self) -> Option<&Path> {
+        self.hint.as_ref().map(|h| h.path.as_path())
+    }
+}
+
+/// Writes the hint for runs refused on this input (only the flock's holder writes it, so
+/// writers never race; a stale one from a killed run is simply overwritten).
+fn write_hint(path: &Path, text: &str) -> Option<Hint> {
+    let write = || -> io::Result<Hint> {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .custom_flags(SAFE_OPEN)
+            .open(path)?;
+        file.write_all(text.as_bytes())?;
+        let file = regular(file, path)?;
+        Ok(Hint {
+            path: path.to_path_buf(),
+            id: FileId::of(&file.metadata()?),
+        })
+    };
+    write()
+        .map_err(|e| tracing::debug!(path = %path.display(), error = %e, "cannot write the input lock hint"))
+        .ok()
+}
+
+/// `path` made absolute (its directory canonical when it exists), for a message read by
+/// a run started elsewhere.
+fn absolute(path: &Path) -> PathBuf {
+    let name = path.file_name();
+    let dir = super::parent_of(path).unwrap_or(Path::new("."));
+    match (std::fs::canonicalize(dir), name) {
+        (Ok(d), Some(n)) => d.join(n),
+        _ => std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()),
+    }
+}
+
+/// The private directory of input locks, created 0700; refused unless it is a real
+/// directory of ours that nobody else can write to (else another user could plant a
+/// lock file, or a symlink, there).
+fn lock_dir() -> anyhow::Result<PathBuf> {
+    let dir = match std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from) {
+        Some(d) if d.is_absolute() && d.is_dir() => d.join("zoom-rotate"),
+        _ => std::env::temp_dir().join(format!("zoom-rotate-{}", unsafe { libc::geteuid() })),
+    };
+    match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(e) => anyhow::bail!("cannot create the lock directory {}: {e}", dir.display()),
+    }
+    let meta = std::fs::symlink_metadata(&dir)?;
+    let uid = unsafe { libc::geteuid() };
+    if !meta.is_dir() || meta.uid() != uid || meta.mode() & 0o022 != 0 {
+        anyhow::bail!(
+            "the lock directory {} is not a private directory of user {uid} (a directory, mode 0700, not a symlink); remove it",
+            dir.display()
+        );
+    }
+    Ok(dir)
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    #[test]
+    fn a_lock_file_goes_with_its_holder_and_a_second_holder_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let report = dir.path().join("r.csv");
+        let lock = ReportLock::acquire(&report).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(lock.path()).unwrap(),
+            std::process::id().to_string()
+        );
+        let e = ReportLock::acquire(&report).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            format!(
+                "another run holds {} (pid {}); wait for it to finish, or stop it",
+                report.display(),
+                std::process::id()
+            )
+        );
+        drop(lock);
+        assert!(!lock_path(&report).exists());
+    }
+
+    /// The race of removing a lock file: B opened the file before A removed it, and
+    /// gets the flock on the removed inode once A is gone. B must see that the path no
+    /// longer names what it locked, and lock the new file instead.
+    #[test]
+    fn a_flock_on_a_removed_lock_file_is_not_taken_for_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.csv.lock");
+        let a = Held::acquire(&path, "a").unwrap().unwrap();
+        let opened_by_b = open_lock(&path).unwrap();
+        drop(a);
+        assert!(!path.exists());
+        assert!(
+            opened_by_b.try_lock().is_ok(),
+            "B holds the flock of a removed inode"
+        );
+        // C comes along and takes the real lock at the path.
+        let c = Held::acquire(&path, "c").unwrap().unwrap();
+        // B's check (what `attempt` does after its flock) finds another inode.
+        let b_id = FileId::of(&opened_by_b.metadata().unwrap());
+        assert_ne!(FileId::of(&std::fs::symlink_metadata(&path).unwrap()), b_id);
+        // So B starts over, meets C's held lock, and is refused.
+        assert_eq!(Held::acquire(&path, "b").unwrap().unwrap_err(), "c");
+        drop(c);
+        let again = Held::acquire(&path, "d").unwrap().unwrap();
+        assert!(matches!(Held::attempt(&path, "e").unwrap(), Attempt::Busy(h) if h == "d"));
+        drop(again);
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn the_input_lock_is_the_files_whatever_its_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("in.csv");
+        std::fs::write(&input, "user_id\n").unwrap();
+        let link = dir.path().join("link.csv");
+        std::os::unix::fs::symlink(&input, &link).unwrap();
+        let report = dir.path().join("a.csv");
+        let held = InputLock::acquire(&input, &report).unwrap().unwrap();
+        let e = InputLock::acquire(&link, &dir.path().join("b.csv"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with(&format!(
+                "another run (pid {}) is rotating the same input into the report {}",
+                std::process::id(),
+                std::fs::canonicalize(dir.path())
+                    .unwrap()
+                    .join("a.csv")
+                    .display()
+            )),
+            "{e}"
+        );
+        // Without its hint (another user's run), the lock holds all the same.
+        let hint = held.hint_path().unwrap().to_path_buf();
+        std::fs::remove_file(&hint).unwrap();
+        let e = InputLock::acquire(&input, &report).unwrap_err().to_string();
+        assert!(
+            e.starts_with(
+                "another run (pid unknown) is rotating the same input into the report (unknown"
+            ),
+            "{e}"
+        );
+        drop(held);
+        assert!(InputLock::acquire(&input, &report).unwrap().is_some());
+        assert!(InputLock::acquire(Path::new("-"), &report)
+            .unwrap()
+            .is_none());
+    }
+}
