@@ -20,6 +20,7 @@ use zoom_rotate::RunResult;
 mod durable;
 mod guard;
 mod locks;
+mod state;
 mod torn;
 
 const TOKEN: &str = "files-token";
