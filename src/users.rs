@@ -237,12 +237,12 @@ pub async fn run(args: &UsersArgs, creds: Credentials, stop: Stop) -> anyhow::Re
 }
 
 /// Opens the output: stdout, or `FILE.incomplete`, created private.
-fn open_out(out: Option<&Path>, format: ListFormat) -> anyhow::Result<Sink> {
+fn open_out(out: Option<&Path>, format: ListFormat) -> std::io::Result<Sink> {
     let w: Box<dyn Write + Send> = match out {
         None => Box::new(std::io::stdout()),
         Some(p) => Box::new(crate::files::create_private(&incomplete_path(p))?),
     };
-    Ok(Sink::new(w, format == ListFormat::Jsonl)?)
+    Sink::new(w, format == ListFormat::Jsonl)
 }
 
 /// The member IDs of `group`, every page.
@@ -285,7 +285,9 @@ async fn list(
         })?),
         None => None,
     };
-    let mut sink = open_out(args.out.as_deref(), format)?;
+    // Opened when the first page is in: a listing refused at once writes nothing at all,
+    // not even a header on stdout.
+    let mut sink: Option<Sink> = None;
     let endpoint = Endpoint::Users {
         status: args.status.map(|s| format!("{s:?}").to_ascii_lowercase()),
         role_id: args.role_id.clone(),
@@ -294,6 +296,10 @@ async fn list(
     let mut last_progress = Instant::now();
     let walked = each_page(pager, &endpoint, |page| {
         pages += 1;
+        let sink = match &mut sink {
+            Some(s) => s,
+            None => sink.insert(open_out(args.out.as_deref(), format)?),
+        };
         for v in page
             .get("users")
             .and_then(|u| u.as_array())
