@@ -180,7 +180,9 @@ pub async fn run(args: &UsersArgs, creds: Credentials, stop: Stop) -> anyhow::Re
         }
     }
     let sim = if s.simulate {
-        Some(simulator::start(s.simulator.clone(), ([127, 0, 0, 1], 0).into()).await?)
+        let handle = simulator::start(s.simulator.clone(), ([127, 0, 0, 1], 0).into()).await?;
+        tracing::warn!(base_url = %handle.base_url(), "SIMULATION: listing the built-in Zoom simulator's account; no real account is read");
+        Some(handle)
     } else {
         None
     };
@@ -278,103 +280,129 @@ async fn list(
     filters: &Filters,
     format: ListFormat,
 ) -> anyhow::Result<UsersResult> {
-    let started = Instant::now();
     let group = match &args.group {
         Some(g) => Some(members(pager, g).await.map_err(|e| {
             anyhow::anyhow!("cannot list the members of group {g:?}: {e}; nothing was listed")
         })?),
         None => None,
     };
-    // Opened when the first page is in: a listing refused at once writes nothing at all,
-    // not even a header on stdout.
-    let mut sink: Option<Sink> = None;
     let endpoint = Endpoint::Users {
         status: args.status.map(|s| format!("{s:?}").to_ascii_lowercase()),
         role_id: args.role_id.clone(),
     };
-    let (mut seen, mut written, mut pages) = (HashSet::new(), 0u64, 0u64);
-    let mut last_progress = Instant::now();
-    let walked = each_page(pager, &endpoint, |page| {
-        pages += 1;
-        let sink = match &mut sink {
+    let mut listing = Listing {
+        out: args.out.as_deref(),
+        format,
+        group,
+        filters,
+        sink: None,
+        seen: HashSet::new(),
+        written: 0,
+        pages: 0,
+        started: Instant::now(),
+        last_progress: Instant::now(),
+    };
+    let walked = each_page(pager, &endpoint, |page| listing.take(page)).await;
+    listing.end(walked)
+}
+
+/// One listing on its way out: the output, what was written, progress.
+struct Listing<'a> {
+    out: Option<&'a Path>,
+    format: ListFormat,
+    /// With `--group`: the member IDs.
+    group: Option<HashSet<String>>,
+    filters: &'a Filters,
+    /// Opened when the first page is in: a listing refused at once writes nothing at
+    /// all, not even a header on stdout.
+    sink: Option<Sink>,
+    /// Every ID written: a restart after an expired page token writes nobody twice.
+    seen: HashSet<String>,
+    written: u64,
+    pages: u64,
+    started: Instant,
+    last_progress: Instant,
+}
+
+impl Listing<'_> {
+    /// Writes a page's users that pass the filters, then flushes.
+    fn take(&mut self, page: &serde_json::Value) -> std::io::Result<()> {
+        self.pages += 1;
+        let sink = match &mut self.sink {
             Some(s) => s,
-            None => sink.insert(open_out(args.out.as_deref(), format)?),
+            None => self.sink.insert(open_out(self.out, self.format)?),
         };
-        for v in page
-            .get("users")
-            .and_then(|u| u.as_array())
-            .into_iter()
-            .flatten()
-        {
+        let users = page.get("users").and_then(|u| u.as_array());
+        for v in users.into_iter().flatten() {
             let Some(u) = UserRow::from_json(v) else {
                 tracing::warn!("listing: a user without a usable id was skipped");
                 continue;
             };
-            let member = group.as_ref().is_none_or(|g| g.contains(&u.id));
-            if member && filters.keep(&u) && seen.insert(u.id.clone()) {
+            let member = self.group.as_ref().is_none_or(|g| g.contains(&u.id));
+            if member && self.filters.keep(&u) && self.seen.insert(u.id.clone()) {
                 sink.write(&u)?;
-                written += 1;
+                self.written += 1;
             }
         }
         sink.flush()?;
-        if last_progress.elapsed().as_secs() >= 2 || pages == 1 {
-            last_progress = Instant::now();
+        if self.pages == 1 || self.last_progress.elapsed().as_secs() >= 2 {
+            self.last_progress = Instant::now();
+            let (pages, written) = (self.pages, self.written);
             tracing::info!(
                 pages,
                 users = written,
                 "listing users: {written} written so far"
             );
         }
-        Ok::<(), std::io::Error>(())
-    })
-    .await;
-    drop(sink);
-    let shown = args.out.as_ref().map(|p| incomplete_path(p));
-    let why = match walked {
-        Ok(()) => {
-            let out = match &args.out {
-                Some(p) => Some(finish_file(p)?),
-                None => None,
-            };
-            tracing::info!(
-                users = written,
-                pages,
-                elapsed_ms = started.elapsed().as_millis() as u64,
-                "listed {written} users"
-            );
-            return Ok(UsersResult {
-                exit_code: 0,
-                written,
-                out,
-            });
-        }
-        Err(Walk::Page(e))
-            if written == 0
-                && !matches!(
-                    e,
-                    PageError::Stopped | PageError::Failed(_) | PageError::RateLimited(_)
-                ) =>
-        {
-            if let Some(p) = &shown {
-                let _ = std::fs::remove_file(p);
+        Ok(())
+    }
+
+    /// The result: complete (exit 0, the file named), refused before anything was
+    /// written (`Err`, exit 2, no file), or stopped partway (exit 3, left incomplete).
+    fn end(self, walked: Result<(), Walk<std::io::Error>>) -> anyhow::Result<UsersResult> {
+        let Listing {
+            out,
+            written,
+            pages,
+            started,
+            sink,
+            ..
+        } = self;
+        drop(sink);
+        let partial = out.map(incomplete_path);
+        let why = match walked {
+            Ok(()) => {
+                let out = out.map(finish_file).transpose()?;
+                let elapsed_ms = started.elapsed().as_millis() as u64;
+                tracing::info!(users = written, pages, elapsed_ms, "listed {written} users");
+                return Ok(UsersResult {
+                    exit_code: 0,
+                    written,
+                    out,
+                });
             }
-            anyhow::bail!(
-                "cannot list users: {e}; nothing was listed{}",
-                scope_hint(&e)
-            );
-        }
-        Err(Walk::Page(e)) => e.to_string(),
-        Err(Walk::Sink(e)) => format!("cannot write the listing: {e}"),
-    };
-    let place = shown
-        .as_ref()
-        .map_or("standard output".to_string(), |p| p.display().to_string());
-    tracing::error!(users = written, "INCOMPLETE listing: stopped partway ({why}); {written} users were written to {place}, which is not the whole listing");
-    Ok(UsersResult {
-        exit_code: 3,
-        written,
-        out: shown,
-    })
+            Err(Walk::Page(e)) if written == 0 && e.is_refusal() => {
+                if let Some(p) = &partial {
+                    let _ = std::fs::remove_file(p);
+                }
+                anyhow::bail!(
+                    "cannot list users: {e}; nothing was listed{}",
+                    scope_hint(&e)
+                );
+            }
+            Err(Walk::Page(e)) => e.to_string(),
+            Err(Walk::Sink(e)) => format!("cannot write the listing: {e}"),
+        };
+        let place = partial
+            .as_ref()
+            .map_or("standard output".to_string(), |p| p.display().to_string());
+        tracing::error!(users = written, "INCOMPLETE listing: stopped partway ({why}); {written} users were written to {place}, which is not the whole listing");
+        Ok(UsersResult {
+            exit_code: 3,
+            written,
+            out: partial,
+        })
+    }
 }
 
 /// What a refusal probably means for the app's setup.

@@ -20,7 +20,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::auth::Auth;
-use crate::client::{Sent, ZoomClient};
+use crate::client::{Answer, Sent, ZoomClient};
 use crate::config::RetrySettings;
 use crate::limiter::Limiter;
 use crate::outcome::{classify, RateKind};
@@ -73,6 +73,20 @@ pub enum PageError {
     Failed(String),
     #[error("unexpected page body: {0}")]
     Malformed(String),
+}
+
+impl PageError {
+    /// A refusal of the request itself (credentials, scope, an unknown group, a bad
+    /// query): what a fix of the setup, not a later try, cures.
+    pub fn is_refusal(&self) -> bool {
+        matches!(
+            self,
+            PageError::Unauthorized(_)
+                | PageError::Refused { .. }
+                | PageError::ExpiredToken { .. }
+                | PageError::Malformed(_)
+        )
+    }
 }
 
 /// What every request of a listing shares.
@@ -136,117 +150,149 @@ impl Pager<'_> {
 
     /// One page of `endpoint` (the first, or the one `token` continues), as JSON.
     pub async fn page(&self, endpoint: &Endpoint, token: Option<&str>) -> Result<Value, PageError> {
-        let (mut renewed, mut failures, mut limited) = (false, 0u32, 0u32);
+        let mut tries = Tries::default();
         loop {
             if !self.limiter.acquire(self.stop.token()).await {
                 return Err(PageError::Stopped);
             }
             let bearer = match self.auth.bearer(self.http).await {
                 Ok(b) => b,
-                Err(e) if e.is_transient() && failures + 1 < self.retry.attempts => {
-                    failures += 1;
-                    self.sleep(backoff(&self.retry, failures)).await?;
+                Err(e) if e.is_transient() => {
+                    self.no_answer(e.to_string(), &mut tries)?;
+                    self.sleep(backoff(&self.retry, tries.failures)).await?;
                     continue;
                 }
                 Err(e) => return Err(PageError::Unauthorized(e.to_string())),
             };
-            let answer = match self.send(endpoint, token, &bearer).await {
-                Sent::Answer(a) => a,
+            // A GET changes nothing: on a stop it is abandoned at once, not waited for.
+            let sent = tokio::select! {
+                sent = self.send(endpoint, token, &bearer) => sent,
+                () = self.stop.stopped() => return Err(PageError::Stopped),
+            };
+            let next = match sent {
+                Sent::Answer(a) if a.status == 200 => {
+                    return serde_json::from_slice::<Value>(&a.body)
+                        .ok()
+                        .filter(Value::is_object)
+                        .ok_or_else(|| PageError::Malformed("not a JSON object".into()));
+                }
+                Sent::Answer(a) => self.judge(&a, token, &mut tries)?,
                 Sent::NotSent(m) | Sent::Unknown(m) => {
-                    failures += 1;
-                    if failures >= self.retry.attempts {
-                        return Err(PageError::Failed(format!("{m} (after {failures} tries)")));
-                    }
-                    tracing::warn!(error = %m, tries = failures, "listing: no answer; asking again");
-                    self.sleep(backoff(&self.retry, failures)).await?;
-                    continue;
+                    self.no_answer(m, &mut tries)?;
+                    Next::Sleep(backoff(&self.retry, tries.failures))
                 }
             };
-            if answer.status == 200 {
-                return serde_json::from_slice::<Value>(&answer.body)
-                    .ok()
-                    .filter(Value::is_object)
-                    .ok_or_else(|| PageError::Malformed("not a JSON object".into()));
-            }
-            let v = classify(
-                answer.status,
-                answer.ratelimit_type.as_deref(),
-                &answer.body,
-            );
-            match answer.status {
-                401 if !renewed => {
+            match next {
+                Next::Sleep(wait) => self.sleep(wait).await?,
+                Next::Pause(wait) => self.limiter.pause_for(wait),
+                Next::Renew(message) => {
                     let renewable = self
                         .auth
                         .renew_after_401(self.http, bearer.generation)
                         .await
-                        .map_err(|e| PageError::Unauthorized(format!("{}; {e}", v.message)))?;
+                        .map_err(|e| PageError::Unauthorized(format!("{message}; {e}")))?;
                     if !renewable {
-                        return Err(PageError::Unauthorized(v.message));
+                        return Err(PageError::Unauthorized(message));
                     }
-                    renewed = true;
-                }
-                401 => return Err(PageError::Unauthorized(v.message)),
-                429 => {
-                    limited += 1;
-                    let wait = answer
-                        .retry_after
-                        .unwrap_or_else(|| backoff(&self.retry, limited));
-                    if v.rate == Some(RateKind::Daily) || wait > MAX_429_WAIT {
-                        return Err(PageError::RateLimited(format!(
-                            "{} (Zoom's daily limit: try again after 00:00 UTC)",
-                            v.message
-                        )));
-                    }
-                    if limited > MAX_429_TRIES {
-                        return Err(PageError::RateLimited(format!(
-                            "{} ({limited} times in a row)",
-                            v.message
-                        )));
-                    }
-                    tracing::warn!(
-                        wait_ms = wait.as_millis() as u64,
-                        "listing: rate limited; asking for the same page again"
-                    );
-                    self.limiter.pause_for(wait);
-                }
-                500..=599 => {
-                    failures += 1;
-                    if failures >= self.retry.attempts {
-                        return Err(PageError::Failed(format!(
-                            "HTTP {}: {} (after {failures} tries)",
-                            answer.status, v.message
-                        )));
-                    }
-                    tracing::warn!(
-                        status = answer.status,
-                        tries = failures,
-                        "listing: server error; asking again"
-                    );
-                    self.sleep(backoff(&self.retry, failures)).await?;
-                }
-                403 | 404 => {
-                    return Err(PageError::Refused {
-                        status: answer.status,
-                        code: v.zoom_code,
-                        message: v.message,
-                    })
-                }
-                status if token.is_some() && (400..500).contains(&status) => {
-                    return Err(PageError::ExpiredToken {
-                        status,
-                        message: v.message,
-                    })
-                }
-                status => {
-                    return Err(PageError::Refused {
-                        status,
-                        code: v.zoom_code,
-                        message: v.message,
-                    })
                 }
             }
         }
     }
+
+    /// Counts a try that got no answer (or a failing token endpoint); `Err` when it was
+    /// the last one allowed.
+    fn no_answer(&self, message: String, tries: &mut Tries) -> Result<(), PageError> {
+        tries.failures += 1;
+        if tries.failures >= self.retry.attempts {
+            return Err(PageError::Failed(format!(
+                "{message} (after {} tries)",
+                tries.failures
+            )));
+        }
+        tracing::warn!(error = %message, tries = tries.failures, "listing: no answer; asking again");
+        Ok(())
+    }
+
+    /// What to do after an answer other than 200: wait and ask again, renew, or give up.
+    fn judge(
+        &self,
+        answer: &Answer,
+        token: Option<&str>,
+        tries: &mut Tries,
+    ) -> Result<Next, PageError> {
+        let v = classify(
+            answer.status,
+            answer.ratelimit_type.as_deref(),
+            &answer.body,
+        );
+        let refused = |status| PageError::Refused {
+            status,
+            code: v.zoom_code,
+            message: v.message.clone(),
+        };
+        match answer.status {
+            401 if !tries.renewed => {
+                tries.renewed = true;
+                Ok(Next::Renew(v.message))
+            }
+            401 => Err(PageError::Unauthorized(v.message)),
+            429 => {
+                tries.limited += 1;
+                let wait = answer
+                    .retry_after
+                    .unwrap_or_else(|| backoff(&self.retry, tries.limited));
+                if v.rate == Some(RateKind::Daily) || wait > MAX_429_WAIT {
+                    return Err(PageError::RateLimited(format!(
+                        "{} (Zoom's daily limit: try again after 00:00 UTC)",
+                        v.message
+                    )));
+                }
+                if tries.limited > MAX_429_TRIES {
+                    return Err(PageError::RateLimited(format!(
+                        "{} ({} times in a row)",
+                        v.message, tries.limited
+                    )));
+                }
+                tracing::warn!(
+                    wait_ms = wait.as_millis() as u64,
+                    "listing: rate limited; asking for the same page again"
+                );
+                Ok(Next::Pause(wait))
+            }
+            status @ 500..=599 => {
+                self.no_answer(format!("HTTP {status}: {}", v.message), tries)?;
+                Ok(Next::Sleep(backoff(&self.retry, tries.failures)))
+            }
+            status @ (403 | 404) => Err(refused(status)),
+            status if token.is_some() && (400..500).contains(&status) => {
+                Err(PageError::ExpiredToken {
+                    status,
+                    message: v.message,
+                })
+            }
+            status => Err(refused(status)),
+        }
+    }
+}
+
+/// What one page's requests have met so far.
+#[derive(Debug, Default)]
+struct Tries {
+    renewed: bool,
+    /// Tries without an answer, or with a 5xx.
+    failures: u32,
+    /// Per-second 429s.
+    limited: u32,
+}
+
+/// The step after an answer that was not the page.
+enum Next {
+    /// Back off, then ask again.
+    Sleep(Duration),
+    /// Pause the limiter (everyone sharing it), then ask again.
+    Pause(Duration),
+    /// Renew the token once (the 401's message), then ask again.
+    Renew(String),
 }
 
 /// The `next_page_token` of a page, when there is a next page.

@@ -412,3 +412,47 @@ async fn an_existing_out_file_is_never_overwritten() {
     );
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep me");
 }
+
+#[tokio::test]
+async fn a_stop_mid_listing_is_exit_3_with_the_users_written_so_far() {
+    let server = MockServer::start().await;
+    first_page()
+        .respond_with(ok(page(&[zuser("a", "a@x.example", &[100])], "t2")))
+        .mount(&server)
+        .await;
+    // The second page never comes in time: the stop must not wait for it.
+    page_after("t2")
+        .respond_with(ok(page(&[], "")).set_delay(std::time::Duration::from_secs(120)))
+        .mount(&server)
+        .await;
+    let dir = util::tmp();
+    let file = out(dir.path(), "all.csv");
+    let args = users_args(
+        dir.path(),
+        &["--base-url", &base(&server), "--out", &p(&file)],
+    );
+    let stop = Stop::new();
+    let run = tokio::spawn({
+        let stop = stop.clone();
+        async move { zoom_rotate::users::run(&args, util::token("wm-token"), stop).await }
+    });
+    for _ in 0..1000 {
+        if server.received_requests().await.unwrap().len() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    stop.stop(zoom_rotate::shutdown::StopReason::Interrupted);
+    let r = run.await.unwrap().unwrap();
+    let partial = zoom_rotate::users::incomplete_path(&file);
+    assert_eq!(
+        r,
+        UsersResult {
+            exit_code: 3,
+            written: 1,
+            out: Some(partial.clone())
+        }
+    );
+    assert_eq!(ids(&partial), ["a"]);
+    assert!(!file.exists());
+}
