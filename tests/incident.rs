@@ -17,6 +17,7 @@ use zoom_rotate::cli::{Cli, Command};
 use zoom_rotate::shutdown::Stop;
 use zoom_rotate::users::{UsersArgs, UsersResult};
 
+mod contain;
 mod directory;
 mod evidence;
 mod filters;
