@@ -405,6 +405,42 @@ impl Listing<'_> {
     }
 }
 
+/// The listing rows of the users `wanted` names (IDs or e-mails, compared without case),
+/// whatever their status: what Zoom knew of a run's targets before anything was sent,
+/// for `evidence::Evidence::save_targets`. Walks `GET /users` once per status; users
+/// not found are simply absent (the run reports them `user_not_found`).
+pub async fn lookup(
+    pager: &Pager<'_>,
+    wanted: &HashSet<String>,
+) -> Result<Vec<UserRow>, PageError> {
+    let wanted: HashSet<String> = wanted.iter().map(|w| w.trim().to_lowercase()).collect();
+    let (mut rows, mut seen) = (Vec::new(), HashSet::new());
+    for status in ["active", "inactive", "pending"] {
+        let endpoint = Endpoint::Users {
+            status: Some(status.into()),
+            role_id: None,
+        };
+        let walked = each_page(pager, &endpoint, |page| {
+            let users = page.get("users").and_then(|u| u.as_array());
+            for u in users.into_iter().flatten().filter_map(UserRow::from_json) {
+                let named = wanted.contains(&u.id.to_lowercase())
+                    || wanted.contains(&u.email.to_lowercase());
+                if named && seen.insert(u.id.clone()) {
+                    rows.push(u);
+                }
+            }
+            Ok::<(), std::convert::Infallible>(())
+        })
+        .await;
+        match walked {
+            Ok(()) => {}
+            Err(Walk::Page(e)) => return Err(e),
+            Err(Walk::Sink(never)) => match never {},
+        }
+    }
+    Ok(rows)
+}
+
 /// What a refusal probably means for the app's setup.
 fn scope_hint(e: &PageError) -> &'static str {
     match e {

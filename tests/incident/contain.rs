@@ -1,7 +1,8 @@
 //! What the `--contain-sso` wiring will call: `ZoomClient::revoke_sso_token` sends exactly
-//! `DELETE /v2/users/{userId}/token` (the ID one encoded segment, the bearer, no body),
-//! and paced by a limiter below the Light rate (margin for a busy machine) it stays within the simulator's separate
-//! Light budget, leaving the Medium budget untouched.
+//! `DELETE /v2/users/{userId}/token` (the ID one encoded segment, the bearer, no body);
+//! paced by a limiter below the Light rate (a margin for a busy machine) it stays within
+//! the simulator's separate Light budget and leaves the Medium budget untouched; and
+//! `users::lookup` finds the listing rows of a run's targets for the evidence folder.
 
 use super::*;
 use std::time::Duration;
@@ -77,5 +78,59 @@ async fn revokes_paced_at_the_light_rate_get_no_429_and_leave_medium_untouched()
     assert_eq!(sim.admitted().len(), 0, "no Medium request was counted");
     assert!(
         zoom_rotate::simulator::max_in_window(&sim.admitted_light(), Duration::from_secs(1)) <= 6
+    );
+}
+
+#[tokio::test]
+async fn lookup_finds_the_targets_listing_rows_by_id_or_email_in_any_status() {
+    let dir = util::tmp();
+    let sim = util::sim(util::sim_users(dir.path(), ACCOUNT)).await;
+    let http = http_client(Duration::from_secs(10)).unwrap();
+    let client = ZoomClient::new(
+        http.clone(),
+        &sim.base_url(),
+        zoom_rotate::cli::BodyFormat::Json,
+    );
+    let auth = Auth::new(
+        util::token("sim-token"),
+        url::Url::parse(&sim.token_url()).unwrap(),
+    )
+    .unwrap();
+    let (limiter, stop) = (Limiter::new(20.0), Stop::new());
+    let retry = zoom_rotate::config::RetrySettings {
+        attempts: 3,
+        base_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(50),
+    };
+    let pager = zoom_rotate::users::fetch::Pager {
+        client: &client,
+        http: &http,
+        auth: &auth,
+        limiter: &limiter,
+        retry,
+        stop: &stop,
+    };
+    let wanted = [
+        "u3",
+        "ANN@corp.example",
+        "pending@corp.example",
+        "u5",
+        "nobody@corp.example",
+    ]
+    .map(String::from)
+    .into();
+    let rows = zoom_rotate::users::lookup(&pager, &wanted).await.unwrap();
+    let found: Vec<(&str, &str, &[u32])> = rows
+        .iter()
+        .map(|r| (r.id.as_str(), r.status.as_str(), r.login_types.as_slice()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("u2", "active", &[100][..]),
+            ("u3", "active", &[101][..]),
+            ("u5", "inactive", &[100, 101][..]),
+            ("u7", "pending", &[100][..])
+        ]
     );
 }
