@@ -32,6 +32,9 @@ pub const PAGE_SIZE: &str = "300";
 pub const MAX_429_WAIT: Duration = Duration::from_secs(60);
 /// Per-second 429s in a row on one page before the listing gives up.
 pub const MAX_429_TRIES: u32 = 20;
+/// The most pages one walk follows: 30 million users at 300 a page, far past any
+/// account; a server paging past it is not ending.
+pub const MAX_PAGES: usize = 100_000;
 /// Restarts from the first page after an expired page token.
 pub const MAX_RESTARTS: u32 = 2;
 
@@ -314,6 +317,9 @@ pub async fn each_page<E>(
 ) -> Result<(), Walk<E>> {
     let mut restarts = 0;
     let mut token: Option<String> = None;
+    // A server that hands out a token it handed out before (or pages without end)
+    // would keep the listing going forever: both end it.
+    let mut tokens = std::collections::HashSet::new();
     loop {
         let page = match pager.page(endpoint, token.as_deref()).await {
             Ok(p) => p,
@@ -321,12 +327,25 @@ pub async fn each_page<E>(
                 restarts += 1;
                 tracing::warn!(status, %message, restarts, "listing: the page token was refused (expired after 15 minutes?); starting again from the first page, skipping users already listed");
                 token = None;
+                // A new walk: its tokens may be the old ones again.
+                tokens.clear();
                 continue;
             }
             Err(e) => return Err(Walk::Page(e)),
         };
         on_page(&page).map_err(Walk::Sink)?;
         match next_token(&page) {
+            Some(_) if tokens.len() >= MAX_PAGES => {
+                return Err(Walk::Page(PageError::Malformed(format!(
+                    "more than {MAX_PAGES} pages: the listing would never end"
+                ))))
+            }
+            Some(t) if !tokens.insert(t.clone()) => {
+                return Err(Walk::Page(PageError::Malformed(format!(
+                    "the server repeated the page token {:?}: the listing would never end",
+                    crate::outcome::clip(&t)
+                ))))
+            }
             Some(t) => token = Some(t),
             None => return Ok(()),
         }

@@ -456,3 +456,27 @@ async fn a_stop_mid_listing_is_exit_3_with_the_users_written_so_far() {
     assert_eq!(ids(&partial), ["a"]);
     assert!(!file.exists());
 }
+
+#[tokio::test]
+async fn a_server_that_repeats_a_page_token_cannot_keep_the_listing_going_forever() {
+    let server = MockServer::start().await;
+    first_page()
+        .respond_with(ok(page(&[zuser("a", "a@x.example", &[100])], "t2")))
+        .mount(&server)
+        .await;
+    page_after("t2")
+        .respond_with(ok(page(&[zuser("b", "b@x.example", &[100])], "t2")))
+        .mount(&server)
+        .await;
+    let dir = util::tmp();
+    let file = out(dir.path(), "all.csv");
+    let r = users(
+        dir.path(),
+        &["--base-url", &base(&server), "--out", &p(&file)],
+        util::token("wm-token"),
+    )
+    .await
+    .unwrap();
+    assert_eq!((r.exit_code, r.written), (3, 2));
+    assert_eq!(queries(&server).await.len(), 2);
+}
