@@ -105,7 +105,8 @@ pub struct UsersResult {
     /// 0 complete, 3 stopped partway (2 is an `Err`).
     pub exit_code: u8,
     pub written: u64,
-    /// Where the listing went (`None`: stdout); the `.incomplete` name when stopped.
+    /// Where the listing went: the file, or its `.incomplete` name when stopped; `None`
+    /// for stdout, or when a stop came before the first page (no file was created).
     pub out: Option<PathBuf>,
 }
 
@@ -369,7 +370,8 @@ impl Listing<'_> {
             ..
         } = self;
         drop(sink);
-        let partial = out.map(incomplete_path);
+        // Only a file the listing did create: the sink opens with the first page.
+        let partial = out.map(incomplete_path).filter(|p| p.exists());
         let why = match walked {
             Ok(()) => {
                 let out = out.map(finish_file).transpose()?;

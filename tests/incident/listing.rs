@@ -480,3 +480,33 @@ async fn a_server_that_repeats_a_page_token_cannot_keep_the_listing_going_foreve
     assert_eq!((r.exit_code, r.written), (3, 2));
     assert_eq!(queries(&server).await.len(), 2);
 }
+
+#[tokio::test]
+async fn an_unreachable_zoom_is_tried_again_then_exit_3_with_nothing_written() {
+    // A port nothing listens on: bound, then closed.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = util::tmp();
+    let file = out(dir.path(), "all.csv");
+    let words = [
+        "--base-url",
+        &format!("http://127.0.0.1:{port}/v2"),
+        "--out",
+        &p(&file),
+    ];
+    let r = users(dir.path(), &words, util::token("wm-token"))
+        .await
+        .unwrap();
+    assert_eq!(
+        r,
+        UsersResult {
+            exit_code: 3,
+            written: 0,
+            out: None
+        }
+    );
+    assert!(!file.exists() && !zoom_rotate::users::incomplete_path(&file).exists());
+}
