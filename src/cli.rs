@@ -40,6 +40,8 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Serve the Zoom simulator until Ctrl-C.
     Simulate(SimulateArgs),
+    /// List the account's users as a CSV that run reads as is (incident step one).
+    Users(Box<crate::users::UsersArgs>),
     /// Print shell completions for SHELL.
     Completions {
         /// The shell to complete for: bash, elvish, fish, powershell or zsh.

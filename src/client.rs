@@ -37,6 +37,11 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
 /// Reads at most this much of a response body.
 const MAX_BODY: usize = 64 * 1024;
 
+/// Reads at most this much of a listing page: 300 users of Zoom's JSON take well under
+/// 1 MiB; the bound keeps a hostile server from filling memory. A page cut short does
+/// not parse, and is refused as malformed.
+pub const MAX_PAGE_BODY: usize = 8 << 20;
+
 /// The token of an `Authorization: Bearer …` header, for [`redact`].
 fn bearer_token(value: &reqwest::header::HeaderValue) -> &str {
     value
@@ -227,6 +232,11 @@ pub(crate) fn describe(e: &reqwest::Error) -> String {
 
 /// Reads an answer (at most [`MAX_BODY`] of its body), with `secrets` redacted from it.
 async fn read(response: reqwest::Response, secrets: &[&str]) -> Sent {
+    read_up_to(response, secrets, MAX_BODY).await
+}
+
+/// [`read`], keeping at most `max` bytes of the body.
+async fn read_up_to(response: reqwest::Response, secrets: &[&str], max: usize) -> Sent {
     let status = response.status().as_u16();
     let limits = rate_limit_headers(response.headers(), SystemTime::now());
     let location = response.headers().get("location").map(|l| {
@@ -238,7 +248,7 @@ async fn read(response: reqwest::Response, secrets: &[&str]) -> Sent {
     loop {
         match response.chunk().await {
             Ok(Some(chunk)) => {
-                let room = MAX_BODY.saturating_sub(body.len());
+                let room = max.saturating_sub(body.len());
                 body.extend_from_slice(&chunk[..chunk.len().min(room)]);
                 if room <= chunk.len() {
                     cut_short = room < chunk.len();
@@ -316,6 +326,76 @@ impl ZoomClient {
         };
         match request.send().await {
             Ok(response) => read(response, &[password.expose_secret(), bearer_token(&value)]).await,
+            Err(e) => failed(e),
+        }
+    }
+
+    /// The URL of `{base}/{segments…}`, each segment percent-encoded as one.
+    fn url_of(&self, segments: &[&str]) -> url::Url {
+        let mut url = self.base_url.clone();
+        let mut path = self.base_url.path().trim_end_matches('/').to_string();
+        for s in segments {
+            path.push('/');
+            path.push_str(&encode_segment(s));
+        }
+        url.set_path(&path);
+        url
+    }
+
+    /// A `GET` of one listing page; the body is read up to [`MAX_PAGE_BODY`].
+    async fn get_page(&self, url: url::Url, query: &[(&str, &str)], bearer: &Bearer) -> Sent {
+        let (name, value) = bearer.header();
+        match self
+            .http
+            .get(url)
+            .query(query)
+            .header(name, value.clone())
+            .send()
+            .await
+        {
+            Ok(r) => read_up_to(r, &[bearer_token(&value)], MAX_PAGE_BODY).await,
+            Err(e) => failed(e),
+        }
+    }
+
+    /// `GET /users` with `query` (`status`, `role_id`, `page_size`, `next_page_token`).
+    pub async fn list_users_page(&self, query: &[(&str, &str)], bearer: &Bearer) -> Sent {
+        self.get_page(self.url_of(&["users"]), query, bearer).await
+    }
+
+    /// `GET /groups/{groupId}/members` with `query` (`page_size`, `next_page_token`).
+    pub async fn group_members_page(
+        &self,
+        group_id: &str,
+        query: &[(&str, &str)],
+        bearer: &Bearer,
+    ) -> Sent {
+        let url = self.url_of(&["groups", group_id, "members"]);
+        self.get_page(url, query, bearer).await
+    }
+
+    /// `GET /report/activities` with `query` (`from`, `to`, `page_size`,
+    /// `next_page_token`): the sign-in and sign-out records (Heavy label).
+    pub async fn activities_page(&self, query: &[(&str, &str)], bearer: &Bearer) -> Sent {
+        self.get_page(self.url_of(&["report", "activities"]), query, bearer)
+            .await
+    }
+
+    /// `DELETE /users/{userId}/token`: revokes the user's SSO token, signing an SSO user
+    /// out (Light label). 204 when done; 404/1001 for an unknown user. Like a password
+    /// change, a revoke that got no answer may have been applied; unlike one, sending it
+    /// again is always safe (a second revoke signs out nobody new).
+    pub async fn revoke_sso_token(&self, user_id: &str, bearer: &Bearer) -> Sent {
+        let url = self.url_of(&["users", user_id, "token"]);
+        let (name, value) = bearer.header();
+        match self
+            .http
+            .delete(url)
+            .header(name, value.clone())
+            .send()
+            .await
+        {
+            Ok(r) => read(r, &[bearer_token(&value)]).await,
             Err(e) => failed(e),
         }
     }

@@ -21,7 +21,8 @@
 //! checked settings; [`run`] wires one run together; [`resume`] reads what an earlier run
 //! left; [`shutdown`] carries Ctrl-C and other reasons to stop; [`files`] creates private
 //! files and locks the report. Beside the pipeline, [`simulator`] is a faithful local
-//! Zoom for the demo, the tests and the benchmarks.
+//! Zoom for the demo, the tests and the benchmarks. For incidents, [`users`] lists the
+//! account's users into a CSV `run` reads, and [`evidence`] keeps what a reviewer needs.
 //!
 //! `main` is thin: it parses, sets up logging and maps the result to an exit code.
 
@@ -30,10 +31,13 @@ pub mod checks;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod contain;
+pub mod evidence;
 pub mod files;
 pub mod generate;
 pub mod input;
 pub mod journal;
+pub mod labels;
 pub mod limiter;
 pub mod monitor;
 pub mod outcome;
@@ -45,6 +49,7 @@ pub mod run;
 pub mod shutdown;
 pub mod simulator;
 pub mod summary;
+pub mod users;
 pub mod workers;
 
 pub use run::{run, RunResult};

@@ -47,6 +47,18 @@ fn main() -> ExitCode {
                 Err(e) => fail(&format!("{e:#}")),
             }
         }
+        Command::Users(args) => {
+            init_logging(cli.verbose, LogFormat::Text, false);
+            let result = runtime().block_on(async {
+                let stop = Stop::new();
+                on_signals(stop.clone());
+                zoom_rotate::users::run(&args, Credentials::from_env(), stop).await
+            });
+            match result {
+                Ok(r) => ExitCode::from(r.exit_code),
+                Err(e) => fail(&format!("{e:#}")),
+            }
+        }
         Command::Run(args) => {
             // The log format can come from config.toml, so read it before logging starts;
             // `run` reads it again as part of the settings (errors are reported there).

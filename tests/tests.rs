@@ -6,6 +6,7 @@ mod util;
 mod end_to_end;
 mod hardening;
 mod hostile;
+mod incident;
 mod operator;
 mod pipeline;
 mod resilience;

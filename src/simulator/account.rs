@@ -1,7 +1,8 @@
 //! The simulated Zoom account: its users, and the password change with Zoom's checks in
 //! Zoom's order (owner, password rules, history, same as current, 24-hour limit).
 //!
-//! Users come from a CSV (`id,email,password,role,changes_24h,recent_passwords`) or are
+//! Users come from a CSV (`id,email,password,role,changes_24h,recent_passwords`, plus the
+//! optional profile columns of `directory`) or are
 //! generated for benchmarks. Look-up takes an ID or an e-mail, in any case, as Zoom does.
 //! The account holds no locks itself: the server keeps it behind one mutex and never holds
 //! that across an `.await`.
@@ -14,6 +15,7 @@ use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
 
 use super::config::{SimConfig, DEFAULT_USERS_FILE};
+use super::directory::{Profile, ProfileColumns};
 use crate::rules::{self, PasswordPolicy};
 
 /// The demo account, compiled in so `zoom-rotate simulate` works from any directory.
@@ -50,6 +52,8 @@ pub struct UserView {
     /// Every password a change request for this user carried, in arrival order, applied
     /// or not.
     pub received_passwords: Vec<String>,
+    /// Login types, status, groups and the SSO token revocations.
+    pub profile: Profile,
 }
 
 /// Why a change is refused: HTTP status, Zoom code, message, and for "Validation Failed."
@@ -83,6 +87,20 @@ struct CsvUser {
     changes_24h: Option<u32>,
     #[serde(default)]
     recent_passwords: Option<String>,
+    // The profile columns, each optional (not `#[serde(flatten)]`: the csv crate infers
+    // types under flatten, and would read login_types `100` as a number, not a string).
+    #[serde(default)]
+    login_types: Option<String>,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default, rename = "type")]
+    user_type: Option<u32>,
+    #[serde(default)]
+    dept: Option<String>,
+    #[serde(default)]
+    last_login: Option<String>,
+    #[serde(default)]
+    groups: Option<String>,
 }
 
 #[derive(Debug)]
@@ -95,6 +113,7 @@ struct User {
     changes: Vec<SystemTime>,
     change_count: u32,
     received: Vec<String>,
+    profile: Profile,
 }
 
 /// The account's users, indexed by lower-cased ID and e-mail.
@@ -156,10 +175,21 @@ impl Account {
             // The header is line 1; the fixture has no multi-line fields.
             let line = i + 2;
             let row = row.with_context(|| format!("line {line}"))?;
+            let profile = ProfileColumns {
+                login_types: row.login_types,
+                status: row.status,
+                user_type: row.user_type,
+                dept: row.dept,
+                last_login: row.last_login,
+                groups: row.groups,
+            }
+            .profile()
+            .with_context(|| format!("line {line}"))?;
             let idx = self
                 .add(row.id, row.email, row.password, row.role)
                 .with_context(|| format!("line {line}"))?;
             let user = &mut self.users[idx];
+            user.profile = profile;
             if let Some(recent) = row.recent_passwords.filter(|r| !r.is_empty()) {
                 user.history = recent.split('|').map(str::to_owned).collect();
             }
@@ -199,6 +229,7 @@ impl Account {
             changes: Vec::new(),
             change_count: 0,
             received: Vec::new(),
+            profile: Profile::default(),
         });
         Ok(idx)
     }
@@ -230,6 +261,12 @@ impl Account {
             return Err(Refusal::bad_request(
                 1117,
                 "Can not update Admin's password",
+            ));
+        }
+        if !user.profile.is_work_email() {
+            return Err(Refusal::bad_request(
+                1123,
+                "Can only update password of Zoom work email account",
             ));
         }
         if let Err(v) = rules::check(password, &self.policy) {
@@ -295,12 +332,25 @@ impl Account {
                 .filter(|&t| now.duration_since(t).map_or(true, |age| age < DAY))
                 .collect(),
             received_passwords: u.received.clone(),
+            profile: u.profile.clone(),
         }
     }
 
     /// Every user, in load order.
     pub fn views(&self, now: SystemTime) -> Vec<UserView> {
         (0..self.users.len()).map(|i| self.view(i, now)).collect()
+    }
+
+    /// Every user's id, e-mail, role and profile, in load order: what the listings serve.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &str, Role, &Profile)> {
+        self.users
+            .iter()
+            .map(|u| (u.id.as_str(), u.email.as_str(), u.role, &u.profile))
+    }
+
+    /// Revokes the SSO token of the user at `idx` at `now`: the user is signed out.
+    pub fn revoke_token(&mut self, idx: usize, now: SystemTime) {
+        self.users[idx].profile.revoked_at.push(now);
     }
 
     /// `(id, email, change_count)` of every user: what the stats endpoint shows.

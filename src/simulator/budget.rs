@@ -1,4 +1,5 @@
-//! The account's Medium-label rate budget and the simulator clock it runs on.
+//! The account's rate budgets (one per label: Medium, Light, Heavy) and the simulator
+//! clock they run on.
 //!
 //! Every budgeted request (password changes and the settings read) passes [`Budget::admit`]
 //! or gets a 429 whose body and headers are Zoom's ([`Limited::headers`]). The clock is
@@ -102,6 +103,8 @@ pub enum LimitKind {
 /// A refusal: what to tell the client and when it may try again.
 #[derive(Debug, Clone)]
 pub struct Limited {
+    /// The rate-limit label refused: `Medium`, `Light` or `Heavy`.
+    pub category: &'static str,
     pub kind: LimitKind,
     pub limit: u64,
     /// When a request would be admitted, on the simulator clock.
@@ -113,12 +116,16 @@ pub struct Limited {
 /// An admission, with the daily figures Zoom reports on APIs that have a daily limit.
 #[derive(Debug, Clone, Copy)]
 pub struct Admitted {
+    pub category: &'static str,
     pub daily: Option<(u64, u64)>,
 }
 
 /// The per-account Medium budget: a sliding one-second window plus a UTC-day count.
 #[derive(Debug)]
 pub struct Budget {
+    /// The label this budget counts (`X-RateLimit-Category`): Zoom budgets each label
+    /// separately, so a token revoke (Light) never spends a password change's (Medium).
+    category: &'static str,
     qps: u32,
     daily_limit: Option<u64>,
     /// Arrival times of the admitted requests of the last second, oldest first.
@@ -137,7 +144,13 @@ pub struct Budget {
 
 impl Budget {
     pub fn new(qps: u32, daily_limit: Option<u64>) -> Self {
+        Budget::labelled("Medium", qps, daily_limit)
+    }
+
+    /// A budget for the label `category` (`Light`, `Heavy`).
+    pub fn labelled(category: &'static str, qps: u32, daily_limit: Option<u64>) -> Self {
         Budget {
+            category,
             qps,
             daily_limit,
             window: VecDeque::with_capacity(qps as usize + 1),
@@ -159,6 +172,7 @@ impl Budget {
             if self.day_count >= limit {
                 let retry_at = next_midnight(now);
                 return Err(Limited {
+                    category: self.category,
                     kind: LimitKind::Daily,
                     limit,
                     retry_at,
@@ -177,6 +191,7 @@ impl Budget {
             let oldest = self.window[0];
             let wait = (oldest + WINDOW).saturating_duration_since(instant);
             return Err(Limited {
+                category: self.category,
                 kind: LimitKind::Qps,
                 limit: u64::from(self.qps),
                 retry_at: now + wait,
@@ -189,6 +204,7 @@ impl Budget {
             self.admitted.push(instant);
         }
         Ok(Admitted {
+            category: self.category,
             daily: self
                 .daily_limit
                 .map(|limit| (limit, limit.saturating_sub(self.day_count))),
@@ -264,7 +280,7 @@ impl Limited {
     /// `Retry-After` of a daily 429, as Zoom has done.
     pub fn headers(&self, format: RetryAfterFormat, omit_daily_headers: bool) -> HeaderMap {
         let mut headers = HeaderMap::new();
-        insert(&mut headers, "x-ratelimit-category", "Medium".into());
+        insert(&mut headers, "x-ratelimit-category", self.category.into());
         insert(&mut headers, "x-ratelimit-limit", self.limit.to_string());
         insert(&mut headers, "x-ratelimit-remaining", "0".into());
         let bare = omit_daily_headers && self.kind == LimitKind::Daily;
@@ -287,7 +303,7 @@ impl Admitted {
     /// limit applies (Zoom reports them on daily-limited APIs).
     pub fn headers(&self) -> HeaderMap {
         let mut headers = HeaderMap::new();
-        insert(&mut headers, "x-ratelimit-category", "Medium".into());
+        insert(&mut headers, "x-ratelimit-category", self.category.into());
         if let Some((limit, remaining)) = self.daily {
             insert(&mut headers, "x-ratelimit-limit", limit.to_string());
             insert(&mut headers, "x-ratelimit-remaining", remaining.to_string());

@@ -33,7 +33,8 @@ pub enum RetryAfterFormat {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SimConfig {
-    /// CSV of users (`id,email,password,role,changes_24h,recent_passwords`). None: the
+    /// CSV of users (`id,email,password,role,changes_24h,recent_passwords`, and optionally
+    /// `login_types,status,type,dept,last_login,groups`: see `directory`). None: the
     /// demo fixture, from the working directory when it exists, else the built-in copy.
     pub users_file: Option<PathBuf>,
     /// Generate this many members (for benchmarks). Without `users_file`, the account
@@ -84,6 +85,16 @@ pub struct SimConfig {
     /// Seed of the latency and fault draws: the same seed and the same request order give
     /// the same faults.
     pub seed: u64,
+    /// Light-label requests per second (the SSO token revoke), overriding the plan's
+    /// (free 4, pro 30, business 80).
+    pub light_qps: Option<u32>,
+    /// Light-label requests per UTC day, overriding the plan's (free: 6000, others: none).
+    pub light_daily_limit: Option<u64>,
+    /// How long a `next_page_token` stays valid, on the simulator clock (Zoom: 15 min).
+    pub page_token_lifetime_secs: u64,
+    /// Answer `GET /report/activities` with 403/4700, like a token without the report
+    /// scope.
+    pub activities_forbidden: bool,
 }
 
 impl Default for SimConfig {
@@ -115,6 +126,10 @@ impl Default for SimConfig {
             fault_slow: 0.0,
             slow_ms: 30_000,
             seed: 1,
+            light_qps: None,
+            light_daily_limit: None,
+            page_token_lifetime_secs: 900,
+            activities_forbidden: false,
         }
     }
 }
@@ -126,6 +141,15 @@ fn plan_limits(plan: &str) -> Option<(u32, Option<u64>)> {
         "pro" => Some((20, None)),
         "business" | "education" | "enterprise" | "partner" => Some((60, None)),
         _ => None,
+    }
+}
+
+/// The Light and Heavy labels' limits per plan (API-NOTES): per second, per day.
+fn label_limits(plan: &str) -> ((u32, Option<u64>), (u32, Option<u64>)) {
+    match plan {
+        "free" => ((4, Some(6000)), (1, Some(1000))),
+        "pro" => ((30, None), (10, None)),
+        _ => ((80, None), (40, None)),
     }
 }
 
@@ -162,6 +186,17 @@ impl SimConfig {
             if value.is_empty() {
                 return Err(format!("{name}: expected a non-empty string"));
             }
+        }
+        if self.light_qps == Some(0) {
+            return Err("light_qps: expected at least 1 request per second".into());
+        }
+        if self.light_daily_limit == Some(0) {
+            return Err(
+                "light_daily_limit: expected at least 1 (leave it out for no limit)".into(),
+            );
+        }
+        if self.page_token_lifetime_secs == 0 {
+            return Err("page_token_lifetime_secs: expected at least 1 second".into());
         }
         if self.token_lifetime_secs == 0 {
             return Err("token_lifetime_secs: expected at least 1 second".into());
@@ -200,6 +235,20 @@ impl SimConfig {
         self.qps
             .or_else(|| plan_limits(&self.plan).map(|(qps, _)| qps))
             .unwrap_or(20)
+    }
+
+    /// The Light budget: requests per second and per UTC day (None = unlimited).
+    pub fn effective_light(&self) -> (u32, Option<u64>) {
+        let (qps, daily) = label_limits(&self.plan).0;
+        (
+            self.light_qps.unwrap_or(qps),
+            self.light_daily_limit.or(daily),
+        )
+    }
+
+    /// The Heavy budget (the activity report), the plan's.
+    pub fn effective_heavy(&self) -> (u32, Option<u64>) {
+        label_limits(&self.plan).1
     }
 
     /// Requests per UTC day the Medium budget admits; None = unlimited.

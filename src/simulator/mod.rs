@@ -2,12 +2,17 @@
 //! failures, on loopback, so the tool can be tested and demonstrated without an account.
 //!
 //! It serves `PUT /v2/users/{userId}/password`, `GET /v2/accounts/me/settings`,
-//! `POST /oauth/token`, and control endpoints `GET /_sim/stats` and
-//! `POST /_sim/clock?advance_secs=N`. Behaviour follows `API-NOTES.md`.
+//! `GET /v2/users`, `GET /v2/groups/{groupId}/members`, `DELETE /v2/users/{userId}/token`,
+//! `GET /v2/report/activities`, `POST /oauth/token`, and control endpoints
+//! `GET /_sim/stats` and `POST /_sim/clock?advance_secs=N`. Behaviour follows
+//! `API-NOTES.md`.
 //!
 //! Layout:
 //! - `config`: [`SimConfig`], the `[simulator]` section of config.toml.
 //! - `account`: users, look-up, and the password change with Zoom's checks.
+//! - `directory`: what Zoom knows of each user (login types, status, groups, last
+//!   sign-in) and the expiring page tokens of the listings.
+//! - `listing`: the user and group listings, the activity report and the token revoke.
 //! - `budget`: the Medium rate budget (per second and per day), its 429 headers, and the
 //!   simulator clock that tests move forward.
 //! - `oauth`: Server-to-Server token grants and bearer checks.
@@ -22,6 +27,8 @@ mod account;
 mod budget;
 mod change;
 mod config;
+mod directory;
+mod listing;
 mod oauth;
 mod server;
 
@@ -39,6 +46,7 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 pub use account::{Role, UserView, GENERATED_PASSWORD};
 pub use budget::{max_in_window, MAX_AHEAD};
 pub use config::{RetryAfterFormat, SimConfig, DEFAULT_USERS_FILE};
+pub use directory::{Profile, Status, EXPIRED_TOKEN_MESSAGE, MAX_PAGE_SIZE, SSO, WORK_EMAIL};
 pub use oauth::SCOPES;
 
 use server::Sim;
@@ -82,6 +90,16 @@ pub struct Stats {
     pub token_errors: u64,
     pub settings_gets: u64,
     pub max_concurrent_puts: u64,
+    pub users_list_gets: u64,
+    pub group_member_gets: u64,
+    pub activity_gets: u64,
+    /// SSO token revokes asked for (`DELETE /users/{id}/token`), any answer.
+    pub token_revokes: u64,
+    /// Pages asked for with an expired or unknown `next_page_token`.
+    pub page_tokens_refused: u64,
+    /// 429s of the Light budget (token revokes) and of the Heavy one (activity report).
+    pub rate_limited_light: u64,
+    pub rate_limited_heavy: u64,
 }
 
 /// One user's change count, as `GET /_sim/stats` lists it (no passwords there).
@@ -193,6 +211,12 @@ impl SimHandle {
     /// When (simulator clock) each request the budget admitted arrived, oldest first.
     pub fn admitted(&self) -> Vec<Instant> {
         self.sim.budget.locked().admitted()
+    }
+
+    /// When (simulator clock) each request the Light budget (token revokes) admitted
+    /// arrived, oldest first.
+    pub fn admitted_light(&self) -> Vec<Instant> {
+        self.sim.light.locked().admitted()
     }
 
     /// The most requests admitted within any span of `window`: with a window of one

@@ -21,7 +21,7 @@ use axum::body::to_bytes;
 use axum::extract::{Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -38,6 +38,8 @@ use super::account::Account;
 use super::budget::{Admitted, Budget, LimitKind, Limited, SimClock};
 use super::change;
 use super::config::SimConfig;
+use super::directory::Pages;
+use super::listing;
 use super::oauth::{self, TokenRequest, TokenStore};
 use super::{LockRecover, Stats, StatsReport, UserCount};
 
@@ -57,6 +59,12 @@ pub struct Sim {
     pub clock: SimClock,
     pub account: Mutex<Account>,
     pub budget: Mutex<Budget>,
+    /// The Light label's budget (the SSO token revoke), counted apart from the Medium one.
+    pub light: Mutex<Budget>,
+    /// The Heavy label's budget (the activity report).
+    pub heavy: Mutex<Budget>,
+    /// The `next_page_token`s handed out by the listings.
+    pub(super) pages: Mutex<Pages>,
     tokens: Mutex<TokenStore>,
     stats: Mutex<Stats>,
     /// One seeded generator for latency jitter and faults: the same seed and the same
@@ -72,7 +80,12 @@ impl Sim {
     pub fn new(config: SimConfig, api_url: String) -> anyhow::Result<Self> {
         let clock = SimClock::default();
         let account = Account::from_config(&config, clock.now())?;
+        let (light_qps, light_daily) = config.effective_light();
+        let (heavy_qps, heavy_daily) = config.effective_heavy();
         Ok(Sim {
+            light: Mutex::new(Budget::labelled("Light", light_qps, light_daily)),
+            heavy: Mutex::new(Budget::labelled("Heavy", heavy_qps, heavy_daily)),
+            pages: Mutex::new(Pages::default()),
             api_url,
             account: Mutex::new(account),
             budget: Mutex::new(Budget::new(
@@ -110,18 +123,28 @@ impl Sim {
     /// The bearer and budget steps every budgeted endpoint starts with: the admission, or
     /// why not (see [`Sim::refusal`] for the answer).
     pub(super) fn gate(&self, headers: &HeaderMap) -> Result<Admitted, Gate> {
+        self.gate_on(headers, &self.budget)
+    }
+
+    /// [`Sim::gate`] against the given label's budget.
+    pub(super) fn gate_on(
+        &self,
+        headers: &HeaderMap,
+        budget: &Mutex<Budget>,
+    ) -> Result<Admitted, Gate> {
         if !self.authorized(headers) {
             self.count(|s| s.unauthorized_401 += 1);
             return Err(Gate::Unauthorized);
         }
-        let verdict = self
-            .budget
+        let verdict = budget
             .locked()
             .admit(self.clock.now(), self.clock.instant());
         verdict.map_err(|limited| {
-            self.count(|s| match limited.kind {
-                LimitKind::Qps => s.rate_limited_qps += 1,
-                LimitKind::Daily => s.rate_limited_daily += 1,
+            self.count(|s| match (limited.category, limited.kind) {
+                ("Light", _) => s.rate_limited_light += 1,
+                ("Heavy", _) => s.rate_limited_heavy += 1,
+                (_, LimitKind::Qps) => s.rate_limited_qps += 1,
+                (_, LimitKind::Daily) => s.rate_limited_daily += 1,
             });
             Gate::Limited(limited)
         })
@@ -153,6 +176,10 @@ pub fn router(sim: Arc<Sim>) -> Router {
     Router::new()
         .route("/v2/users/:user_id/password", put(change::put_password))
         .route("/v2/accounts/me/settings", get(get_settings))
+        .route("/v2/users", get(listing::list_users))
+        .route("/v2/users/:user_id/token", delete(listing::revoke_token))
+        .route("/v2/groups/:group_id/members", get(listing::list_members))
+        .route("/v2/report/activities", get(listing::list_activities))
         .route("/oauth/token", post(post_token))
         .route("/_sim/stats", get(get_stats))
         .route("/_sim/clock", post(post_clock))
