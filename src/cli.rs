@@ -40,6 +40,8 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Serve the Zoom simulator until Ctrl-C.
     Simulate(SimulateArgs),
+    /// Show each user's latest state in a report, what remains and how to continue.
+    Status(StatusArgs),
     /// Print shell completions for SHELL.
     Completions {
         /// The shell to complete for: bash, elvish, fish, powershell or zsh.
@@ -210,6 +212,28 @@ pub struct SimulateArgs {
     /// [default: ./config.toml when present, else the demo account].
     #[arg(short, long, value_name = "PATH")]
     pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    long_about = "Show each user's latest state in a report (after any number of --resume \
+        runs), the count per outcome, what remains and why, when rows held by Zoom's \
+        24-hour change limit may be tried again, and the command that continues.\n\n\
+        Exit codes: 0 every user's latest state is changed; 1 some user's is not; 2 the \
+        report cannot be read."
+)]
+pub struct StatusArgs {
+    /// The report of a run (CSV, or JSON Lines when the path ends in .jsonl).
+    pub report: PathBuf,
+
+    /// Output: text for people, csv (one row per user) or json (one object) for scripts
+    /// [default: text].
+    #[arg(long, value_enum, default_value = "text", hide_default_value = true)]
+    pub format: crate::status::StatusFormat,
+
+    /// List only these users (the counts still cover everyone) [default: every user].
+    #[arg(long, value_enum, value_name = "WHICH")]
+    pub only: Option<crate::status::Only>,
 }
 
 /// The man page: clap_mangen's sections for the program, then each command with its

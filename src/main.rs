@@ -29,6 +29,7 @@ fn main() -> ExitCode {
             let result = zoom_rotate::cli::render_man(&mut out).and_then(|()| out.flush());
             written("the man page", result)
         }
+        Command::Status(args) => status(&args),
         Command::Simulate(args) => {
             let file = match FileConfig::load(args.config.as_deref()) {
                 Ok(f) => f,
@@ -74,6 +75,34 @@ fn main() -> ExitCode {
                 }
             }
         }
+    }
+}
+
+/// `zoom-rotate status`: 0 every user changed, 1 not, 2 the report cannot be read.
+fn status(args: &zoom_rotate::cli::StatusArgs) -> ExitCode {
+    use zoom_rotate::status::{render, Status};
+    let rendered = Status::load(&args.report).and_then(|s| {
+        let text = render(
+            &s,
+            &args.report,
+            args.format,
+            args.only,
+            std::time::SystemTime::now(),
+        )?;
+        Ok((s.exit_code(), text))
+    });
+    match rendered {
+        Ok((code, text)) => {
+            let mut out = std::io::stdout().lock();
+            match written(
+                "the status",
+                out.write_all(text.as_bytes()).and_then(|()| out.flush()),
+            ) {
+                c if c == ExitCode::SUCCESS => ExitCode::from(code),
+                c => c,
+            }
+        }
+        Err(e) => fail(&format!("{e:#}")),
     }
 }
 

@@ -187,7 +187,7 @@ pub fn resume_command(args: &[String], report: &Path) -> String {
     parts.join(" ")
 }
 
-fn shell_quote(s: &str) -> String {
+pub fn shell_quote(s: &str) -> String {
     if !s.is_empty()
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_./=:@+,".contains(c))

@@ -103,4 +103,5 @@ mod breaker;
 mod docs;
 mod prompt;
 mod runbook;
+mod status;
 mod summary;
