@@ -2,7 +2,7 @@
 //! the result to the contract's exit codes in one place (0 all changed, 1 some did not,
 //! 2 nothing attempted, 3 stopped early).
 
-use clap::{CommandFactory, Parser};
+use clap::Parser;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use zoom_rotate::auth::Credentials;
@@ -15,9 +15,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Completions { shell } => {
-            // Into memory first: clap_complete panics on a failed write.
-            let mut script = Vec::new();
-            clap_complete::generate(shell, &mut Cli::command(), "zoom-rotate", &mut script);
+            let script = zoom_rotate::cli::render_completions(shell);
             let mut out = std::io::stdout().lock();
             written(
                 "the completions",

@@ -168,7 +168,7 @@ pub fn resume_command(report: &Path) -> String {
     )
 }
 
-/// Prints the status of `report` in `format` to `out`; the exit code.
+/// The status of `report` in `format`, as of `now`.
 pub fn render(
     status: &Status,
     report: &Path,

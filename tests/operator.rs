@@ -100,6 +100,7 @@ fn p(path: &Path) -> String {
 }
 
 mod breaker;
+mod completions;
 mod docs;
 mod prompt;
 mod runbook;
