@@ -105,100 +105,119 @@ pub enum LogFormat {
     Json,
 }
 
+/// `run --help` groups its options under these headings, in this order.
+const INPUT: &str = "Input";
+const ZOOM: &str = "Zoom";
+const RATE: &str = "Rate";
+const SAFETY: &str = "Safety";
+const OUTPUT: &str = "Output";
+
+/// Shown at the end of `run --help`: the three commands most runs are.
+const RUN_EXAMPLES: &str = "\
+Examples:
+  Check every row and the plan, send nothing:
+    zoom-rotate run users.csv --dry-run
+  Rotate at half the Pro budget, with the report where you want it:
+    zoom-rotate run users.csv --rate 10 --report reports/today.csv
+  Continue after Ctrl-C, a daily limit or a failure, then see what remains:
+    zoom-rotate run users.csv --resume --report reports/today.csv
+    zoom-rotate status reports/today.csv";
+
 #[derive(Debug, Args)]
+#[command(after_help = RUN_EXAMPLES)]
 pub struct RunArgs {
     /// A CSV file of users and new passwords, or - for standard input.
     pub input: PathBuf,
 
     /// Config file (see config.toml in the repository for every key)
     /// [default: ./config.toml when present, else built-in defaults].
-    #[arg(short, long, value_name = "PATH")]
+    #[arg(short, long, value_name = "PATH", help_heading = INPUT)]
     pub config: Option<PathBuf>,
-
-    /// Where the per-user report goes: CSV, or JSON Lines when the path ends in .jsonl.
-    /// An existing report is refused unless --resume is given
-    /// [default: <[report] dir>/rotation-<UTC timestamp>.csv, dir reports].
-    #[arg(short, long, value_name = "PATH", env = "ZOOM_ROTATE_REPORT")]
-    pub report: Option<PathBuf>,
 
     /// API base URL: https, or http to loopback only (config: [api] base_url)
     /// [default: the OAuth token's api_url, else https://api.zoom.us/v2].
-    #[arg(long, value_name = "URL", env = "ZOOM_BASE_URL")]
+    #[arg(long, value_name = "URL", env = "ZOOM_BASE_URL", help_heading = ZOOM)]
     pub base_url: Option<String>,
 
     /// Server-to-Server OAuth token URL (config: [api] token_url)
     /// [default: https://zoom.us/oauth/token].
-    #[arg(long, value_name = "URL", env = "ZOOM_TOKEN_URL")]
+    #[arg(long, value_name = "URL", env = "ZOOM_TOKEN_URL", help_heading = ZOOM)]
     pub token_url: Option<String>,
 
     /// Zoom's Medium-label budget: free 2/s (and 2000/day), pro 20/s, business 60/s
     /// (config: [rate] plan) [default: pro].
-    #[arg(long, value_enum, env = "ZOOM_ROTATE_PLAN")]
+    #[arg(long, value_enum, env = "ZOOM_ROTATE_PLAN", help_heading = RATE)]
     pub plan: Option<Plan>,
 
     /// Requests per second for this job, 0.01 to 100000; overrides --plan. Leave room
     /// when other apps share the account's budget (config: [rate] rate) [default: the
     /// plan's budget].
-    #[arg(long, value_name = "PER_SECOND", env = "ZOOM_ROTATE_RATE")]
+    #[arg(long, value_name = "PER_SECOND", env = "ZOOM_ROTATE_RATE", help_heading = RATE)]
     pub rate: Option<f64>,
 
     /// Most requests in flight at once, 1 to 4096 (config: [rate] concurrency)
     /// [default: enough to fill the rate at the latency observed, at most
     /// [rate] max_concurrency (256)].
-    #[arg(long, value_name = "N", env = "ZOOM_ROTATE_CONCURRENCY")]
+    #[arg(long, value_name = "N", env = "ZOOM_ROTATE_CONCURRENCY", help_heading = RATE)]
     pub concurrency: Option<u32>,
 
     /// Request encoding (config: [api] body) [default: json].
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, help_heading = ZOOM)]
     pub body: Option<BodyFormat>,
 
     /// Read and check every row, send nothing; needs no credentials [default: off].
-    #[arg(long)]
+    #[arg(long, help_heading = SAFETY)]
     pub dry_run: bool,
 
     /// Continue the run recorded in --report: skip users already final, retry the rest
     /// [default: off; a new report is started].
-    #[arg(long, requires = "report")]
+    #[arg(long, requires = "report", help_heading = SAFETY)]
     pub resume: bool,
 
     /// Run against the built-in Zoom simulator (in-process, loopback, configured by
     /// [simulator]); needs no credentials [default: off].
-    #[arg(long)]
+    #[arg(long, help_heading = ZOOM)]
     pub simulate: bool,
 
     /// Make a strong random password per user, no password column needed (config:
     /// [generate] length) [default: off; passwords come from the input].
-    #[arg(long)]
+    #[arg(long, help_heading = INPUT)]
     pub generate: bool,
 
     /// With --generate: where the new passwords go (mode 0600, each written and synced
     /// before it is sent) [default: none; this or --discard-passwords is required].
-    #[arg(long, value_name = "PATH", requires = "generate")]
+    #[arg(long, value_name = "PATH", requires = "generate", help_heading = INPUT)]
     pub generated_out: Option<PathBuf>,
 
     /// With --generate: keep no copy at all (incident lock-out; users recover through
     /// "forgot password") [default: off].
-    #[arg(long, requires = "generate", conflicts_with = "generated_out")]
+    #[arg(long, requires = "generate", conflicts_with = "generated_out", help_heading = INPUT)]
     pub discard_passwords: bool,
 
     /// Don't read the account's password rules; check Zoom's basic rules only
     /// [default: off; the rules are read, which needs scope account:read:admin].
-    #[arg(long)]
+    #[arg(long, help_heading = ZOOM)]
     pub no_fetch_policy: bool,
 
     /// Stop (exit 3) after N consecutive rows fail the same way (same outcome, HTTP
     /// status and Zoom code); 0 turns it off (config: [run] max_failures) [default: 20].
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", help_heading = SAFETY)]
     pub max_failures: Option<u32>,
+
+    /// Where the per-user report goes: CSV, or JSON Lines when the path ends in .jsonl.
+    /// An existing report is refused unless --resume is given
+    /// [default: <[report] dir>/rotation-<UTC timestamp>.csv, dir reports].
+    #[arg(short, long, value_name = "PATH", env = "ZOOM_ROTATE_REPORT", help_heading = OUTPUT)]
+    pub report: Option<PathBuf>,
 
     /// stderr log format: text, or json (one JSON object a line, no progress bar, and the
     /// summary on stdout as one JSON object) (config: [run] log_format) [default: text].
-    #[arg(long, value_enum, value_name = "FORMAT")]
+    #[arg(long, value_enum, value_name = "FORMAT", help_heading = OUTPUT)]
     pub log_format: Option<LogFormat>,
 
     /// Don't ask for confirmation on a terminal [default: ask when stdin is a terminal
     /// and the input has more than [run] confirm_above rows (100)].
-    #[arg(short, long)]
+    #[arg(short, long, help_heading = SAFETY)]
     pub yes: bool,
 }
 
