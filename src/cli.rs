@@ -194,6 +194,27 @@ pub struct RunArgs {
     #[arg(long, requires = "generate", conflicts_with = "generated_out", help_heading = INPUT)]
     pub discard_passwords: bool,
 
+    /// The header of the user column (config: [input] user_column) [default: the first
+    /// header named user_id, userId, id or email, in any case].
+    #[arg(long, value_name = "NAME", help_heading = INPUT)]
+    pub user_column: Option<String>,
+
+    /// The header of the password column (config: [input] password_column) [default:
+    /// password].
+    #[arg(long, value_name = "NAME", help_heading = INPUT)]
+    pub password_column: Option<String>,
+
+    /// The field delimiter: comma, semicolon, tab, or one ASCII character [default: the
+    /// one of comma, semicolon and tab the header row holds most of].
+    #[arg(long, value_name = "CHAR", help_heading = INPUT)]
+    pub delimiter: Option<String>,
+
+    /// The input's encoding when it has no byte-order mark: utf-8, windows-1252 (also
+    /// latin1, iso-8859-1), utf-16le, utf-16be, or another WHATWG label [default: utf-8;
+    /// a UTF-8 or UTF-16 byte-order mark always decides].
+    #[arg(long, value_name = "LABEL", help_heading = INPUT)]
+    pub encoding: Option<String>,
+
     /// Don't read the account's password rules; check Zoom's basic rules only
     /// [default: off; the rules are read, which needs scope account:read:admin].
     #[arg(long, help_heading = ZOOM)]

@@ -146,7 +146,8 @@ pub struct GenerateSettings {
 /// Everything a run needs, checked.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    pub input: PathBuf,
+    /// The input file and how to read it (derefs to its path).
+    pub input: crate::input::InputSource,
     pub report: PathBuf,
     /// `None`: the OAuth token's `api_url`, else [`DEFAULT_BASE_URL`].
     pub base_url: Option<Url>,
@@ -245,6 +246,40 @@ fn check_rate(field: &str, rate: f64) -> Result<f64, ConfigError> {
     }
 }
 
+/// `--delimiter`: a name, or one ASCII character that cannot be confused with a quote or
+/// a line end.
+fn delimiter(raw: &str) -> Result<u8, ConfigError> {
+    let d = match raw.to_ascii_lowercase().as_str() {
+        "comma" => b',',
+        "semicolon" => b';',
+        "tab" | "\\t" => b'\t',
+        _ if raw.len() == 1 => raw.as_bytes()[0],
+        _ => 0,
+    };
+    if d.is_ascii_graphic() && d != b'"' || d == b'\t' || d == b' ' {
+        Ok(d)
+    } else {
+        Err(bad(
+            "--delimiter",
+            format!("{raw:?}"),
+            "comma, semicolon, tab, or one ASCII character other than a quote",
+        ))
+    }
+}
+
+/// `--encoding`: a WHATWG label encoding_rs knows (not the "replacement" ones, which
+/// would turn every byte into U+FFFD).
+fn encoding(raw: &str) -> Result<&'static encoding_rs::Encoding, ConfigError> {
+    match encoding_rs::Encoding::for_label(raw.trim().as_bytes()) {
+        Some(e) if e != encoding_rs::REPLACEMENT => Ok(e),
+        _ => Err(bad(
+            "--encoding",
+            format!("{raw:?}"),
+            "an encoding label such as utf-8, windows-1252, latin1, iso-8859-15, utf-16le or utf-16be",
+        )),
+    }
+}
+
 /// The default report path: reports/rotation-<UTC timestamp>.csv.
 fn default_report(dir: &Path) -> PathBuf {
     let stamp = humantime::format_rfc3339_seconds(SystemTime::now())
@@ -327,9 +362,19 @@ impl Settings {
             Some(c) if c.trim().is_empty() => Err(bad(field, "\"\"", "a column name")),
             other => Ok(other.map(|c| c.trim().to_string())),
         };
-        let user_column = column("input.user_column", file.input.user_column)?;
-        let password_column = column("input.password_column", file.input.password_column)?
-            .unwrap_or_else(|| "password".to_string());
+        let user_column = match &args.user_column {
+            Some(c) => column("--user-column", Some(c.clone()))?,
+            None => column("input.user_column", file.input.user_column)?,
+        };
+        let password_column = match &args.password_column {
+            Some(c) => column("--password-column", Some(c.clone()))?,
+            None => column("input.password_column", file.input.password_column)?,
+        }
+        .unwrap_or_else(|| "password".to_string());
+        let dialect = crate::input::Dialect {
+            delimiter: args.delimiter.as_deref().map(delimiter).transpose()?,
+            encoding: args.encoding.as_deref().map(encoding).transpose()?,
+        };
         let generate = if args.generate {
             let length = file.generate.length.unwrap_or(20);
             if !(crate::rules::MIN_LEN..crate::rules::MAX_LEN).contains(&length) {
@@ -366,7 +411,10 @@ impl Settings {
             None => default_report(file.report.dir.as_deref().unwrap_or(Path::new("reports"))),
         };
         Ok(Settings {
-            input: args.input.clone(),
+            input: crate::input::InputSource {
+                path: args.input.clone(),
+                dialect,
+            },
             report,
             base_url,
             token_url,

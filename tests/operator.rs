@@ -102,6 +102,7 @@ fn p(path: &Path) -> String {
 mod breaker;
 mod completions;
 mod docs;
+mod excel;
 mod help;
 mod prompt;
 mod runbook;

@@ -41,6 +41,10 @@ fn run_help_groups_options_under_headings_and_ends_with_examples() {
                 "--generate",
                 "--generated-out",
                 "--discard-passwords",
+                "--user-column",
+                "--password-column",
+                "--delimiter",
+                "--encoding",
             ],
         ),
         (
