@@ -57,6 +57,10 @@ pub enum Command {
 pub enum Plan {
     Free,
     Pro,
+    /// Zoom's Business+ tier: Business, Education, Enterprise and Partner accounts share
+    /// its budget (API-NOTES), so their names are accepted too, as the simulator does.
+    #[value(alias = "education", alias = "enterprise", alias = "partner")]
+    #[serde(alias = "education", alias = "enterprise", alias = "partner")]
     Business,
 }
 
@@ -145,7 +149,8 @@ pub struct RunArgs {
     pub token_url: Option<String>,
 
     /// Zoom's Medium-label budget: free 2/s (and 2000/day), pro 20/s, business 60/s
-    /// (config: [rate] plan) [default: pro].
+    /// (also for education, enterprise and partner accounts) (config: [rate] plan)
+    /// [default: pro].
     #[arg(long, value_enum, env = "ZOOM_ROTATE_PLAN", help_heading = RATE)]
     pub plan: Option<Plan>,
 

@@ -119,7 +119,11 @@ impl Summary<'_> {
         if self.simulated {
             out.push_str("SIMULATION: these results come from the built-in Zoom simulator; no real account was touched.\n");
         }
-        out.push_str(&format!("zoom-rotate: {} rows\n", self.tally.rows()));
+        let rows = self.tally.rows();
+        out.push_str(&format!(
+            "zoom-rotate: {rows} {}\n",
+            if rows == 1 { "row" } else { "rows" }
+        ));
         for (o, n) in self.tally.nonzero() {
             out.push_str(&format!("  {:<17} {n}\n", o.as_str()));
         }
@@ -127,9 +131,14 @@ impl Summary<'_> {
             out.push_str(&format!("  {:<17} {}\n", "(already final)", self.skipped));
         }
         out.push_str(&format!(
-            "elapsed {:.1} s, {} requests, achieved rate {:.2}/s\n",
+            "elapsed {:.1} s, {} {}, achieved rate {:.2}/s\n",
             self.elapsed.as_secs_f64(),
             self.tally.requests,
+            if self.tally.requests == 1 {
+                "request"
+            } else {
+                "requests"
+            },
             self.achieved_rate()
         ));
         out.push_str(&format!("report: {}\n", self.report.display()));

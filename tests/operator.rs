@@ -104,6 +104,7 @@ mod completions;
 mod docs;
 mod excel;
 mod help;
+mod papercuts;
 mod prompt;
 mod runbook;
 mod status;
