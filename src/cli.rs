@@ -133,8 +133,9 @@ pub struct RunArgs {
     /// A CSV file of users and new passwords, or - for standard input.
     pub input: PathBuf,
 
-    /// Config file (see config.toml in the repository for every key)
-    /// [default: ./config.toml when present, else built-in defaults].
+    /// Config file (see config.toml in the repository for every key) [default: ./config.toml
+    /// when present, else $XDG_CONFIG_HOME/zoom-rotate/config.toml (~/.config when unset),
+    /// else /etc/zoom-rotate/config.toml, else built-in defaults].
     #[arg(short, long, value_name = "PATH", help_heading = INPUT)]
     pub config: Option<PathBuf>,
 
@@ -253,8 +254,9 @@ pub struct SimulateArgs {
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8787")]
     pub listen: SocketAddr,
 
-    /// Config file whose [simulator] section sets the simulated account
-    /// [default: ./config.toml when present, else the demo account].
+    /// Config file whose [simulator] section sets the simulated account [default: the
+    /// first of ./config.toml, $XDG_CONFIG_HOME/zoom-rotate/config.toml and
+    /// /etc/zoom-rotate/config.toml that exists, else the demo account].
     #[arg(short, long, value_name = "PATH")]
     pub config: Option<PathBuf>,
 }
@@ -388,8 +390,9 @@ pub fn render_man(w: &mut dyn std::io::Write) -> std::io::Result<()> {
         "FILES",
         &[
             (
-                "./config.toml",
-                "Read when --config is not given and the file exists.",
+                "./config.toml, $XDG_CONFIG_HOME/zoom-rotate/config.toml, /etc/zoom-rotate/config.toml",
+                "Without --config, the first of these that exists is read (~/.config when \
+                 XDG_CONFIG_HOME is unset); the plan names the file used.",
             ),
             (
                 "REPORT",

@@ -14,6 +14,12 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 use url::Url;
 
+mod search;
+mod url_check;
+
+pub use search::search_paths;
+pub use url_check::check_url;
+
 pub const DEFAULT_BASE_URL: &str = "https://api.zoom.us/v2";
 pub const DEFAULT_TOKEN_URL: &str = "https://zoom.us/oauth/token";
 
@@ -39,6 +45,9 @@ fn bad(field: &str, value: impl std::fmt::Display, expected: &str) -> ConfigErro
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FileConfig {
+    /// The file these settings came from (`None`: built-in defaults), for the plan.
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
     pub api: ApiSection,
     pub rate: RateSection,
     pub input: InputSection,
@@ -104,16 +113,17 @@ pub struct GenerateSection {
 }
 
 impl FileConfig {
-    /// Reads `path`, or ./config.toml when present, or nothing.
+    /// Reads `path`, or the first file of the search (see `search`), or nothing.
     pub fn load(path: Option<&Path>) -> anyhow::Result<FileConfig> {
-        let path = match path {
-            Some(p) => p.to_path_buf(),
-            None if Path::new("config.toml").is_file() => PathBuf::from("config.toml"),
-            None => return Ok(FileConfig::default()),
+        let Some(path) = path.map(Path::to_path_buf).or_else(search::find) else {
+            return Ok(FileConfig::default());
         };
         let text = std::fs::read_to_string(&path)
             .map_err(|e| anyhow::anyhow!("cannot read config {}: {e}", path.display()))?;
-        toml::from_str(&text).map_err(|e| anyhow::anyhow!("invalid config {}: {e}", path.display()))
+        let mut file: FileConfig = toml::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("invalid config {}: {e}", path.display()))?;
+        file.source = Some(path);
+        Ok(file)
     }
 }
 
@@ -146,6 +156,8 @@ pub struct GenerateSettings {
 /// Everything a run needs, checked.
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// The config file used (`None`: built-in defaults), for the plan to name.
+    pub config: Option<PathBuf>,
     /// The input file and how to read it (derefs to its path).
     pub input: crate::input::InputSource,
     pub report: PathBuf,
@@ -172,57 +184,6 @@ pub struct Settings {
     pub max_field_bytes: usize,
     pub retry: RetrySettings,
     pub simulator: SimConfig,
-}
-
-/// Checks an API URL: https, or http only to a loopback host; never with credentials.
-pub fn check_url(field: &str, raw: &str) -> Result<Url, ConfigError> {
-    let url = Url::parse(raw.trim())
-        .map_err(|e| bad(field, without_userinfo(raw), &format!("a URL ({e})")))?;
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(bad(
-            field,
-            "(a URL with credentials, not shown)",
-            "a URL without user:password@ (credentials go in the environment)",
-        ));
-    }
-    match url.scheme() {
-        "https" => {}
-        "http" if is_loopback(&url) => {}
-        "http" => return Err(bad(
-            field,
-            raw,
-            "an https:// URL (plain http is allowed only to loopback: 127.0.0.0/8, ::1, localhost)",
-        )),
-        _ => return Err(bad(field, raw, "an https:// URL")),
-    }
-    if url.host().is_none() {
-        return Err(bad(field, raw, "a URL with a host"));
-    }
-    Ok(url)
-}
-
-/// `raw` fit for an error message: a `user:password@` part that a URL too broken to
-/// parse may still hold is cut out.
-fn without_userinfo(raw: &str) -> String {
-    let (scheme, rest) = match raw.find("://") {
-        Some(i) => (&raw[..i + 3], &raw[i + 3..]),
-        None if raw.contains('@') => return "(not shown: it may hold credentials)".into(),
-        None => return raw.to_string(),
-    };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{scheme}(credentials not shown){}", &rest[at..]),
-        None => raw.to_string(),
-    }
-}
-
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
 }
 
 /// The slowest rate a run may ask for: one request every 100 s. Below it the spacing
@@ -411,6 +372,7 @@ impl Settings {
             None => default_report(file.report.dir.as_deref().unwrap_or(Path::new("reports"))),
         };
         Ok(Settings {
+            config: file.source.clone(),
             input: crate::input::InputSource {
                 path: args.input.clone(),
                 dialect,
@@ -473,42 +435,5 @@ mod unit {
         )
         .unwrap();
         assert_eq!(s.rate, 1.5);
-    }
-
-    #[test]
-    fn urls() {
-        for ok in [
-            "https://api.zoom.us/v2",
-            "http://127.0.0.1:8080/v2",
-            "http://127.8.9.10/v2",
-            "http://[::1]:9/v2",
-            "http://LOCALHOST:1/v2",
-        ] {
-            assert!(check_url("base_url", ok).is_ok(), "{ok}");
-        }
-        for (bad_url, why) in [
-            (
-                "http://api.zoom.us/v2",
-                "plain http is allowed only to loopback",
-            ),
-            ("http://localhost.example.com/v2", "plain http"),
-            ("http://[::2]/v2", "plain http"),
-            ("ftp://127.0.0.1/", "an https:// URL"),
-            ("https://me:pw@api.zoom.us/v2", "without user:password@"),
-            ("https://me@api.zoom.us/v2", "without user:password@"),
-            ("http://me:pw@127.0.0.1/v2", "without user:password@"),
-        ] {
-            let e = check_url("base_url", bad_url).unwrap_err().to_string();
-            assert!(e.contains(why), "{bad_url}: {e}");
-            assert!(!e.contains(":pw@"), "{e}");
-        }
-        let e = check_url("base_url", "https://me:s3cret@exa mple.com/")
-            .unwrap_err()
-            .to_string();
-        assert!(!e.contains("s3cret"), "{e}");
-        assert!(
-            e.contains("https://(credentials not shown)@exa mple.com/"),
-            "{e}"
-        );
     }
 }

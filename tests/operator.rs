@@ -101,6 +101,7 @@ fn p(path: &Path) -> String {
 
 mod breaker;
 mod completions;
+mod config_search;
 mod docs;
 mod excel;
 mod help;
