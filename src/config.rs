@@ -40,6 +40,11 @@ fn bad(field: &str, value: impl std::fmt::Display, expected: &str) -> ConfigErro
     }
 }
 
+/// A config file that cannot be read or parsed.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigFileError(String);
+
 /// config.toml as written. Unknown keys are errors, so a typo never silently falls back
 /// to a default.
 #[derive(Debug, Default, Deserialize)]
@@ -119,9 +124,9 @@ impl FileConfig {
             return Ok(FileConfig::default());
         };
         let text = std::fs::read_to_string(&path)
-            .map_err(|e| anyhow::anyhow!("cannot read config {}: {e}", path.display()))?;
+            .map_err(|e| ConfigFileError(format!("cannot read config {}: {e}", path.display())))?;
         let mut file: FileConfig = toml::from_str(&text)
-            .map_err(|e| anyhow::anyhow!("invalid config {}: {e}", path.display()))?;
+            .map_err(|e| ConfigFileError(format!("invalid config {}: {e}", path.display())))?;
         file.source = Some(path);
         Ok(file)
     }

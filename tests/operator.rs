@@ -105,6 +105,7 @@ mod config_search;
 mod docs;
 mod excel;
 mod help;
+mod json_exits;
 mod papercuts;
 mod prompt;
 mod runbook;
