@@ -255,6 +255,14 @@ fn default_report(dir: &Path) -> PathBuf {
 }
 
 impl Settings {
+    /// The config file used, for the plan: its path, or that there was none.
+    pub fn config_name(&self) -> String {
+        match &self.config {
+            Some(p) => p.display().to_string(),
+            None => "none (built-in defaults)".to_string(),
+        }
+    }
+
     /// Merges the command line over config.toml and checks every value.
     pub fn resolve(args: &RunArgs, file: FileConfig) -> Result<Settings, ConfigError> {
         let base_url = args

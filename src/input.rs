@@ -194,7 +194,7 @@ fn check_encoding(path: &Path, delimiter: u8, columns: &Columns) -> Result<(), N
         return Ok(());
     };
     let file = Box::new(io::BufReader::with_capacity(64 * 1024, file));
-    let mut records = Records::with_delimiter(file, 4096, delimiter);
+    let mut records = Records::with_delimiter(file, HEADER_FIELD_BYTES, delimiter);
     let mut record = csv::ByteRecord::new();
     let mut header = true;
     while let Ok(Some(info)) = records.read(&mut record) {

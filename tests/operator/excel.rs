@@ -146,6 +146,49 @@ async fn utf16_with_a_bom_and_latin1_with_encoding_send_the_same_passwords() {
 }
 
 #[tokio::test]
+async fn a_password_that_does_not_decode_is_refused_not_sent() {
+    // UTF-16 with a lone surrogate in the first password: the decoder makes it U+FFFD.
+    let mut utf16 = vec![0xFF, 0xFE];
+    let mut units: Vec<u16> = table("email,password", ",").encode_utf16().collect();
+    let gro: Vec<u16> = "Grö".encode_utf16().collect();
+    let at = units.windows(3).position(|w| w == gro).unwrap() + 2; // the ö of Größe
+    units[at] = 0xD800;
+    utf16.extend(units.iter().flat_map(|u| u.to_le_bytes()));
+    let (code, stderr, rows, puts) = rotate(&utf16, &[]).await;
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(
+        rows,
+        [
+            (2, ROWS[0].0.to_string(), "invalid_input".into(), None, 0),
+            (3, ROWS[1].0.to_string(), "changed".into(), Some(204), 1),
+        ]
+    );
+    assert_eq!(puts, bodies()[..1]);
+    // A user ID that did not decode is refused the same way.
+    let mut utf16 = vec![0xFF, 0xFE];
+    let mut units: Vec<u16> = table("email,password", ",").encode_utf16().collect();
+    let at = units.iter().position(|u| *u == u16::from(b'\xF6')).unwrap(); // the ö of jörg
+    units[at] = 0xDC00;
+    utf16.extend(units.iter().flat_map(|u| u.to_le_bytes()));
+    let (code, _, rows, puts) = rotate(&utf16, &[]).await;
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        rows,
+        [
+            (
+                2,
+                "j\u{FFFD}rg@example.com".into(),
+                "invalid_input".into(),
+                None,
+                0
+            ),
+            (3, ROWS[1].0.to_string(), "changed".into(), Some(204), 1),
+        ]
+    );
+    assert_eq!(puts, bodies()[..1]);
+}
+
+#[tokio::test]
 async fn bytes_that_are_not_utf8_are_exit_2_with_the_line_and_the_fix() {
     let text = table("email,password", ",");
     let (latin1, _, _) = encoding_rs::WINDOWS_1252.encode(&text);
