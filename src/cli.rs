@@ -346,6 +346,7 @@ pub fn render_man(w: &mut dyn std::io::Write) -> std::io::Result<()> {
         let heading: &'static str = match sub.get_name() {
             "run" => "RUN OPTIONS",
             "simulate" => "SIMULATE OPTIONS",
+            "status" => "STATUS OPTIONS",
             _ => continue,
         };
         let sub = sub.clone().mut_args(move |a| a.help_heading(heading));
