@@ -200,6 +200,12 @@ impl Checker {
                 "line {line}: the user ID contains a control character"
             )));
         }
+        if user.contains(char::REPLACEMENT_CHARACTER) {
+            return Err(refuse(format!(
+                "line {line}: the user ID holds U+FFFD, the mark of bytes that could not be \
+                 decoded: check the file's encoding (--encoding)"
+            )));
+        }
         if user == "." || user == ".." {
             return Err(refuse(format!(
                 "line {line}: {user:?} is not a user ID or email"
@@ -232,6 +238,14 @@ impl Checker {
             if p.chars().any(char::is_control) {
                 return Err(refuse(format!(
                     "line {line}: the password contains a control character"
+                )));
+            }
+            // U+FFFD is what a decoder (UTF-16, --encoding) puts where bytes made no
+            // character: sending it would set a password nobody can type.
+            if p.contains(char::REPLACEMENT_CHARACTER) {
+                return Err(refuse(format!(
+                    "line {line}: the password holds U+FFFD, the mark of bytes that could not \
+                     be decoded: check the file's encoding (--encoding)"
                 )));
             }
             if let Err(v) = rules::check(p, &self.policy) {
@@ -332,5 +346,10 @@ mod unit {
         assert!(check(&mut c, 13, &[b"ME", b"Zoom1357Rx"])
             .unwrap_err()
             .contains("names the account running this job"));
+        assert_eq!(
+            check(&mut c, 14, &[b"h@x.com", "Zoom1357\u{FFFD}x".as_bytes()]).unwrap_err(),
+            "line 14: the password holds U+FFFD, the mark of bytes that could not be decoded: \
+             check the file's encoding (--encoding)"
+        );
     }
 }

@@ -42,6 +42,8 @@ pub enum Command {
     Simulate(SimulateArgs),
     /// List the account's users as a CSV that run reads as is (incident step one).
     Users(Box<crate::users::UsersArgs>),
+    /// Show each user's latest state in a report, what remains and how to continue.
+    Status(StatusArgs),
     /// Print shell completions for SHELL.
     Completions {
         /// The shell to complete for: bash, elvish, fish, powershell or zsh.
@@ -57,6 +59,10 @@ pub enum Command {
 pub enum Plan {
     Free,
     Pro,
+    /// Zoom's Business+ tier: Business, Education, Enterprise and Partner accounts share
+    /// its budget (API-NOTES), so their names are accepted too, as the simulator does.
+    #[value(alias = "education", alias = "enterprise", alias = "partner")]
+    #[serde(alias = "education", alias = "enterprise", alias = "partner")]
     Business,
 }
 
@@ -105,108 +111,150 @@ pub enum LogFormat {
     Json,
 }
 
+/// `run --help` groups its options under these headings, in this order.
+const INPUT: &str = "Input";
+const ZOOM: &str = "Zoom";
+const RATE: &str = "Rate";
+const SAFETY: &str = "Safety";
+const OUTPUT: &str = "Output";
+
+/// Shown at the end of `run --help`: the three commands most runs are.
+const RUN_EXAMPLES: &str = "\
+Examples:
+  Check every row and the plan, send nothing:
+    zoom-rotate run users.csv --dry-run
+  Rotate at half the Pro budget, with the report where you want it:
+    zoom-rotate run users.csv --rate 10 --report reports/today.csv
+  Continue after Ctrl-C, a daily limit or a failure, then see what remains:
+    zoom-rotate run users.csv --resume --report reports/today.csv
+    zoom-rotate status reports/today.csv";
+
 #[derive(Debug, Args)]
+#[command(after_help = RUN_EXAMPLES)]
 pub struct RunArgs {
     /// A CSV file of users and new passwords, or - for standard input.
     pub input: PathBuf,
 
-    /// Config file (see config.toml in the repository for every key)
-    /// [default: ./config.toml when present, else built-in defaults].
-    #[arg(short, long, value_name = "PATH")]
+    /// Config file (see config.toml in the repository for every key) [default: ./config.toml
+    /// when present, else $XDG_CONFIG_HOME/zoom-rotate/config.toml (~/.config when unset),
+    /// else /etc/zoom-rotate/config.toml, else built-in defaults].
+    #[arg(short, long, value_name = "PATH", help_heading = INPUT)]
     pub config: Option<PathBuf>,
-
-    /// Where the per-user report goes: CSV, or JSON Lines when the path ends in .jsonl.
-    /// An existing report is refused unless --resume is given
-    /// [default: <[report] dir>/rotation-<UTC timestamp>.csv, dir reports].
-    #[arg(short, long, value_name = "PATH", env = "ZOOM_ROTATE_REPORT")]
-    pub report: Option<PathBuf>,
 
     /// API base URL: https, or http to loopback only (config: [api] base_url)
     /// [default: the OAuth token's api_url, else https://api.zoom.us/v2].
-    #[arg(long, value_name = "URL", env = "ZOOM_BASE_URL")]
+    #[arg(long, value_name = "URL", env = "ZOOM_BASE_URL", help_heading = ZOOM)]
     pub base_url: Option<String>,
 
     /// Server-to-Server OAuth token URL (config: [api] token_url)
     /// [default: https://zoom.us/oauth/token].
-    #[arg(long, value_name = "URL", env = "ZOOM_TOKEN_URL")]
+    #[arg(long, value_name = "URL", env = "ZOOM_TOKEN_URL", help_heading = ZOOM)]
     pub token_url: Option<String>,
 
     /// Zoom's Medium-label budget: free 2/s (and 2000/day), pro 20/s, business 60/s
-    /// (config: [rate] plan) [default: pro].
-    #[arg(long, value_enum, env = "ZOOM_ROTATE_PLAN")]
+    /// (also for education, enterprise and partner accounts) (config: [rate] plan)
+    /// [default: pro].
+    #[arg(long, value_enum, env = "ZOOM_ROTATE_PLAN", help_heading = RATE)]
     pub plan: Option<Plan>,
 
     /// Requests per second for this job, 0.01 to 100000; overrides --plan. Leave room
     /// when other apps share the account's budget (config: [rate] rate) [default: the
     /// plan's budget].
-    #[arg(long, value_name = "PER_SECOND", env = "ZOOM_ROTATE_RATE")]
+    #[arg(long, value_name = "PER_SECOND", env = "ZOOM_ROTATE_RATE", help_heading = RATE)]
     pub rate: Option<f64>,
 
     /// Most requests in flight at once, 1 to 4096 (config: [rate] concurrency)
     /// [default: enough to fill the rate at the latency observed, at most
     /// [rate] max_concurrency (256)].
-    #[arg(long, value_name = "N", env = "ZOOM_ROTATE_CONCURRENCY")]
+    #[arg(long, value_name = "N", env = "ZOOM_ROTATE_CONCURRENCY", help_heading = RATE)]
     pub concurrency: Option<u32>,
 
     /// Request encoding (config: [api] body) [default: json].
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, help_heading = ZOOM)]
     pub body: Option<BodyFormat>,
 
     /// Read and check every row, send nothing; needs no credentials [default: off].
-    #[arg(long)]
+    #[arg(long, help_heading = SAFETY)]
     pub dry_run: bool,
 
     /// Continue the run recorded in --report: skip users already final, retry the rest.
     /// The report must exist (else exit 2; see --resume-or-start) and have been written
     /// for this input file [default: off; a new report is started].
-    #[arg(long, requires = "report")]
+    #[arg(long, requires = "report", help_heading = SAFETY)]
     pub resume: bool,
 
     /// Like --resume, but start a new report when --report does not exist yet: for cron
     /// and systemd jobs, whose first run of the day creates the day's report. A plain
     /// --resume on a missing report is refused (exit 2), so a mistyped path cannot
     /// change everyone again [default: off].
-    #[arg(long, requires = "report")]
+    #[arg(long, requires = "report", help_heading = SAFETY)]
     pub resume_or_start: bool,
 
     /// Run against the built-in Zoom simulator (in-process, loopback, configured by
     /// [simulator]); needs no credentials [default: off].
-    #[arg(long)]
+    #[arg(long, help_heading = ZOOM)]
     pub simulate: bool,
 
     /// Make a strong random password per user, no password column needed (config:
     /// [generate] length) [default: off; passwords come from the input].
-    #[arg(long)]
+    #[arg(long, help_heading = INPUT)]
     pub generate: bool,
 
     /// With --generate: where the new passwords go (mode 0600, each written and synced
     /// before it is sent) [default: none; this or --discard-passwords is required].
-    #[arg(long, value_name = "PATH", requires = "generate")]
+    #[arg(long, value_name = "PATH", requires = "generate", help_heading = INPUT)]
     pub generated_out: Option<PathBuf>,
 
     /// With --generate: keep no copy at all (incident lock-out; users recover through
     /// "forgot password") [default: off].
-    #[arg(long, requires = "generate", conflicts_with = "generated_out")]
+    #[arg(long, requires = "generate", conflicts_with = "generated_out", help_heading = INPUT)]
     pub discard_passwords: bool,
+
+    /// The header of the user column (config: [input] user_column) [default: the first
+    /// header named user_id, userId, id or email, in any case].
+    #[arg(long, value_name = "NAME", help_heading = INPUT)]
+    pub user_column: Option<String>,
+
+    /// The header of the password column (config: [input] password_column) [default:
+    /// password].
+    #[arg(long, value_name = "NAME", help_heading = INPUT)]
+    pub password_column: Option<String>,
+
+    /// The field delimiter: comma, semicolon, tab, or one ASCII character [default: the
+    /// one of comma, semicolon and tab the header row holds most of].
+    #[arg(long, value_name = "CHAR", help_heading = INPUT)]
+    pub delimiter: Option<String>,
+
+    /// The input's encoding when it has no byte-order mark: utf-8, windows-1252 (also
+    /// latin1, iso-8859-1), utf-16le, utf-16be, or another WHATWG label [default: utf-8;
+    /// a UTF-8 or UTF-16 byte-order mark always decides].
+    #[arg(long, value_name = "LABEL", help_heading = INPUT)]
+    pub encoding: Option<String>,
 
     /// Don't read the account's password rules; check Zoom's basic rules only
     /// [default: off; the rules are read, which needs scope account:read:admin].
-    #[arg(long)]
+    #[arg(long, help_heading = ZOOM)]
     pub no_fetch_policy: bool,
 
     /// Stop (exit 3) after N consecutive rows fail the same way (same outcome, HTTP
     /// status and Zoom code); 0 turns it off (config: [run] max_failures) [default: 20].
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", help_heading = SAFETY)]
     pub max_failures: Option<u32>,
+
+    /// Where the per-user report goes: CSV, or JSON Lines when the path ends in .jsonl.
+    /// An existing report is refused unless --resume is given
+    /// [default: <[report] dir>/rotation-<UTC timestamp>.csv, dir reports].
+    #[arg(short, long, value_name = "PATH", env = "ZOOM_ROTATE_REPORT", help_heading = OUTPUT)]
+    pub report: Option<PathBuf>,
 
     /// stderr log format: text, or json (one JSON object a line, no progress bar, and the
     /// summary on stdout as one JSON object) (config: [run] log_format) [default: text].
-    #[arg(long, value_enum, value_name = "FORMAT")]
+    #[arg(long, value_enum, value_name = "FORMAT", help_heading = OUTPUT)]
     pub log_format: Option<LogFormat>,
 
     /// Don't ask for confirmation on a terminal [default: ask when stdin is a terminal
     /// and the input has more than [run] confirm_above rows (100)].
-    #[arg(short, long)]
+    #[arg(short, long, help_heading = SAFETY)]
     pub yes: bool,
 }
 
@@ -216,10 +264,55 @@ pub struct SimulateArgs {
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8787")]
     pub listen: SocketAddr,
 
-    /// Config file whose [simulator] section sets the simulated account
-    /// [default: ./config.toml when present, else the demo account].
+    /// Config file whose [simulator] section sets the simulated account [default: the
+    /// first of ./config.toml, $XDG_CONFIG_HOME/zoom-rotate/config.toml and
+    /// /etc/zoom-rotate/config.toml that exists, else the demo account].
     #[arg(short, long, value_name = "PATH")]
     pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    long_about = "Show each user's latest state in a report (after any number of --resume \
+        runs), the count per outcome, what remains and why, when rows held by Zoom's \
+        24-hour change limit may be tried again, and the command that continues.\n\n\
+        Exit codes: 0 every user's latest state is changed; 1 some user's is not; 2 the \
+        report cannot be read."
+)]
+pub struct StatusArgs {
+    /// The report of a run (CSV, or JSON Lines when the path ends in .jsonl).
+    pub report: PathBuf,
+
+    /// Output: text for people, csv (one row per user) or json (one object) for scripts
+    /// [default: text].
+    #[arg(long, value_enum, default_value = "text", hide_default_value = true)]
+    pub format: crate::status::StatusFormat,
+
+    /// List only these users (the counts still cover everyone) [default: every user].
+    #[arg(long, value_enum, value_name = "WHICH")]
+    pub only: Option<crate::status::Only>,
+}
+
+/// The completion script for `shell`, in memory (clap_complete panics on a failed write,
+/// so the caller writes it).
+///
+/// Bash needs a fix-up: clap_complete (4.6.12 and before, clap issue 6421) labels the
+/// case arms of a hyphenated binary's subcommands `zoom__subcmd__rotate__subcmd__run`
+/// while its own dispatch loop arrives at `zoom__rotate__subcmd__run`, so nothing below
+/// the top level ever completed. Relabelling the arms the way the loop spells them is a
+/// no-op once upstream agrees with itself; the operator tests run the script in bash.
+pub fn render_completions(shell: clap_complete::Shell) -> Vec<u8> {
+    use clap::CommandFactory;
+    const BIN: &str = "zoom-rotate";
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), BIN, &mut script);
+    if shell != clap_complete::Shell::Bash {
+        return script;
+    }
+    let text = String::from_utf8_lossy(&script);
+    let mislabelled = BIN.replace('-', "__subcmd__");
+    let loop_label = BIN.replace('-', "__");
+    text.replace(&mislabelled, &loop_label).into_bytes()
 }
 
 /// The man page: clap_mangen's sections for the program, then each command with its
@@ -263,6 +356,8 @@ pub fn render_man(w: &mut dyn std::io::Write) -> std::io::Result<()> {
         let heading: &'static str = match sub.get_name() {
             "run" => "RUN OPTIONS",
             "simulate" => "SIMULATE OPTIONS",
+            "status" => "STATUS OPTIONS",
+            "users" => "USERS OPTIONS",
             _ => continue,
         };
         let sub = sub.clone().mut_args(move |a| a.help_heading(heading));
@@ -307,8 +402,9 @@ pub fn render_man(w: &mut dyn std::io::Write) -> std::io::Result<()> {
         "FILES",
         &[
             (
-                "./config.toml",
-                "Read when --config is not given and the file exists.",
+                "./config.toml, $XDG_CONFIG_HOME/zoom-rotate/config.toml, /etc/zoom-rotate/config.toml",
+                "Without --config, the first of these that exists is read (~/.config when \
+                 XDG_CONFIG_HOME is unset); the plan names the file used.",
             ),
             (
                 "REPORT",

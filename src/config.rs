@@ -14,6 +14,12 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 use url::Url;
 
+mod search;
+mod url_check;
+
+pub use search::search_paths;
+pub use url_check::check_url;
+
 pub const DEFAULT_BASE_URL: &str = "https://api.zoom.us/v2";
 pub const DEFAULT_TOKEN_URL: &str = "https://zoom.us/oauth/token";
 
@@ -34,11 +40,19 @@ fn bad(field: &str, value: impl std::fmt::Display, expected: &str) -> ConfigErro
     }
 }
 
+/// A config file that cannot be read or parsed.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigFileError(String);
+
 /// config.toml as written. Unknown keys are errors, so a typo never silently falls back
 /// to a default.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FileConfig {
+    /// The file these settings came from (`None`: built-in defaults), for the plan.
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
     pub api: ApiSection,
     pub rate: RateSection,
     pub input: InputSection,
@@ -104,16 +118,17 @@ pub struct GenerateSection {
 }
 
 impl FileConfig {
-    /// Reads `path`, or ./config.toml when present, or nothing.
+    /// Reads `path`, or the first file of the search (see `search`), or nothing.
     pub fn load(path: Option<&Path>) -> anyhow::Result<FileConfig> {
-        let path = match path {
-            Some(p) => p.to_path_buf(),
-            None if Path::new("config.toml").is_file() => PathBuf::from("config.toml"),
-            None => return Ok(FileConfig::default()),
+        let Some(path) = path.map(Path::to_path_buf).or_else(search::find) else {
+            return Ok(FileConfig::default());
         };
         let text = std::fs::read_to_string(&path)
-            .map_err(|e| anyhow::anyhow!("cannot read config {}: {e}", path.display()))?;
-        toml::from_str(&text).map_err(|e| anyhow::anyhow!("invalid config {}: {e}", path.display()))
+            .map_err(|e| ConfigFileError(format!("cannot read config {}: {e}", path.display())))?;
+        let mut file: FileConfig = toml::from_str(&text)
+            .map_err(|e| ConfigFileError(format!("invalid config {}: {e}", path.display())))?;
+        file.source = Some(path);
+        Ok(file)
     }
 }
 
@@ -146,7 +161,10 @@ pub struct GenerateSettings {
 /// Everything a run needs, checked.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    pub input: PathBuf,
+    /// The config file used (`None`: built-in defaults), for the plan to name.
+    pub config: Option<PathBuf>,
+    /// The input file and how to read it (derefs to its path).
+    pub input: crate::input::InputSource,
     pub report: PathBuf,
     /// `None`: the OAuth token's `api_url`, else [`DEFAULT_BASE_URL`].
     pub base_url: Option<Url>,
@@ -176,57 +194,6 @@ pub struct Settings {
     pub simulator: SimConfig,
 }
 
-/// Checks an API URL: https, or http only to a loopback host; never with credentials.
-pub fn check_url(field: &str, raw: &str) -> Result<Url, ConfigError> {
-    let url = Url::parse(raw.trim())
-        .map_err(|e| bad(field, without_userinfo(raw), &format!("a URL ({e})")))?;
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(bad(
-            field,
-            "(a URL with credentials, not shown)",
-            "a URL without user:password@ (credentials go in the environment)",
-        ));
-    }
-    match url.scheme() {
-        "https" => {}
-        "http" if is_loopback(&url) => {}
-        "http" => return Err(bad(
-            field,
-            raw,
-            "an https:// URL (plain http is allowed only to loopback: 127.0.0.0/8, ::1, localhost)",
-        )),
-        _ => return Err(bad(field, raw, "an https:// URL")),
-    }
-    if url.host().is_none() {
-        return Err(bad(field, raw, "a URL with a host"));
-    }
-    Ok(url)
-}
-
-/// `raw` fit for an error message: a `user:password@` part that a URL too broken to
-/// parse may still hold is cut out.
-fn without_userinfo(raw: &str) -> String {
-    let (scheme, rest) = match raw.find("://") {
-        Some(i) => (&raw[..i + 3], &raw[i + 3..]),
-        None if raw.contains('@') => return "(not shown: it may hold credentials)".into(),
-        None => return raw.to_string(),
-    };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{scheme}(credentials not shown){}", &rest[at..]),
-        None => raw.to_string(),
-    }
-}
-
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
-}
-
 /// The slowest rate a run may ask for: one request every 100 s. Below it the spacing
 /// between requests overflows what the limiter and the estimate can hold, and no job is
 /// served by waiting longer than that between two users.
@@ -248,6 +215,40 @@ fn check_rate(field: &str, rate: f64) -> Result<f64, ConfigError> {
     }
 }
 
+/// `--delimiter`: a name, or one ASCII character that cannot be confused with a quote or
+/// a line end.
+fn delimiter(raw: &str) -> Result<u8, ConfigError> {
+    let d = match raw.to_ascii_lowercase().as_str() {
+        "comma" => b',',
+        "semicolon" => b';',
+        "tab" | "\\t" => b'\t',
+        _ if raw.len() == 1 => raw.as_bytes()[0],
+        _ => 0,
+    };
+    if d.is_ascii_graphic() && d != b'"' || d == b'\t' || d == b' ' {
+        Ok(d)
+    } else {
+        Err(bad(
+            "--delimiter",
+            format!("{raw:?}"),
+            "comma, semicolon, tab, or one ASCII character other than a quote",
+        ))
+    }
+}
+
+/// `--encoding`: a WHATWG label encoding_rs knows (not the "replacement" ones, which
+/// would turn every byte into U+FFFD).
+fn encoding(raw: &str) -> Result<&'static encoding_rs::Encoding, ConfigError> {
+    match encoding_rs::Encoding::for_label(raw.trim().as_bytes()) {
+        Some(e) if e != encoding_rs::REPLACEMENT => Ok(e),
+        _ => Err(bad(
+            "--encoding",
+            format!("{raw:?}"),
+            "an encoding label such as utf-8, windows-1252, latin1, iso-8859-15, utf-16le or utf-16be",
+        )),
+    }
+}
+
 /// The default report path: reports/rotation-<UTC timestamp>.csv.
 fn default_report(dir: &Path) -> PathBuf {
     let stamp = humantime::format_rfc3339_seconds(SystemTime::now())
@@ -257,6 +258,14 @@ fn default_report(dir: &Path) -> PathBuf {
 }
 
 impl Settings {
+    /// The config file used, for the plan: its path, or that there was none.
+    pub fn config_name(&self) -> String {
+        match &self.config {
+            Some(p) => p.display().to_string(),
+            None => "none (built-in defaults)".to_string(),
+        }
+    }
+
     /// Merges the command line over config.toml and checks every value.
     pub fn resolve(args: &RunArgs, file: FileConfig) -> Result<Settings, ConfigError> {
         let base_url = args
@@ -330,9 +339,19 @@ impl Settings {
             Some(c) if c.trim().is_empty() => Err(bad(field, "\"\"", "a column name")),
             other => Ok(other.map(|c| c.trim().to_string())),
         };
-        let user_column = column("input.user_column", file.input.user_column)?;
-        let password_column = column("input.password_column", file.input.password_column)?
-            .unwrap_or_else(|| "password".to_string());
+        let user_column = match &args.user_column {
+            Some(c) => column("--user-column", Some(c.clone()))?,
+            None => column("input.user_column", file.input.user_column)?,
+        };
+        let password_column = match &args.password_column {
+            Some(c) => column("--password-column", Some(c.clone()))?,
+            None => column("input.password_column", file.input.password_column)?,
+        }
+        .unwrap_or_else(|| "password".to_string());
+        let dialect = crate::input::Dialect {
+            delimiter: args.delimiter.as_deref().map(delimiter).transpose()?,
+            encoding: args.encoding.as_deref().map(encoding).transpose()?,
+        };
         let generate = if args.generate {
             let length = file.generate.length.unwrap_or(20);
             if !(crate::rules::MIN_LEN..crate::rules::MAX_LEN).contains(&length) {
@@ -369,7 +388,11 @@ impl Settings {
             None => default_report(file.report.dir.as_deref().unwrap_or(Path::new("reports"))),
         };
         Ok(Settings {
-            input: args.input.clone(),
+            config: file.source.clone(),
+            input: crate::input::InputSource {
+                path: args.input.clone(),
+                dialect,
+            },
             report,
             base_url,
             token_url,
@@ -429,42 +452,5 @@ mod unit {
         )
         .unwrap();
         assert_eq!(s.rate, 1.5);
-    }
-
-    #[test]
-    fn urls() {
-        for ok in [
-            "https://api.zoom.us/v2",
-            "http://127.0.0.1:8080/v2",
-            "http://127.8.9.10/v2",
-            "http://[::1]:9/v2",
-            "http://LOCALHOST:1/v2",
-        ] {
-            assert!(check_url("base_url", ok).is_ok(), "{ok}");
-        }
-        for (bad_url, why) in [
-            (
-                "http://api.zoom.us/v2",
-                "plain http is allowed only to loopback",
-            ),
-            ("http://localhost.example.com/v2", "plain http"),
-            ("http://[::2]/v2", "plain http"),
-            ("ftp://127.0.0.1/", "an https:// URL"),
-            ("https://me:pw@api.zoom.us/v2", "without user:password@"),
-            ("https://me@api.zoom.us/v2", "without user:password@"),
-            ("http://me:pw@127.0.0.1/v2", "without user:password@"),
-        ] {
-            let e = check_url("base_url", bad_url).unwrap_err().to_string();
-            assert!(e.contains(why), "{bad_url}: {e}");
-            assert!(!e.contains(":pw@"), "{e}");
-        }
-        let e = check_url("base_url", "https://me:s3cret@exa mple.com/")
-            .unwrap_err()
-            .to_string();
-        assert!(!e.contains("s3cret"), "{e}");
-        assert!(
-            e.contains("https://(credentials not shown)@exa mple.com/"),
-            "{e}"
-        );
     }
 }

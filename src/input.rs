@@ -14,10 +14,16 @@
 //! a field's content, so a 10 MB field costs 4 KiB, not 10 MB. On the way it learns, per
 //! record, the line the record starts on and the true length of an oversized field, so
 //! a refusal can say exactly where and what.
+//!
+//! In front of both, `decode` finds the file's encoding (a byte-order mark, or
+//! `--encoding`) and delimiter (`--delimiter`, or the header's), so Excel's semicolon and
+//! UTF-16 files read as they are meant to.
 
 mod bounded;
+mod decode;
 
 pub use bounded::{count_records, Bounded, RecordInfo, Records};
+pub use decode::{not_utf8, sniff_delimiter, Dialect, InputSource, NotUtf8};
 
 use crate::checks::{Checker, RowError};
 use secrecy::SecretString;
@@ -71,23 +77,27 @@ pub struct Columns {
 /// Why the input cannot be read at all (exit 2).
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
-    #[error("cannot read {path}: {source}")]
-    Open { path: String, source: io::Error },
+    // The causes are fields, not `#[source]`s: the message already says them, and `{:#}`
+    // would say them twice.
+    #[error("cannot read {path}: {error}")]
+    Open { path: String, error: io::Error },
     #[error("{path} is empty: expected a header row (e.g. email,password) and one user a row")]
     Empty { path: String },
-    #[error("{path}: the header row is not valid UTF-8")]
+    #[error("{path}: the header row is not valid UTF-8; {}", decode::LATIN1_HINT)]
     HeaderEncoding { path: String },
+    #[error("{path}: {detail}")]
+    NotUtf8 { path: String, detail: NotUtf8 },
     #[error("{path}: the header has no {wanted}; columns found: {found}")]
     MissingColumn {
         path: String,
         wanted: String,
         found: String,
     },
-    #[error("reading {path} at line {line}: {source}")]
+    #[error("reading {path} at line {line}: {error}")]
     Read {
         path: String,
         line: u64,
-        source: csv::Error,
+        error: csv::Error,
     },
 }
 
@@ -98,37 +108,53 @@ pub struct Input {
     pub name: String,
 }
 
-/// Opens `path` (or standard input for `-`) and reads its header.
+/// Opens `source` (or standard input for `-`), finds its encoding and delimiter, and
+/// reads its header. A file whose bytes are not UTF-8 (and no BOM or `--encoding` says
+/// otherwise) is refused here, whole, before anything is sent; standard input can be
+/// read once only, so there such a row is refused when it comes.
 pub fn open(
-    path: &Path,
+    source: &InputSource,
     user_column: Option<&str>,
     password_column: &str,
     generate: bool,
 ) -> Result<Input, InputError> {
+    let path: &Path = source;
     let name = path.display().to_string();
-    let source: Box<dyn Read + Send> = if path == Path::new("-") {
+    let open_error = |error| InputError::Open {
+        path: name.clone(),
+        error,
+    };
+    let raw: Box<dyn Read + Send> = if path == Path::new("-") {
         Box::new(io::stdin())
     } else {
-        let file = File::open(path).map_err(|source| InputError::Open {
-            path: name.clone(),
-            source,
-        })?;
+        let file = File::open(path).map_err(open_error)?;
         if !generate {
             warn_if_readable(path, &file);
         }
         Box::new(io::BufReader::with_capacity(64 * 1024, file))
     };
-    let mut records = Records::new(source, HEADER_FIELD_BYTES);
+    let decoded = decode::decode(raw, &source.dialect).map_err(open_error)?;
+    let undecoded = decoded.undecoded;
+    let mut records =
+        Records::with_delimiter(decoded.reader, HEADER_FIELD_BYTES, decoded.delimiter);
     let mut header = csv::ByteRecord::new();
     let got = records
         .read(&mut header)
-        .map_err(|source| InputError::Read {
+        .map_err(|error| InputError::Read {
             path: name.clone(),
             line: 1,
-            source,
+            error,
         })?;
     if got.is_none() {
         return Err(InputError::Empty { path: name });
+    }
+    if let Some(hint) = header.iter().find_map(not_utf8) {
+        let detail = NotUtf8 {
+            line: 1,
+            what: "the header",
+            hint,
+        };
+        return Err(InputError::NotUtf8 { path: name, detail });
     }
     let names: Vec<String> = header
         .iter()
@@ -140,14 +166,61 @@ pub fn open(
             InputError::MissingColumn {
                 path: name.clone(),
                 wanted,
-                found: describe_header(&names),
+                found: describe_header(&names) + &delimiter_hint(&names, decoded.delimiter),
             }
         })?;
+    if undecoded && std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        check_encoding(path, decoded.delimiter, &columns).map_err(|detail| {
+            InputError::NotUtf8 {
+                path: name.clone(),
+                detail,
+            }
+        })?;
+    }
     Ok(Input {
         records,
         columns,
         name,
     })
+}
+
+/// Reads the whole file once, in bounded memory, for a user or password that is not
+/// UTF-8: a file in another encoding is refused whole (exit 2, with the line and what it
+/// looks like) rather than row by row, since every non-ASCII row would be refused and
+/// the fix is one flag or one re-save. Other columns are ignored, as they are when read.
+/// A file that cannot be read again is left to the reading itself to report.
+fn check_encoding(path: &Path, delimiter: u8, columns: &Columns) -> Result<(), NotUtf8> {
+    let Ok(file) = File::open(path) else {
+        return Ok(());
+    };
+    let file = Box::new(io::BufReader::with_capacity(64 * 1024, file));
+    let mut records = Records::with_delimiter(file, HEADER_FIELD_BYTES, delimiter);
+    let mut record = csv::ByteRecord::new();
+    let mut header = true;
+    while let Ok(Some(info)) = records.read(&mut record) {
+        if std::mem::take(&mut header) {
+            continue;
+        }
+        let fields = [
+            (Some(columns.user), "the user ID"),
+            (columns.password, "the password"),
+        ];
+        for (col, what) in fields {
+            // A field cut at the bound may end inside a character: its row is refused
+            // as too long anyway.
+            let cut = info.oversized.is_some_and(|(i, _)| Some(i) == col);
+            let field = col.and_then(|c| record.get(c)).unwrap_or_default();
+            if std::str::from_utf8(field).is_err() && !cut {
+                let hint = not_utf8(field).unwrap_or(decode::LATIN1_HINT);
+                return Err(NotUtf8 {
+                    line: info.line,
+                    what,
+                    hint,
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Finds the user and password columns; on failure, says which column was wanted.
@@ -159,16 +232,26 @@ pub fn find_columns(
 ) -> Result<Columns, String> {
     let find = |want: &str| names.iter().position(|n| n.eq_ignore_ascii_case(want));
     let user = match user_column {
-        Some(c) => find(c).ok_or_else(|| format!("user column {c:?} (input.user_column)"))?,
+        Some(c) => find(c).ok_or_else(|| {
+            format!("user column {c:?} (as --user-column or input.user_column names it)")
+        })?,
         None => names
             .iter()
             .position(|n| USER_ALIASES.iter().any(|a| n.eq_ignore_ascii_case(a)))
-            .ok_or_else(|| "user column (user_id, userId, id or email)".to_string())?,
+            .ok_or_else(|| {
+                "user column (user_id, userId, id or email; name another with --user-column)"
+                    .to_string()
+            })?,
     };
     let password = if generate {
         None
     } else {
-        Some(find(password_column).ok_or_else(|| format!("password column {password_column:?}"))?)
+        Some(find(password_column).ok_or_else(|| {
+            format!(
+                "password column {password_column:?} (name another with --password-column, \
+                 or make passwords with --generate)"
+            )
+        })?)
     };
     Ok(Columns {
         user,
@@ -206,6 +289,27 @@ pub fn describe_header(names: &[String]) -> String {
         );
     }
     text
+}
+
+/// When a header read as one column holds another delimiter, the delimiter is wrong
+/// (a `--delimiter` that does not fit the file): say so rather than only "no column".
+fn delimiter_hint(names: &[String], delimiter: u8) -> String {
+    let [only] = names else {
+        return String::new();
+    };
+    let guess = sniff_delimiter(only.as_bytes());
+    if guess == delimiter || !only.as_bytes().contains(&guess) {
+        return String::new();
+    }
+    let name = match guess {
+        b';' => "semicolon",
+        b'\t' => "tab",
+        _ => "comma",
+    };
+    format!(
+        "; the header was read as one column, but it holds {name}s: pass --delimiter {name}, \
+         or leave --delimiter out to detect it"
+    )
 }
 
 /// A column name: short, letters, digits and a little punctuation, and not something
@@ -253,7 +357,7 @@ impl Input {
                     return Err(InputError::Read {
                         path: self.name.clone(),
                         line,
-                        source: e,
+                        error: e,
                     });
                 }
             };

@@ -20,9 +20,10 @@
 //! Around them: [`cli`] and [`config`] turn flags, environment and config.toml into
 //! checked settings; [`run`] wires one run together; [`resume`] reads what an earlier run
 //! left; [`shutdown`] carries Ctrl-C and other reasons to stop; [`files`] creates private
-//! files and locks the report. Beside the pipeline, [`simulator`] is a faithful local
-//! Zoom for the demo, the tests and the benchmarks. For incidents, [`users`] lists the
-//! account's users into a CSV `run` reads, and [`evidence`] keeps what a reviewer needs.
+//! files and locks the report; [`status`] reads a report back for the operator. Beside
+//! the pipeline, [`simulator`] is a faithful local Zoom for the demo, the tests and the
+//! benchmarks. For incidents, [`users`] lists the account's users into a CSV `run`
+//! reads, and [`evidence`] keeps what a reviewer needs.
 //!
 //! `main` is thin: it parses, sets up logging and maps the result to an exit code.
 
@@ -48,6 +49,7 @@ pub mod rules;
 pub mod run;
 pub mod shutdown;
 pub mod simulator;
+pub mod status;
 pub mod summary;
 pub mod users;
 pub mod workers;

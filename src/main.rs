@@ -2,22 +2,38 @@
 //! the result to the contract's exit codes in one place (0 all changed, 1 some did not,
 //! 2 nothing attempted, 3 stopped early).
 
-use clap::{CommandFactory, Parser};
+use clap::Parser;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use zoom_rotate::auth::Credentials;
 use zoom_rotate::cli::{Cli, Command, LogFormat};
 use zoom_rotate::config::FileConfig;
 use zoom_rotate::shutdown::{on_signals, Stop};
+use zoom_rotate::summary;
 
 fn main() -> ExitCode {
+    let started_at = std::time::SystemTime::now();
     let argv: Vec<String> = std::env::args().collect();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse_from(&argv) {
+        Ok(cli) => cli,
+        Err(e) => {
+            // A refused `run` command line still owes a monitor its one JSON summary.
+            if e.use_stderr() && summary::wants_json(&argv) {
+                let words = e.render().to_string();
+                let first = words.lines().next().unwrap_or_default();
+                let ctx = summary::unparsed(&argv, started_at);
+                print_json(&summary::refused(
+                    first.trim_start_matches("error: "),
+                    "usage",
+                    &ctx,
+                ));
+            }
+            e.exit()
+        }
+    };
     match cli.command {
         Command::Completions { shell } => {
-            // Into memory first: clap_complete panics on a failed write.
-            let mut script = Vec::new();
-            clap_complete::generate(shell, &mut Cli::command(), "zoom-rotate", &mut script);
+            let script = zoom_rotate::cli::render_completions(shell);
             let mut out = std::io::stdout().lock();
             written(
                 "the completions",
@@ -29,6 +45,7 @@ fn main() -> ExitCode {
             let result = zoom_rotate::cli::render_man(&mut out).and_then(|()| out.flush());
             written("the man page", result)
         }
+        Command::Status(args) => status(&args),
         Command::Simulate(args) => {
             let file = match FileConfig::load(args.config.as_deref()) {
                 Ok(f) => f,
@@ -72,20 +89,53 @@ fn main() -> ExitCode {
                 .unwrap_or(LogFormat::Text);
             let bar = format == LogFormat::Text && std::io::stderr().is_terminal();
             init_logging(cli.verbose, format, bar);
+            let ctx = summary::RunContext::of(&args, started_at);
             let rt = runtime();
-            let result = rt.block_on(async {
+            let result = rt.block_on(ctx.clone().scope(async {
                 let stop = Stop::new();
                 on_signals(stop.clone());
                 zoom_rotate::run(&args, Credentials::from_env(), stop, &argv).await
-            });
+            }));
             match result {
                 Ok(r) => ExitCode::from(r.exit_code),
                 Err(e) => {
                     tracing::error!("{e:#}");
+                    if format == LogFormat::Json {
+                        let message = format!("{e:#}");
+                        print_json(&summary::refused(&message, summary::refusal_code(&e), &ctx));
+                    }
                     ExitCode::from(2)
                 }
             }
         }
+    }
+}
+
+/// `zoom-rotate status`: 0 every user changed, 1 not, 2 the report cannot be read.
+fn status(args: &zoom_rotate::cli::StatusArgs) -> ExitCode {
+    use zoom_rotate::status::{render, Status};
+    let rendered = Status::load(&args.report).and_then(|s| {
+        let text = render(
+            &s,
+            &args.report,
+            args.format,
+            args.only,
+            std::time::SystemTime::now(),
+        )?;
+        Ok((s.exit_code(), text))
+    });
+    match rendered {
+        Ok((code, text)) => {
+            let mut out = std::io::stdout().lock();
+            match written(
+                "the status",
+                out.write_all(text.as_bytes()).and_then(|()| out.flush()),
+            ) {
+                c if c == ExitCode::SUCCESS => ExitCode::from(code),
+                c => c,
+            }
+        }
+        Err(e) => fail(&format!("{e:#}")),
     }
 }
 
@@ -97,6 +147,12 @@ fn written(what: &str, result: std::io::Result<()>) -> ExitCode {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => fail(&format!("cannot write {what}: {e}")),
     }
+}
+
+/// One JSON object and a line end on stdout; a closed stdout is no reason to panic.
+fn print_json(v: &serde_json::Value) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{v}").and_then(|()| out.flush());
 }
 
 fn fail(message: &str) -> ExitCode {

@@ -6,6 +6,10 @@
 //! when rows remain, the exact command that resumes. With `--log-format json` it is one
 //! JSON object instead, for scripts.
 
+mod context;
+
+pub use context::{refusal_code, refused, unparsed, wants_json, RunContext};
+
 use crate::cli::LogFormat;
 use crate::outcome::Outcome;
 use crate::report::Tally;
@@ -92,7 +96,15 @@ impl Summary<'_> {
         }
     }
 
+    /// The summary as one JSON object, with the task's [`RunContext`] when `main` set one.
     pub fn json(&self) -> serde_json::Value {
+        self.json_with(RunContext::current().as_ref())
+    }
+
+    fn json_with(&self, ctx: Option<&RunContext>) -> serde_json::Value {
+        let started_at = ctx
+            .map(|c| c.started_at)
+            .or_else(|| std::time::SystemTime::now().checked_sub(self.elapsed));
         let counts: serde_json::Map<String, serde_json::Value> = Outcome::ALL
             .iter()
             .map(|o| (o.as_str().to_string(), self.tally.get(*o).into()))
@@ -111,6 +123,12 @@ impl Summary<'_> {
             "resume_command": self.resume_command,
             "simulated": self.simulated,
             "exit_code": self.exit_code,
+            "stopped_code": self.stop.map(|s| s.code()),
+            "version": env!("CARGO_PKG_VERSION"),
+            "started_at": started_at.map(crate::status::rfc3339),
+            "plan": ctx.and_then(|c| c.plan),
+            "rate": ctx.and_then(|c| c.rate),
+            "config": ctx.and_then(|c| c.config.as_ref()).map(|p| p.display().to_string()),
         })
     }
 
@@ -119,7 +137,11 @@ impl Summary<'_> {
         if self.simulated {
             out.push_str("SIMULATION: these results come from the built-in Zoom simulator; no real account was touched.\n");
         }
-        out.push_str(&format!("zoom-rotate: {} rows\n", self.tally.rows()));
+        let rows = self.tally.rows();
+        out.push_str(&format!(
+            "zoom-rotate: {rows} {}\n",
+            if rows == 1 { "row" } else { "rows" }
+        ));
         for (o, n) in self.tally.nonzero() {
             out.push_str(&format!("  {:<17} {n}\n", o.as_str()));
         }
@@ -127,9 +149,14 @@ impl Summary<'_> {
             out.push_str(&format!("  {:<17} {}\n", "(already final)", self.skipped));
         }
         out.push_str(&format!(
-            "elapsed {:.1} s, {} requests, achieved rate {:.2}/s\n",
+            "elapsed {:.1} s, {} {}, achieved rate {:.2}/s\n",
             self.elapsed.as_secs_f64(),
             self.tally.requests,
+            if self.tally.requests == 1 {
+                "request"
+            } else {
+                "requests"
+            },
             self.achieved_rate()
         ));
         out.push_str(&format!("report: {}\n", self.report.display()));
@@ -188,7 +215,7 @@ pub fn resume_command(args: &[String], report: &Path) -> String {
     parts.join(" ")
 }
 
-fn shell_quote(s: &str) -> String {
+pub fn shell_quote(s: &str) -> String {
     if !s.is_empty()
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_./=:@+,".contains(c))

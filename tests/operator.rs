@@ -100,7 +100,14 @@ fn p(path: &Path) -> String {
 }
 
 mod breaker;
+mod completions;
+mod config_search;
 mod docs;
+mod excel;
+mod help;
+mod json_exits;
+mod papercuts;
 mod prompt;
 mod runbook;
+mod status;
 mod summary;

@@ -12,6 +12,8 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
 
+use super::decode::InputSource;
+
 /// What the reader learnt about one record while its bytes went by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RecordInfo {
@@ -23,8 +25,8 @@ pub struct RecordInfo {
     pub oversized: Option<(usize, u64)>,
 }
 
-/// Where the csv crate's parser is (csv-core's NFA for the default dialect: `,`, `"`
-/// doubled to escape, CR, LF or CRLF ends a record, no comments).
+/// Where the csv crate's parser is (csv-core's NFA for the default dialect but for the
+/// delimiter: `"` doubled to escape, CR, LF or CRLF ends a record, no comments).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     StartRecord,
@@ -44,6 +46,8 @@ enum State {
 pub struct Bounded<R> {
     inner: R,
     max: u64,
+    /// The field delimiter the csv crate is given (comma, semicolon, tab, ...).
+    delimiter: u8,
     state: State,
     line: u64,
     field: usize,
@@ -61,10 +65,11 @@ pub struct Bounded<R> {
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 impl<R: Read> Bounded<R> {
-    pub fn new(inner: R, max_field_bytes: usize) -> Self {
+    pub fn new(inner: R, max_field_bytes: usize, delimiter: u8) -> Self {
         Bounded {
             inner,
             max: max_field_bytes as u64,
+            delimiter,
             state: State::StartRecord,
             line: 1,
             field: 0,
@@ -158,7 +163,9 @@ impl<R: Read> Bounded<R> {
                     };
                     return true;
                 }
-                State::StartField | State::InField | State::QuoteInQuoted if c == b',' => {
+                State::StartField | State::InField | State::QuoteInQuoted
+                    if c == self.delimiter =>
+                {
                     self.end_field();
                     self.state = State::StartField;
                     return true;
@@ -254,12 +261,24 @@ pub struct Records {
 }
 
 impl Records {
-    /// Reads `source`, keeping at most `max_field_bytes + 1` bytes of any field.
+    /// Reads comma-separated `source`, keeping at most `max_field_bytes + 1` bytes of
+    /// any field.
     pub fn new(source: Box<dyn Read + Send>, max_field_bytes: usize) -> Records {
+        Records::with_delimiter(source, max_field_bytes, b',')
+    }
+
+    /// Reads `source`, fields separated by `delimiter`, keeping at most
+    /// `max_field_bytes + 1` bytes of any field.
+    pub fn with_delimiter(
+        source: Box<dyn Read + Send>,
+        max_field_bytes: usize,
+        delimiter: u8,
+    ) -> Records {
         let reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
-            .from_reader(Bounded::new(source, max_field_bytes));
+            .delimiter(delimiter)
+            .from_reader(Bounded::new(source, max_field_bytes, delimiter));
         Records { reader }
     }
 
@@ -285,7 +304,8 @@ impl Records {
 /// Counts the data records of `path` (the header aside), as the reader will see them,
 /// in bounded memory: for the plan and the progress bar. `None` for standard input or an
 /// unreadable file.
-pub fn count_records(path: &Path) -> Option<u64> {
+pub fn count_records(source: &InputSource) -> Option<u64> {
+    let path: &Path = source;
     if path == Path::new("-") {
         return None;
     }
@@ -295,7 +315,9 @@ pub fn count_records(path: &Path) -> Option<u64> {
     if !file.metadata().ok()?.is_file() {
         return None;
     }
-    let mut records = Records::new(Box::new(io::BufReader::with_capacity(256 * 1024, file)), 64);
+    let file = Box::new(io::BufReader::with_capacity(256 * 1024, file));
+    let decoded = super::decode::decode(file, &source.dialect).ok()?;
+    let mut records = Records::with_delimiter(decoded.reader, 64, decoded.delimiter);
     let mut record = csv::ByteRecord::new();
     let mut n = 0u64;
     while records.read(&mut record).ok()?.is_some() {

@@ -17,8 +17,8 @@ async fn a_missing_header_is_exit_2_and_shows_no_password() {
     let error = format!("{:#}", result.unwrap_err());
     assert!(
         error.ends_with(
-            "the header has no user column (user_id, userId, id or email); columns found: \
-             alice@example.com, <hidden> (the first row looks like data: is the header row \
+            "the header has no user column (user_id, userId, id or email; name another with \
+             --user-column); columns found: alice@example.com, <hidden> (the first row looks like data: is the header row \
              missing? values that could be passwords are not shown)"
         ),
         "{error}"
@@ -33,19 +33,19 @@ async fn a_header_without_a_usable_column_is_exit_2_naming_the_columns() {
     let cases: [(&str, &str); 4] = [
         (
             "email,name\na@x.com,A\n",
-            "the header has no password column \"password\"; columns found: email, name",
+            "the header has no password column \"password\" (name another with --password-column, or make passwords with --generate); columns found: email, name",
         ),
         (
             "login,Password\na,Zoom1357Ra\n",
-            "the header has no user column (user_id, userId, id or email); columns found: login, Password",
+            "the header has no user column (user_id, userId, id or email; name another with --user-column); columns found: login, Password",
         ),
         (
             ",,\n",
-            "the header has no user column (user_id, userId, id or email); columns found: (none)",
+            "the header has no user column (user_id, userId, id or email; name another with --user-column); columns found: (none)",
         ),
         (
             "\u{FEFF}  \n",
-            "the header has no user column (user_id, userId, id or email); columns found: (none)",
+            "the header has no user column (user_id, userId, id or email; name another with --user-column); columns found: (none)",
         ),
     ];
     let server = ok_server().await;

@@ -67,7 +67,7 @@ async fn a_mixed_file_gets_exactly_the_right_report() {
     csv.extend_from_slice(b"weak@example.com,short1A\n"); // 26
     csv.extend_from_slice(b"CHANGED@Example.com,Copper-Fjord-83\n"); // 27
     csv.extend_from_slice(b"few@example.com\n"); // 28
-    csv.extend_from_slice(b"\xffbad@example.com,Copper-Fjord-84\n"); // 29
+    csv.extend_from_slice(b"\x01bad@example.com,Copper-Fjord-84\n"); // 29
     csv.extend_from_slice(b"last@example.com,Violet-Harbor-42\n"); // 30
 
     let dir = util::tmp();
@@ -118,7 +118,7 @@ async fn a_mixed_file_gets_exactly_the_right_report() {
         (26, "weak@example.com", "invalid_input", None, None, 0, "line 26: the password breaks Zoom's password rules (code 1124): Have at least 8 characters"),
         (27, "CHANGED@Example.com", "invalid_input", None, None, 0, "line 27: duplicate of line 2 (user IDs and emails compare case-insensitively)"),
         (28, "few@example.com", "invalid_input", None, None, 0, "line 28: the row has 1 field, the header has 2"),
-        (29, "\u{FFFD}bad@example.com", "invalid_input", None, None, 0, "line 29: the user ID is not valid UTF-8"),
+        (29, "\\u{1}bad@example.com", "invalid_input", None, None, 0, "line 29: the user ID contains a control character"),
         (30, "last@example.com", "changed", Some(204), None, 1, "password changed"),
     ];
     assert_rows(&report, expected);
