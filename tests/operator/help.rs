@@ -60,7 +60,13 @@ fn run_help_groups_options_under_headings_and_ends_with_examples() {
         ("Rate", vec!["--plan", "--rate", "--concurrency"]),
         (
             "Safety",
-            vec!["--dry-run", "--resume", "--max-failures", "--yes"],
+            vec![
+                "--dry-run",
+                "--resume",
+                "--resume-or-start",
+                "--max-failures",
+                "--yes",
+            ],
         ),
         ("Output", vec!["--report", "--log-format"]),
         ("Examples", vec![]),

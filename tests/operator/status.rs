@@ -190,6 +190,6 @@ async fn status_exits_0_when_every_user_changed_and_2_when_the_report_is_unreada
     assert_eq!((code, stdout.as_str()), (Some(2), ""));
     assert_eq!(
         stderr,
-        "zoom-rotate: error: cannot read report missing.csv: No such file or directory (os error 2)\n"
+        "zoom-rotate: error: cannot read report missing.csv: it does not exist\n"
     );
 }
