@@ -159,11 +159,15 @@ pub fn rfc3339(t: SystemTime) -> String {
     humantime::format_rfc3339_seconds(t).to_string()
 }
 
-/// The command that continues the run. The report does not record the input file, so
-/// it stands as `<INPUT>`: the same file (or an edited copy) the run read.
+/// The command that continues the run: with the input its sidecar (`<report>.meta`)
+/// records, else `<INPUT>` (standard input, or a report from before the sidecar), for
+/// the same file (or an edited copy) the run read.
 pub fn resume_command(report: &Path) -> String {
+    let input = crate::resume::origin::recorded_input(report)
+        .map(|p| crate::summary::shell_quote(&p.display().to_string()))
+        .unwrap_or_else(|| "<INPUT>".to_string());
     format!(
-        "zoom-rotate run <INPUT> --resume --report {}",
+        "zoom-rotate run {input} --resume --report {}",
         crate::summary::shell_quote(&report.display().to_string())
     )
 }
@@ -332,6 +336,32 @@ fn json(status: &Status, report: &Path, only: Option<Only>) -> serde_json::Value
 mod unit {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn the_resume_command_names_the_input_the_report_was_started_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let report = dir.path().join("r.csv");
+        std::fs::write(&report, "").unwrap();
+        assert_eq!(
+            resume_command(&report),
+            format!(
+                "zoom-rotate run <INPUT> --resume --report {}",
+                report.display()
+            )
+        );
+        let input = dir.path().join("in.csv");
+        std::fs::write(&input, "user_id\n").unwrap();
+        crate::resume::origin::record(&report, &input).unwrap();
+        let canon = std::fs::canonicalize(&input).unwrap();
+        assert_eq!(
+            resume_command(&report),
+            format!(
+                "zoom-rotate run {} --resume --report {}",
+                canon.display(),
+                report.display()
+            )
+        );
+    }
 
     fn row(line: u64, user: &str, outcome: Outcome, at: u64) -> Row {
         Row {

@@ -90,6 +90,14 @@ pub fn record(report: &Path, input: &Path) -> anyhow::Result<()> {
 }
 
 /// Refuses to continue `report` with another input than the one it was started with.
+/// The input a report was started for, as its sidecar records it: `None` when there is
+/// no readable sidecar, or the input was standard input.
+pub fn recorded_input(report: &Path) -> Option<PathBuf> {
+    let bytes = files::read_private(&meta_path(report)).ok()??;
+    let meta: Meta = serde_json::from_slice(&bytes).ok()?;
+    (meta.input != "-").then(|| PathBuf::from(meta.input))
+}
+
 pub fn verify(report: &Path, input: &Path) -> anyhow::Result<()> {
     let path = meta_path(report);
     let Some(bytes) = files::read_private(&path)? else {
