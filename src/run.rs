@@ -14,8 +14,7 @@ use crate::config::{check_url, FileConfig, Settings, DEFAULT_BASE_URL};
 use crate::files::{InputLock, ReportLock};
 use crate::generate::{Generator, SavedPasswords};
 use crate::input::{self, CHANNEL_DEPTH};
-use crate::journal::Record;
-use crate::journal::{self, Journal};
+use crate::journal::{self, Journal, Record};
 use crate::limiter::Limiter;
 use crate::monitor::Monitor;
 use crate::report::{self, Tally};
@@ -30,6 +29,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
+
+mod confirm;
+pub mod preview;
 
 /// How a run ended, for `main` and for tests.
 #[derive(Debug)]
@@ -54,25 +56,6 @@ pub async fn run(
     let file = FileConfig::load(args.config.as_deref())?;
     let settings = Settings::resolve(args, file)?;
     execute(settings, creds, stop, argv).await
-}
-
-/// Asks on a terminal before changing many passwords; never when stdin is not one.
-fn confirm(rows: u64, settings: &Settings) -> anyhow::Result<()> {
-    if settings.yes
-        || settings.dry_run
-        || rows <= settings.confirm_above
-        || !std::io::stdin().is_terminal()
-    {
-        return Ok(());
-    }
-    eprint!("Change the passwords of up to {rows} users? Type yes to go on: ");
-    let mut answer = String::new();
-    std::io::stdin().read_line(&mut answer)?;
-    if answer.trim().eq_ignore_ascii_case("yes") {
-        Ok(())
-    } else {
-        anyhow::bail!("not confirmed: nothing was sent (use --yes to skip the question)")
-    }
 }
 
 pub async fn execute(
@@ -118,8 +101,20 @@ pub async fn execute(
         (Resume::default(), Vec::new(), None)
     };
 
-    let total = input::count_records(&s.input);
-    if let Some(rows) = total {
+    // On --resume, only the rows this run sends: the plan, the prompt and the bar describe
+    // this run, not the whole file (see `preview`).
+    let counts = if continuing {
+        preview::count(&s, &resume, &stop).await?
+    } else {
+        None
+    };
+    let records = match &counts {
+        Some(c) => Some(c.records),
+        None if continuing => None,
+        None => input::count_records(&s.input),
+    };
+    let to_send = counts.as_ref().map_or(records, |c| Some(c.send));
+    if let Some(rows) = to_send {
         let daily = if s.rate > s.plan.medium_per_second() as f64 {
             None
         } else {
@@ -135,7 +130,10 @@ pub async fn execute(
             summary::estimate(rows, s.rate, daily),
             if s.dry_run { " (dry run: nothing is sent)" } else { "" }
         );
-        confirm(rows, &s)?;
+        confirm::confirm(rows, &s)?;
+    }
+    if s.dry_run && continuing {
+        return preview::run(&s, input, resume, &stop, argv, started).await;
     }
     let http = client::http_client(s.timeout)?;
     let limiter = Arc::new(Limiter::new(s.rate));
@@ -206,7 +204,8 @@ pub async fn execute(
         .generate
         .as_ref()
         .map(|g| Generator::new(g.length).reusing(reuse));
-    let checker = Checker::new(policy, s.max_field_bytes, generator).expecting(total.unwrap_or(0));
+    let checker =
+        Checker::new(policy, s.max_field_bytes, generator).expecting(records.unwrap_or(0));
     let (item_tx, item_rx) = mpsc::channel(CHANNEL_DEPTH);
     let (row_tx, row_rx) = mpsc::channel(CHANNEL_DEPTH);
     let reader = tokio::task::spawn_blocking(move || input.stream(checker, item_tx));
@@ -232,7 +231,8 @@ pub async fn execute(
             stop: stop.clone(),
             limiter: Some(limiter.clone()),
             max_failures: s.max_failures,
-            total,
+            // The rows that get a report row in this run: sent or refused, not skipped.
+            total: counts.as_ref().map_or(records, |c| Some(c.report_rows())),
             bar,
         }
         .run(row_rx),
@@ -311,7 +311,9 @@ pub async fn execute(
 /// dropped, however the run ends) and whether it continues an existing report.
 struct Claim {
     _input: Option<InputLock>,
-    _report: ReportLock,
+    /// `None` for a preview (`--resume --dry-run`): it writes nothing, so it leaves no
+    /// lock file either, and needs none (it reads the report once, as it is).
+    _report: Option<ReportLock>,
     continuing: bool,
 }
 
@@ -329,7 +331,11 @@ fn claim_report(s: &Settings) -> anyhow::Result<Claim> {
     } else {
         InputLock::acquire(&s.input, &s.report)?
     };
-    let report = ReportLock::acquire(&s.report)?;
+    let report = if s.dry_run && continuing {
+        None
+    } else {
+        Some(ReportLock::acquire(&s.report)?)
+    };
     if !s.resume && std::fs::symlink_metadata(&s.report).is_ok() {
         anyhow::bail!(
             "report {} already exists and is never overwritten: pass --resume to continue it, or choose another --report",
@@ -350,13 +356,25 @@ fn load_resume(
     s: &Settings,
     journal_path: &std::path::Path,
 ) -> anyhow::Result<(Resume, Vec<Record>, Option<Duration>)> {
-    resume::origin::verify(&s.report, &s.input)?;
-    // Before the report is read or appended to: a torn last row would swallow the next.
-    let (text, _) = report::tail::set_aside_torn(&s.report)?;
+    let preview = s.dry_run;
+    resume::origin::verify(&s.report, &s.input, preview)?;
+    let text = if preview {
+        read_as_is(&s.report)?
+    } else {
+        // Before the report is read or appended to: a torn last row would swallow the next.
+        report::tail::set_aside_torn(&s.report)?.0
+    };
     let previous = journal::read(journal_path)?;
     let now = std::time::SystemTime::now();
     let (resume, found) = Resume::load_bytes(&s.report, &text, previous.as_ref(), now);
-    tracing::info!(rows = found.rows, final_users = found.done, waiting_24h = found.waiting_24h, in_flight = ?found.in_flight, "resuming");
+    tracing::info!(
+        rows = found.rows,
+        final_users = found.done,
+        waiting_24h = found.waiting_24h,
+        in_flight = found.in_flight.len(),
+        in_flight_users = (!found.in_flight.is_empty()).then(|| in_flight_users(&found.in_flight)),
+        "resuming"
+    );
     let wait = match &previous {
         Some(prev) if !found.in_flight.is_empty() => {
             let longest = prev.timeout.unwrap_or(s.timeout).min(journal::MAX_TIMEOUT);
@@ -364,7 +382,13 @@ fn load_resume(
         }
         _ => None,
     };
-    if let Some(w) = wait {
+    if let (Some(w), true) = (wait, preview) {
+        tracing::info!(
+            users = found.in_flight.len(),
+            wait_secs = w.as_secs_f64(),
+            "the previous run died with requests on the wire: a resume now would send its users again last, once those requests have timed out"
+        );
+    } else if let Some(w) = wait {
         tracing::warn!(
             users = found.in_flight.len(),
             wait_secs = w.as_secs_f64(),
@@ -372,6 +396,46 @@ fn load_resume(
         );
     }
     Ok((resume, found.in_flight, wait))
+}
+
+/// The report's whole rows, for a preview: a torn tail is left where it is (a real
+/// resume moves it aside) and read as absent, as a real resume would.
+fn read_as_is(report_path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    let mut bytes = crate::files::read_private(report_path)?.ok_or_else(|| {
+        anyhow::anyhow!(
+            "cannot read report {}: it does not exist",
+            report_path.display()
+        )
+    })?;
+    let whole = report::tail::whole_len(&bytes, report::Format::for_path(report_path));
+    if whole < bytes.len() {
+        tracing::warn!(
+            report = %report_path.display(),
+            bytes = bytes.len() - whole,
+            "the report ends inside a row; a real --resume moves that part to {} and retries that user; this preview reads the report without it",
+            report::tail::torn_path(report_path).display()
+        );
+        bytes.truncate(whole);
+    }
+    Ok(bytes)
+}
+
+/// The users in flight at a crash, for a log line: comma-separated, a line number where
+/// the journal recorded no user, at most 20 named.
+fn in_flight_users(records: &[Record]) -> String {
+    const SHOWN: usize = 20;
+    let mut names: Vec<String> = records
+        .iter()
+        .take(SHOWN)
+        .map(|r| match &r.user {
+            Some(u) => crate::checks::printable(u),
+            None => format!("line {}", r.line),
+        })
+        .collect();
+    if records.len() > SHOWN {
+        names.push(format!("and {} more", records.len() - SHOWN));
+    }
+    names.join(", ")
 }
 
 /// Reads the account's enhanced password rules (a Medium call, so through the limiter).
@@ -427,7 +491,13 @@ async fn fetch_policy(
     };
     Ok(match result {
         Ok(p) => {
-            tracing::info!(policy = ?p, "the account's password rules are checked locally");
+            tracing::info!(
+                min_length = p.minimum_password_length,
+                special_character = p.have_special_character,
+                consecutive_characters = p.consecutive_characters_length,
+                weak_enhance_detection = p.weak_enhance_detection,
+                "the account's password rules are checked locally"
+            );
             p
         }
         Err(e) => {

@@ -101,6 +101,7 @@ fn p(path: &Path) -> String {
 
 mod breaker;
 mod docs;
+mod preview;
 mod prompt;
 mod runbook;
 mod summary;
