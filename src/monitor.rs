@@ -31,7 +31,8 @@ pub struct Monitor {
     pub stop: Stop,
     pub limiter: Option<Arc<Limiter>>,
     pub max_failures: u32,
-    /// Rows expected, when the input could be counted.
+    /// Report rows expected (on `--resume`, only the rows it sends or refuses, not those
+    /// it skips), when the input could be counted.
     pub total: Option<u64>,
     pub bar: bool,
 }
@@ -146,6 +147,11 @@ impl Monitor {
             }
             self.flush();
             if self.bar {
+                // The length is counted before the run (on --resume, the rows it sends);
+                // a row the account's rules refuse after all can take it past that.
+                if self.total.is_some_and(|t| tally.rows() > t) {
+                    span.pb_set_length(tally.rows());
+                }
                 span.pb_set_position(tally.rows());
                 if let Some(l) = &self.limiter {
                     span.pb_set_message(&format!("rate {:.1}/s", l.effective_rate()));

@@ -41,10 +41,48 @@ pub enum Decision {
     },
 }
 
+/// What a resume would do with one row, and why: [`Decision`] with the reasons a
+/// preview (`--resume --dry-run`) shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fate {
+    /// Sent as a first attempt (no row yet, or a row that says nothing was applied).
+    Send,
+    /// Sent again as an unanswered attempt: the same password, a same-as-old confirms.
+    Resend,
+    /// Skipped: the user's latest row is final.
+    Final(Outcome),
+    /// Skipped: the user is waiting out Zoom's 24-hour change limit until then.
+    Waiting { until: SystemTime },
+}
+
+impl Fate {
+    /// What the row is sent or skipped as, in one word (for logs and scripts).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Fate::Send => "send",
+            Fate::Resend => "resend_unanswered",
+            Fate::Final(_) => "skip_final",
+            Fate::Waiting { .. } => "skip_24h",
+        }
+    }
+
+    pub fn decision(&self) -> Decision {
+        match self {
+            Fate::Send => Decision::Send { unanswered: false },
+            Fate::Resend => Decision::Send { unanswered: true },
+            Fate::Final(o) => Decision::Skip {
+                changed: *o == Outcome::Changed,
+            },
+            Fate::Waiting { .. } => Decision::Skip { changed: false },
+        }
+    }
+}
+
 /// A user's state as the report left it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Prior {
-    Done { changed: bool },
+    Done(Outcome),
+    Waiting { until: SystemTime },
     Retry { unanswered: bool },
 }
 
@@ -142,21 +180,25 @@ impl Resume {
         let mut users = HashMap::new();
         for (user, row) in latest {
             let prior = match row.outcome {
-                o if o.is_final() => Prior::Done {
-                    changed: o == Outcome::Changed,
-                },
+                o if o.is_final() => Prior::Done(o),
                 Outcome::ChangeLimit24h
                     if now.duration_since(row.finished_at).unwrap_or_default()
                         < CHANGE_LIMIT_WINDOW =>
                 {
                     found.waiting_24h += 1;
-                    Prior::Done { changed: false }
+                    // A finished_at so far ahead that 24 h more overflow: it waits
+                    // "forever", which the preview shows as the far end of time.
+                    let until = row
+                        .finished_at
+                        .checked_add(CHANGE_LIMIT_WINDOW)
+                        .unwrap_or(row.finished_at);
+                    Prior::Waiting { until }
                 }
                 _ => Prior::Retry {
                     unanswered: row.may_have_applied,
                 },
             };
-            if matches!(prior, Prior::Done { .. }) {
+            if !matches!(prior, Prior::Retry { .. }) {
                 found.done += 1;
             }
             users.insert(user, prior);
@@ -196,15 +238,19 @@ impl Resume {
 
     /// What to do with the row at `line` for `user`.
     pub fn decide(&self, line: u64, user: &str) -> Decision {
+        self.fate(line, user).decision()
+    }
+
+    /// What to do with the row at `line` for `user`, and why.
+    pub fn fate(&self, line: u64, user: &str) -> Fate {
         if self.in_flight.contains(line, user) {
-            return Decision::Send { unanswered: true };
+            return Fate::Resend;
         }
         match self.users.get(&key(user)) {
-            Some(Prior::Done { changed }) => Decision::Skip { changed: *changed },
-            Some(Prior::Retry { unanswered }) => Decision::Send {
-                unanswered: *unanswered,
-            },
-            None => Decision::Send { unanswered: false },
+            Some(Prior::Done(o)) => Fate::Final(*o),
+            Some(Prior::Waiting { until }) => Fate::Waiting { until: *until },
+            Some(Prior::Retry { unanswered: true }) => Fate::Resend,
+            Some(Prior::Retry { unanswered: false }) | None => Fate::Send,
         }
     }
 }

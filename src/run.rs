@@ -11,10 +11,8 @@ use crate::checks::Checker;
 use crate::cli::{LogFormat, RunArgs};
 use crate::client::{self, ZoomClient};
 use crate::config::{check_url, FileConfig, Settings, DEFAULT_BASE_URL};
-use crate::files::{InputLock, ReportLock};
 use crate::generate::{Generator, SavedPasswords};
 use crate::input::{self, CHANNEL_DEPTH};
-use crate::journal::Record;
 use crate::journal::{self, Journal};
 use crate::limiter::Limiter;
 use crate::monitor::Monitor;
@@ -30,6 +28,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
+
+mod claim;
+mod confirm;
+pub mod preview;
 
 /// How a run ended, for `main` and for tests.
 #[derive(Debug)]
@@ -54,25 +56,6 @@ pub async fn run(
     let file = FileConfig::load(args.config.as_deref())?;
     let settings = Settings::resolve(args, file)?;
     execute(settings, creds, stop, argv).await
-}
-
-/// Asks on a terminal before changing many passwords; never when stdin is not one.
-fn confirm(rows: u64, settings: &Settings) -> anyhow::Result<()> {
-    if settings.yes
-        || settings.dry_run
-        || rows <= settings.confirm_above
-        || !std::io::stdin().is_terminal()
-    {
-        return Ok(());
-    }
-    eprint!("Change the passwords of up to {rows} users? Type yes to go on: ");
-    let mut answer = String::new();
-    std::io::stdin().read_line(&mut answer)?;
-    if answer.trim().eq_ignore_ascii_case("yes") {
-        Ok(())
-    } else {
-        anyhow::bail!("not confirmed: nothing was sent (use --yes to skip the question)")
-    }
 }
 
 pub async fn execute(
@@ -109,17 +92,29 @@ pub async fn execute(
         &s.password_column,
         s.generate.is_some(),
     )?;
-    let claim = claim_report(&s)?;
+    let claim = claim::claim_report(&s)?;
     let continuing = claim.continuing;
     let journal_path = journal::path_for(&s.report);
     let (resume, carried, wait) = if continuing {
-        load_resume(&s, &journal_path)?
+        claim::load_resume(&s, &journal_path)?
     } else {
         (Resume::default(), Vec::new(), None)
     };
 
-    let total = input::count_records(&s.input);
-    if let Some(rows) = total {
+    // On --resume, only the rows this run sends: the plan, the prompt and the bar describe
+    // this run, not the whole file (see `preview`).
+    let counts = if continuing {
+        preview::count(&s, &resume, &stop).await?
+    } else {
+        None
+    };
+    let records = match &counts {
+        Some(c) => Some(c.records),
+        None if continuing => None,
+        None => input::count_records(&s.input),
+    };
+    let to_send = counts.as_ref().map_or(records, |c| Some(c.send));
+    if let Some(rows) = to_send {
         let daily = if s.rate > s.plan.medium_per_second() as f64 {
             None
         } else {
@@ -135,7 +130,10 @@ pub async fn execute(
             summary::estimate(rows, s.rate, daily),
             if s.dry_run { " (dry run: nothing is sent)" } else { "" }
         );
-        confirm(rows, &s)?;
+        confirm::confirm(rows, &s)?;
+    }
+    if s.dry_run && continuing {
+        return preview::run(&s, input, resume, &stop, argv, started).await;
     }
     let http = client::http_client(s.timeout)?;
     let limiter = Arc::new(Limiter::new(s.rate));
@@ -206,7 +204,8 @@ pub async fn execute(
         .generate
         .as_ref()
         .map(|g| Generator::new(g.length).reusing(reuse));
-    let checker = Checker::new(policy, s.max_field_bytes, generator).expecting(total.unwrap_or(0));
+    let checker =
+        Checker::new(policy, s.max_field_bytes, generator).expecting(records.unwrap_or(0));
     let (item_tx, item_rx) = mpsc::channel(CHANNEL_DEPTH);
     let (row_tx, row_rx) = mpsc::channel(CHANNEL_DEPTH);
     let reader = tokio::task::spawn_blocking(move || input.stream(checker, item_tx));
@@ -232,7 +231,8 @@ pub async fn execute(
             stop: stop.clone(),
             limiter: Some(limiter.clone()),
             max_failures: s.max_failures,
-            total,
+            // The rows that get a report row in this run: sent or refused, not skipped.
+            total: counts.as_ref().map_or(records, |c| Some(c.report_rows())),
             bar,
         }
         .run(row_rx),
@@ -307,73 +307,6 @@ pub async fn execute(
     })
 }
 
-/// The report a run writes, claimed: the locks it holds (their files go when this is
-/// dropped, however the run ends) and whether it continues an existing report.
-struct Claim {
-    _input: Option<InputLock>,
-    _report: ReportLock,
-    continuing: bool,
-}
-
-/// Checks what --report names before any lock or file is made (so a refused run leaves
-/// nothing behind), then takes the input lock (first, so a run refused for the input
-/// creates no report directory) and the report lock.
-fn claim_report(s: &Settings) -> anyhow::Result<Claim> {
-    let continuing =
-        resume::origin::check_report(&s.report, &s.input, s.resume, s.resume_or_start)?;
-    // A dry run sends nothing, and each --simulate run has a simulator of its own: neither
-    // can change a real user twice, so neither takes the input lock (the demo's fixture
-    // may be run by many at once).
-    let input = if s.dry_run || s.simulate {
-        None
-    } else {
-        InputLock::acquire(&s.input, &s.report)?
-    };
-    let report = ReportLock::acquire(&s.report)?;
-    if !s.resume && std::fs::symlink_metadata(&s.report).is_ok() {
-        anyhow::bail!(
-            "report {} already exists and is never overwritten: pass --resume to continue it, or choose another --report",
-            s.report.display()
-        );
-    }
-    Ok(Claim {
-        _input: input,
-        _report: report,
-        continuing,
-    })
-}
-
-/// What `--resume` found in a report and the journal a crash left: the plan, the rows
-/// to carry into the new journal, and how long the rows in flight at the crash must wait
-/// before they are sent again (`None`: they need not).
-fn load_resume(
-    s: &Settings,
-    journal_path: &std::path::Path,
-) -> anyhow::Result<(Resume, Vec<Record>, Option<Duration>)> {
-    resume::origin::verify(&s.report, &s.input)?;
-    // Before the report is read or appended to: a torn last row would swallow the next.
-    let (text, _) = report::tail::set_aside_torn(&s.report)?;
-    let previous = journal::read(journal_path)?;
-    let now = std::time::SystemTime::now();
-    let (resume, found) = Resume::load_bytes(&s.report, &text, previous.as_ref(), now);
-    tracing::info!(rows = found.rows, final_users = found.done, waiting_24h = found.waiting_24h, in_flight = ?found.in_flight, "resuming");
-    let wait = match &previous {
-        Some(prev) if !found.in_flight.is_empty() => {
-            let longest = prev.timeout.unwrap_or(s.timeout).min(journal::MAX_TIMEOUT);
-            resume::hold::wait_for(prev.requests_over_at(s.timeout), now, longest)
-        }
-        _ => None,
-    };
-    if let Some(w) = wait {
-        tracing::warn!(
-            users = found.in_flight.len(),
-            wait_secs = w.as_secs_f64(),
-            "the previous run died with requests on the wire: its users are sent again last, once those requests have timed out"
-        );
-    }
-    Ok((resume, found.in_flight, wait))
-}
-
 /// Reads the account's enhanced password rules (a Medium call, so through the limiter).
 /// A 401 means the token itself is refused, and every PUT would be too: a fixed token
 /// ends the run at once, an S2S token is renewed once and then ends it, before any
@@ -427,7 +360,13 @@ async fn fetch_policy(
     };
     Ok(match result {
         Ok(p) => {
-            tracing::info!(policy = ?p, "the account's password rules are checked locally");
+            tracing::info!(
+                min_length = p.minimum_password_length,
+                special_character = p.have_special_character,
+                consecutive_characters = p.consecutive_characters_length,
+                weak_enhance_detection = p.weak_enhance_detection,
+                "the account's password rules are checked locally"
+            );
             p
         }
         Err(e) => {

@@ -129,15 +129,32 @@ pub fn on_signals(stop: Stop) {
         ) else {
             return;
         };
-        tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
-        tracing::warn!(
-            "stopping: letting in-flight requests finish (Ctrl-C again to quit at once)"
-        );
+        let first =
+            tokio::select! { _ = int.recv() => Signal::Int, _ = term.recv() => Signal::Term };
+        tracing::warn!("{}", first.stopping());
         stop.stop(StopReason::Interrupted);
         tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
         tracing::error!("quitting at once; the journal keeps the run resumable with --resume");
         std::process::exit(3);
     });
+}
+
+/// The signal that stopped the run: its message names what a second one does in the
+/// words of whoever sent it (SIGTERM comes from systemd or `kill`, with no Ctrl-C key in
+/// sight).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Signal {
+    Int,
+    Term,
+}
+
+impl Signal {
+    fn stopping(self) -> &'static str {
+        match self {
+            Signal::Int => "Ctrl-C: stopping, letting the requests in flight finish (Ctrl-C again quits at once; the journal keeps the run resumable)",
+            Signal::Term => "SIGTERM: stopping, letting the requests in flight finish (a second SIGTERM or SIGINT quits at once; the journal keeps the run resumable)",
+        }
+    }
 }
 
 /// The next 00:00 UTC after `now`: when Zoom's daily limits reset.
@@ -150,4 +167,22 @@ pub fn next_utc_midnight(now: SystemTime) -> SystemTime {
     SystemTime::UNIX_EPOCH
         .checked_add(midnight)
         .unwrap_or(SystemTime::UNIX_EPOCH)
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    #[test]
+    fn each_signal_is_answered_in_its_own_words() {
+        assert!(Signal::Int
+            .stopping()
+            .contains("Ctrl-C again quits at once"));
+        let term = Signal::Term.stopping();
+        assert!(
+            term.contains("a second SIGTERM or SIGINT quits at once"),
+            "{term}"
+        );
+        assert!(!term.contains("Ctrl-C"), "{term}");
+    }
 }

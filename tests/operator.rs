@@ -107,6 +107,7 @@ mod excel;
 mod help;
 mod json_exits;
 mod papercuts;
+mod preview;
 mod prompt;
 mod runbook;
 mod status;

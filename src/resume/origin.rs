@@ -89,7 +89,6 @@ pub fn record(report: &Path, input: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Refuses to continue `report` with another input than the one it was started with.
 /// The input a report was started for, as its sidecar records it: `None` when there is
 /// no readable sidecar, or the input was standard input.
 pub fn recorded_input(report: &Path) -> Option<PathBuf> {
@@ -98,9 +97,15 @@ pub fn recorded_input(report: &Path) -> Option<PathBuf> {
     (meta.input != "-").then(|| PathBuf::from(meta.input))
 }
 
-pub fn verify(report: &Path, input: &Path) -> anyhow::Result<()> {
+/// Refuses to continue `report` with another input than the one it was started with.
+/// A `preview` (`--resume --dry-run`) writes nothing, not even a missing sidecar.
+pub fn verify(report: &Path, input: &Path, preview: bool) -> anyhow::Result<()> {
     let path = meta_path(report);
     let Some(bytes) = files::read_private(&path)? else {
+        if preview {
+            tracing::warn!(report = %report.display(), "the report has no record of its input (written by an older version); a real --resume records this input");
+            return Ok(());
+        }
         tracing::warn!(report = %report.display(), "the report has no record of its input (written by an older version); this input is recorded for the next resume");
         return record(report, input);
     };
@@ -134,16 +139,19 @@ mod unit {
         std::fs::write(&report, "").unwrap();
         record(&report, &input).unwrap();
         std::fs::write(&input, "user_id\nedited\n").unwrap();
-        verify(&report, &dir.path().join(".").join("in.csv")).unwrap();
-        verify(&report, Path::new("-")).unwrap();
+        verify(&report, &dir.path().join(".").join("in.csv"), false).unwrap();
+        verify(&report, Path::new("-"), false).unwrap();
         let other = dir.path().join("other.csv");
         std::fs::write(&other, "user_id\n").unwrap();
-        let e = verify(&report, &other).unwrap_err().to_string();
+        let e = verify(&report, &other, false).unwrap_err().to_string();
         assert!(e.contains("was written for the input"), "{e}");
-        // No sidecar (an older report): accepted, and recorded.
+        // No sidecar (an older report): accepted, and recorded; by a preview, accepted
+        // and not recorded.
         std::fs::remove_file(meta_path(&report)).unwrap();
-        verify(&report, &other).unwrap();
-        assert!(verify(&report, &input).is_err());
+        verify(&report, &other, true).unwrap();
+        assert!(!meta_path(&report).exists());
+        verify(&report, &other, false).unwrap();
+        assert!(verify(&report, &input, false).is_err());
     }
 
     #[test]

@@ -44,7 +44,7 @@ async fn plan_estimates_duration_and_free_plan_days() {
     );
 }
 
-const PROMPT: &str = "Type yes to go on";
+const PROMPT: &str = "Type y or yes to go on";
 
 /// Whether util-linux `script` can give a child a pty here.
 fn have_pty() -> bool {
@@ -135,7 +135,10 @@ async fn confirmation_refused_on_a_terminal_sends_nothing() {
     let (tty, _) = util::text(&out);
     assert_eq!(out.status.code(), Some(2), "{tty}");
     assert!(
-        tty.contains(&format!("Change the passwords of up to 3 users? {PROMPT}")),
+        tty.contains(&format!(
+            "Change the passwords of up to 3 users at {} (1000 requests/s)? {PROMPT}",
+            base(&server)
+        )),
         "{tty}"
     );
     assert!(tty.contains("not confirmed: nothing was sent"), "{tty}");
