@@ -14,6 +14,7 @@
 //! - `server`: shared state, routes, the bearer and budget gate, the other handlers, and
 //!   connection serving that can close a connection without answering.
 //! - `change`: the password change, with latency, the same-user 429 and seeded faults.
+//! - `neighbours`: other apps drawing on the same budget, and the 429s the job causes them.
 //!
 //! In-process use: [`start`] returns a [`SimHandle`] that reads counters and users and
 //! moves the clock; the `simulate` command uses [`serve_forever`].
@@ -22,6 +23,7 @@ mod account;
 mod budget;
 mod change;
 mod config;
+mod neighbours;
 mod oauth;
 mod server;
 
@@ -82,6 +84,13 @@ pub struct Stats {
     pub token_errors: u64,
     pub settings_gets: u64,
     pub max_concurrent_puts: u64,
+    /// Requests of the other apps on the account (`neighbours`), refused ones included;
+    /// they are not in `requests_total`.
+    pub other_app_requests: u64,
+    /// Of those, refused (per second or per day)...
+    pub other_app_rate_limited: u64,
+    /// ...and refused because the job took more than its share (defined in `neighbours`).
+    pub other_app_rate_limited_by_job: u64,
 }
 
 /// One user's change count, as `GET /_sim/stats` lists it (no passwords there).
@@ -119,6 +128,9 @@ pub async fn start(config: SimConfig, listen: SocketAddr) -> anyhow::Result<SimH
     let addr = listener.local_addr()?;
     let sim = Arc::new(Sim::new(config, format!("http://{addr}"))?);
     let cancel = CancellationToken::new();
+    if neighbours::configured(&sim.config) {
+        tokio::spawn(neighbours::run(sim.clone(), cancel.clone()));
+    }
     let task = tokio::spawn(server::serve(
         listener,
         server::router(sim.clone()),
