@@ -8,5 +8,6 @@ mod hardening;
 mod hostile;
 mod operator;
 mod pipeline;
+mod rate;
 mod resilience;
 mod simulator;

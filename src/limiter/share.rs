@@ -76,10 +76,10 @@ pub fn resolve(asked: &Asked<'_>) -> Result<Ceiling, ConfigError> {
     };
     if rate > budget && !asked.above_plan {
         let which = if asked.plan_given {
-            format!("the {} plan's", asked.plan.name())
+            format!("the {} plan", asked.plan.name())
         } else {
             format!(
-                "the {} plan's (the default: no --plan was given)",
+                "the {} plan (the default: no --plan was given)",
                 asked.plan.name()
             )
         };
@@ -92,7 +92,7 @@ pub fn resolve(asked: &Asked<'_>) -> Result<Ceiling, ConfigError> {
             field,
             trim(rate),
             format!(
-                "at most {} requests per second, {which} Medium budget, which every app on the account shares: {larger}pass --rate-above-plan (config: [rate] allow_above_plan = true) if the account's budget really is larger; nothing was sent",
+                "at most {} requests per second, the Medium budget of {which}, which every app on the account shares: {larger}pass --rate-above-plan (config: [rate] allow_above_plan = true) if the account's budget really is larger; nothing was sent",
                 trim(budget)
             ),
         ));
@@ -168,7 +168,7 @@ mod unit {
         assert!(c(asked(Plan::Pro, None, Some(f64::NAN), false)).is_err());
         assert_eq!(
             c(asked(Plan::Pro, Some(1000.0), None, false)),
-            Err("invalid --rate = 1000: expected at most 20 requests per second, the pro plan's (the default: no --plan was given) Medium budget, which every app on the account shares: give --plan business if the account is on it, or pass --rate-above-plan (config: [rate] allow_above_plan = true) if the account's budget really is larger; nothing was sent".into())
+            Err("invalid --rate = 1000: expected at most 20 requests per second, the Medium budget of the pro plan (the default: no --plan was given), which every app on the account shares: give --plan business if the account is on it, or pass --rate-above-plan (config: [rate] allow_above_plan = true) if the account's budget really is larger; nothing was sent".into())
         );
         let business = Asked {
             plan_given: true,
@@ -176,7 +176,7 @@ mod unit {
         };
         assert_eq!(
             c(business),
-            Err("invalid --rate = 60.50: expected at most 60 requests per second, the business plan's Medium budget, which every app on the account shares: pass --rate-above-plan (config: [rate] allow_above_plan = true) if the account's budget really is larger; nothing was sent".into())
+            Err("invalid --rate = 60.50: expected at most 60 requests per second, the Medium budget of the business plan, which every app on the account shares: pass --rate-above-plan (config: [rate] allow_above_plan = true) if the account's budget really is larger; nothing was sent".into())
         );
     }
 
