@@ -6,7 +6,8 @@
 //! pipeline in-process (`zoom_rotate::run`) against the real simulator served by the
 //! `zoom-rotate simulate` binary in a third process: the simulator's CPU is kept out of
 //! the client's figures, and the budget is counted by the simulator's sliding one-second
-//! window, exactly as in the tests. `BENCH_ONLY=name1,name2` runs a subset;
+//! window, exactly as in the tests. A second table (`shared`) puts other apps on the
+//! same account and shows how the job shares the budget. `BENCH_ONLY=name1,name2` runs a subset;
 //! `BENCH_SCALE=0.1` shrinks every row count (for a quick look, not for figures).
 
 use std::io::{BufRead, BufReader, Write};
@@ -56,10 +57,17 @@ const SCENARIOS: &[Scenario] = &[
     live("unlimited-1M", 1_000_000, 0, 0),
 ];
 
+#[path = "throughput/shared.rs"]
+mod shared;
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--scenario") {
         let name = &args[i + 1];
+        if let Some(s) = shared::SCENARIOS.iter().find(|s| s.name == name) {
+            shared::child(s);
+            return;
+        }
         let s = SCENARIOS
             .iter()
             .find(|s| s.name == name)
@@ -102,10 +110,11 @@ fn main() {
         }
         std::io::stdout().flush().ok();
     }
+    shared::table(&args[0], only.as_deref());
     first_request_latency();
 }
 
-fn scale(rows: u64) -> u64 {
+pub(crate) fn scale(rows: u64) -> u64 {
     let f: f64 = std::env::var("BENCH_SCALE")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -129,7 +138,7 @@ fn password(n: u64) -> String {
     s
 }
 
-fn write_input(path: &Path, rows: u64) {
+pub(crate) fn write_input(path: &Path, rows: u64) {
     let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
     writeln!(f, "email,password").unwrap();
     for n in 1..=rows {
@@ -138,7 +147,7 @@ fn write_input(path: &Path, rows: u64) {
 }
 
 /// Starts `zoom-rotate simulate` with `config` and returns it and its base address.
-fn start_simulator(dir: &Path, config: &str) -> (Child, String) {
+pub(crate) fn start_simulator(dir: &Path, config: &str) -> (Child, String) {
     let cfg = dir.join("sim.toml");
     std::fs::write(&cfg, config).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_zoom-rotate"))
@@ -203,6 +212,18 @@ fn child(s: &Scenario) {
         "--max-failures".into(),
         "0".into(),
     ];
+    // The plan whose budget the scenario's is; the custom and unlimited budgets are above
+    // every plan, which the job must be told (issue 11).
+    words.extend(match s.budget {
+        2 => vec!["--plan".into(), "free".into()],
+        20 => vec!["--plan".into(), "pro".into()],
+        60 => vec!["--plan".into(), "business".into()],
+        _ => vec![
+            "--plan".into(),
+            "business".into(),
+            "--rate-above-plan".into(),
+        ],
+    });
     if s.dry_run {
         words.push("--dry-run".into());
     } else {

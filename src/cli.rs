@@ -157,11 +157,25 @@ pub struct RunArgs {
     #[arg(long, value_enum, env = "ZOOM_ROTATE_PLAN", help_heading = RATE)]
     pub plan: Option<Plan>,
 
-    /// Requests per second for this job, 0.01 to 100000; overrides --plan. Leave room
-    /// when other apps share the account's budget (config: [rate] rate) [default: the
-    /// plan's budget].
+    /// Requests per second for this job, 0.01 to 100000, at most the plan's budget (see
+    /// --rate-above-plan); overrides --plan and --budget-share. The job slows down on its
+    /// own when other apps need more of the account's budget (config: [rate] rate)
+    /// [default: the plan's budget × --budget-share].
     #[arg(long, value_name = "PER_SECOND", env = "ZOOM_ROTATE_RATE", help_heading = RATE)]
     pub rate: Option<f64>,
+
+    /// The share of the account's Medium budget this job may take, 0.01 to 1: the rest is
+    /// left to the other apps on the account; 1 takes all of it (an incident). Ignored
+    /// when --rate is given (config: [rate] share) [default: 0.8].
+    #[arg(long, value_name = "SHARE", env = "ZOOM_ROTATE_BUDGET_SHARE", help_heading = RATE)]
+    pub budget_share: Option<f64>,
+
+    /// Allow a --rate above the plan's Medium budget (an account with a larger, custom
+    /// budget); without it such a rate is refused, exit 2. The job still starts at the
+    /// plan's budget and goes faster only while Zoom admits it (config: [rate]
+    /// allow_above_plan) [default: off].
+    #[arg(long, help_heading = RATE)]
+    pub rate_above_plan: bool,
 
     /// Most requests in flight at once, 1 to 4096 (config: [rate] concurrency)
     /// [default: enough to fill the rate at the latency observed, at most

@@ -79,6 +79,10 @@ pub struct RateSection {
     pub rate: Option<f64>,
     pub concurrency: Option<u32>,
     pub max_concurrency: Option<u32>,
+    /// The share of the account's budget the job may take (`limiter::share`).
+    pub share: Option<f64>,
+    /// A rate above the plan's budget is refused unless this is true.
+    pub allow_above_plan: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -170,7 +174,10 @@ pub struct Settings {
     pub base_url: Option<Url>,
     pub token_url: Url,
     pub plan: Plan,
+    /// The job's ceiling: `--rate`, or the share of the plan's budget (`limiter::share`).
     pub rate: f64,
+    /// The share of the plan's budget that `rate` is (above 1 with `--rate-above-plan`).
+    pub share: f64,
     pub concurrency: Concurrency,
     pub body: BodyFormat,
     pub timeout: Duration,
@@ -289,10 +296,24 @@ impl Settings {
             file.rate.rate
         };
         let rate = match (args.rate, file_rate) {
-            (Some(r), _) => check_rate("--rate", r)?,
-            (None, Some(r)) => check_rate("rate.rate (config.toml)", r)?,
-            (None, None) => plan.medium_per_second() as f64,
+            (Some(r), _) => Some((check_rate("--rate", r)?, "--rate")),
+            (None, Some(r)) => Some((
+                check_rate("rate.rate (config.toml)", r)?,
+                "rate.rate (config.toml)",
+            )),
+            (None, None) => None,
         };
+        let ceiling = crate::limiter::share::resolve(&crate::limiter::share::Asked {
+            plan,
+            plan_given: args.plan.or(file.rate.plan).is_some(),
+            rate,
+            share: match (args.budget_share, file.rate.share) {
+                (Some(s), _) => Some((s, "--budget-share")),
+                (None, Some(s)) => Some((s, "rate.share (config.toml)")),
+                (None, None) => None,
+            },
+            above_plan: args.rate_above_plan || file.rate.allow_above_plan.unwrap_or(false),
+        })?;
         let max_concurrency = file.rate.max_concurrency.unwrap_or(256);
         if !(1..=4096).contains(&max_concurrency) {
             return Err(bad("rate.max_concurrency", max_concurrency, "1 to 4096"));
@@ -397,7 +418,8 @@ impl Settings {
             base_url,
             token_url,
             plan,
-            rate,
+            rate: ceiling.rate,
+            share: ceiling.share,
             concurrency,
             body: args.body.or(file.api.body).unwrap_or(BodyFormat::Json),
             timeout: Duration::from_secs_f64(timeout_secs),
@@ -445,7 +467,8 @@ mod unit {
         assert_eq!(s.rate, 7.0);
         let s = Settings::resolve(&args(&["z", "run", "in.csv", "--plan", "business"]), file())
             .unwrap();
-        assert_eq!(s.rate, 60.0);
+        // The plan's budget times the default --budget-share, 0.8 (issue 11).
+        assert_eq!(s.rate, 48.0);
         let s = Settings::resolve(
             &args(&["z", "run", "in.csv", "--plan", "free", "--rate", "1.5"]),
             file(),

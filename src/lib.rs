@@ -8,7 +8,7 @@
 //!    (`invalid_input`) before they can cost a request, using Zoom's password [`rules`]
 //!    and, with `--generate`, passwords from [`generate`].
 //! 2. [`limiter`] paces every request of the run under the account's budget, with one
-//!    shared pause for 429s and AIMD when someone else draws on the budget.
+//!    shared pause for 429s and a rate controller that settles on what other apps leave.
 //! 3. [`workers`] is the bounded pool that sees each row through, with the retries that
 //!    Zoom's semantics make safe; [`journal`] records each request before it leaves.
 //! 4. [`client`] sends the request and reads the answer ([`redact`] removes any secret a

@@ -124,10 +124,12 @@ pub async fn execute(
             rows,
             rate = s.rate,
             plan = s.plan.name(),
+            budget_share = s.share,
             dry_run = s.dry_run,
             report = %s.report.display(),
-            "plan: {}{}",
+            "plan: {}; {}{}",
             summary::estimate(rows, s.rate, daily),
+            crate::limiter::share::describe(s.plan, s.rate),
             if s.dry_run { " (dry run: nothing is sent)" } else { "" }
         );
         confirm::confirm(rows, &s)?;
@@ -136,7 +138,11 @@ pub async fn execute(
         return preview::run(&s, input, resume, &stop, argv, started).await;
     }
     let http = client::http_client(s.timeout)?;
-    let limiter = Arc::new(Limiter::new(s.rate));
+    let limiter = Arc::new(Limiter::for_job(
+        s.rate,
+        f64::from(s.plan.medium_per_second()),
+        s.plan.medium_per_day().is_some(),
+    ));
     let mut policy = PasswordPolicy::default();
     let mut auth = None;
     let mut base = base_url
@@ -237,6 +243,7 @@ pub async fn execute(
         }
         .run(row_rx),
     );
+    let daily_left = limiter.clone();
     let pool = Arc::new(Pool::new(
         ZoomClient::new(http.clone(), &base, s.body),
         http,
@@ -292,6 +299,7 @@ pub async fn execute(
         resume_command,
         simulated: s.simulate,
         exit_code,
+        daily_remaining: daily_left.daily_remaining(),
     }
     .print(s.log_format);
     if let Some(r) = &reason {

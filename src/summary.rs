@@ -72,6 +72,8 @@ pub struct Summary<'a> {
     pub resume_command: Option<String>,
     pub simulated: bool,
     pub exit_code: u8,
+    /// Requests left of Zoom's daily budget, when its answers said so (Free plan).
+    pub daily_remaining: Option<u64>,
 }
 
 impl Summary<'_> {
@@ -129,6 +131,7 @@ impl Summary<'_> {
             "plan": ctx.and_then(|c| c.plan),
             "rate": ctx.and_then(|c| c.rate),
             "config": ctx.and_then(|c| c.config.as_ref()).map(|p| p.display().to_string()),
+            "daily_remaining": self.daily_remaining,
         })
     }
 
@@ -160,6 +163,11 @@ impl Summary<'_> {
             self.achieved_rate()
         ));
         out.push_str(&format!("report: {}\n", self.report.display()));
+        if let Some(left) = self.daily_remaining {
+            out.push_str(&format!(
+                "Zoom's daily budget: {left} requests remain today (it resets at 00:00 UTC)\n"
+            ));
+        }
         if let Some(stop) = self.stop {
             out.push_str(&format!("stopped early: {}\n", stop.explain()));
         }

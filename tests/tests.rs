@@ -9,5 +9,6 @@ mod hostile;
 mod incident;
 mod operator;
 mod pipeline;
+mod rate;
 mod resilience;
 mod simulator;

@@ -258,6 +258,7 @@ pub async fn run(
             .then(|| summary::resume_command(argv, &s.report)),
         simulated: s.simulate,
         exit_code,
+        daily_remaining: None,
     }
     .print(s.log_format);
     if let Some(r) = &reason {

@@ -211,6 +211,17 @@ impl Budget {
         })
     }
 
+    /// Admitted requests in the window as of the last [`Budget::admit`] (whose refusal
+    /// has just pruned it): what a per-second refusal saw. For `neighbours`.
+    pub fn in_window(&self) -> usize {
+        self.window.len()
+    }
+
+    /// The per-second budget.
+    pub fn qps(&self) -> u32 {
+        self.qps
+    }
+
     /// Arrival times (simulator clock) of the admitted requests, oldest first; capped at
     /// the first 100 000.
     pub fn admitted(&self) -> Vec<Instant> {

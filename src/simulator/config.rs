@@ -95,6 +95,13 @@ pub struct SimConfig {
     /// Answer `GET /report/activities` with 403/4700, like a token without the report
     /// scope.
     pub activities_forbidden: bool,
+    /// Other apps on the account (see `neighbours`): a steady consumer of this many
+    /// Medium requests per second (0 = none)...
+    pub other_app_qps: f64,
+    /// ...and a bursty one that sends this many at once (0 = none)...
+    pub other_app_burst: u32,
+    /// ...every this many seconds.
+    pub other_app_burst_every_secs: f64,
 }
 
 impl Default for SimConfig {
@@ -130,6 +137,9 @@ impl Default for SimConfig {
             light_daily_limit: None,
             page_token_lifetime_secs: 900,
             activities_forbidden: false,
+            other_app_qps: 0.0,
+            other_app_burst: 0,
+            other_app_burst_every_secs: 30.0,
         }
     }
 }
@@ -220,6 +230,24 @@ impl SimConfig {
                     "{name}: expected a probability from 0.0 to 1.0, got {p}"
                 ));
             }
+        }
+        if !(self.other_app_qps.is_finite() && (0.0..=100_000.0).contains(&self.other_app_qps)) {
+            return Err(format!(
+                "other_app_qps: expected 0 (none) to 100000 requests per second, got {}",
+                self.other_app_qps
+            ));
+        }
+        let every = self.other_app_burst_every_secs;
+        if !(every.is_finite() && (0.01..=86_400.0).contains(&every)) {
+            return Err(format!(
+                "other_app_burst_every_secs: expected 0.01 to 86400 seconds, got {every}"
+            ));
+        }
+        if self.other_app_burst > 100_000 {
+            return Err(format!(
+                "other_app_burst: expected 0 (none) to 100000 requests, got {}",
+                self.other_app_burst
+            ));
         }
         let total: f64 = faults.iter().map(|(_, p)| p).sum();
         if total > 1.0 + 1e-9 {

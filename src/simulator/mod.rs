@@ -19,6 +19,7 @@
 //! - `server`: shared state, routes, the bearer and budget gate, the other handlers, and
 //!   connection serving that can close a connection without answering.
 //! - `change`: the password change, with latency, the same-user 429 and seeded faults.
+//! - `neighbours`: other apps drawing on the same budget, and the 429s the job causes them.
 //!
 //! In-process use: [`start`] returns a [`SimHandle`] that reads counters and users and
 //! moves the clock; the `simulate` command uses [`serve_forever`].
@@ -29,6 +30,7 @@ mod change;
 mod config;
 mod directory;
 mod listing;
+mod neighbours;
 mod oauth;
 mod server;
 
@@ -100,6 +102,13 @@ pub struct Stats {
     /// 429s of the Light budget (token revokes) and of the Heavy one (activity report).
     pub rate_limited_light: u64,
     pub rate_limited_heavy: u64,
+    /// Requests of the other apps on the account (`neighbours`), refused ones included;
+    /// they are not in `requests_total`.
+    pub other_app_requests: u64,
+    /// Of those, refused (per second or per day)...
+    pub other_app_rate_limited: u64,
+    /// ...and refused because the job took more than its share (defined in `neighbours`).
+    pub other_app_rate_limited_by_job: u64,
 }
 
 /// One user's change count, as `GET /_sim/stats` lists it (no passwords there).
@@ -137,6 +146,9 @@ pub async fn start(config: SimConfig, listen: SocketAddr) -> anyhow::Result<SimH
     let addr = listener.local_addr()?;
     let sim = Arc::new(Sim::new(config, format!("http://{addr}"))?);
     let cancel = CancellationToken::new();
+    if neighbours::configured(&sim.config) {
+        tokio::spawn(neighbours::run(sim.clone(), cancel.clone()));
+    }
     let task = tokio::spawn(server::serve(
         listener,
         server::router(sim.clone()),

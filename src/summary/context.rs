@@ -124,6 +124,7 @@ pub fn refused(message: &str, code: &str, ctx: &RunContext) -> serde_json::Value
         resume_command: None,
         simulated: ctx.simulated,
         exit_code: 2,
+        daily_remaining: None,
     }
     .json_with(Some(ctx));
     v["stopped"] = message.into();

@@ -12,9 +12,10 @@ use super::{Pool, Progress};
 use crate::auth::Auth;
 use crate::client::Sent;
 use crate::input::Job;
-use crate::outcome::{classify_answer, Outcome};
+use crate::limiter::{Acquired, Reply};
+use crate::outcome::{classify_answer, Outcome, RateKind};
 use crate::report::Row;
-use crate::shutdown::{Stop, StopReason, GRACE};
+use crate::shutdown::{next_utc_midnight, Stop, StopReason, GRACE};
 use rand::Rng;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -165,7 +166,7 @@ impl Pool {
                     }
                 }
                 Step::PauseAll { wait } => {
-                    self.limiter.throttled();
+                    // The rate was already cut when the 429 came in (`send`).
                     tracing::info!(
                         wait_ms = wait.as_millis() as u64,
                         rate = format!("{:.2}", self.limiter.effective_rate()),
@@ -190,12 +191,7 @@ impl Pool {
                         None => not_attempted(&self.stop, &job, s.unanswered),
                     };
                 }
-                Step::Finish(f) => {
-                    if f.outcome == Outcome::Changed {
-                        self.limiter.succeeded();
-                    }
-                    return row(&job, &s, f);
-                }
+                Step::Finish(f) => return row(&job, &s, f),
             };
             let now = Now {
                 time: SystemTime::now(),
@@ -243,9 +239,17 @@ impl Pool {
                 });
             }
         };
-        if !self.limiter.acquire(self.stop.token()).await {
-            return None;
-        }
+        let turn = match self.limiter.acquire_turn(self.stop.token()).await {
+            Acquired::Go(turn) => turn,
+            Acquired::Stopped => return None,
+            Acquired::DaySpent => {
+                // What a daily 429 would have said, without spending a request on it.
+                self.stop.stop(StopReason::DailyLimit {
+                    resets_at: next_utc_midnight(SystemTime::now()),
+                });
+                return None;
+            }
+        };
         let bearer = self.auth.newer(bearer.generation).unwrap_or(bearer);
         *generation = bearer.generation;
         progress.sent.store(true, Ordering::Relaxed);
@@ -263,15 +267,27 @@ impl Pool {
         on_wire.answered(matches!(&sent, Sent::Answer(a) if a.status != 401 && a.status < 500));
         self.observe(started.elapsed());
         let event = match sent {
-            Sent::Answer(a) => Event::Answer {
-                verdict: classify_answer(
+            Sent::Answer(a) => {
+                let verdict = classify_answer(
                     a.status,
                     a.ratelimit_type.as_deref(),
                     a.location.as_deref(),
                     &a.body,
-                ),
-                retry_after: a.retry_after,
-            },
+                );
+                self.limiter.answered(
+                    turn,
+                    Reply {
+                        throttled: verdict.rate == Some(RateKind::PerSecond),
+                        kind: a.ratelimit_type.as_deref(),
+                        limit: a.ratelimit_limit,
+                        remaining: a.ratelimit_remaining,
+                    },
+                );
+                Event::Answer {
+                    verdict,
+                    retry_after: a.retry_after,
+                }
+            }
             Sent::NotSent(message) => Event::NoAnswer {
                 sent: false,
                 message,

@@ -27,6 +27,7 @@ async fn circuit_breaker_trips_on_n_identical_failures() {
             "--no-fetch-policy",
             "--rate",
             "100",
+            "--rate-above-plan",
         ])
         .args(["--max-failures", "5", "--concurrency", "1"]);
     let out = util::bin_output(cmd).await;
@@ -78,7 +79,7 @@ async fn circuit_breaker_trips_on_n_identical_failures() {
     let remaining = 30 - sent.len();
     assert!(
         stdout.contains(&format!(
-            "{remaining} rows remain; to continue:\n  {} run {} --config {} --base-url {} --no-fetch-policy --rate 100 --max-failures 5 --concurrency 1 --resume --report {}\n",
+            "{remaining} rows remain; to continue:\n  {} run {} --config {} --base-url {} --no-fetch-policy --rate 100 --rate-above-plan --max-failures 5 --concurrency 1 --resume --report {}\n",
             env!("CARGO_BIN_EXE_zoom-rotate"),
             p(&input),
             p(&util::empty_config(dir.path())),
@@ -124,6 +125,7 @@ async fn circuit_breaker_ignores_n_mixed_failures() {
             "--no-fetch-policy",
             "--rate",
             "100",
+            "--rate-above-plan",
             "--max-failures",
             "5",
             "--concurrency",
@@ -186,6 +188,7 @@ async fn circuit_breaker_streak_spans_user_not_found_rows() {
             "--no-fetch-policy",
             "--rate",
             "100",
+            "--rate-above-plan",
             "--max-failures",
             "3",
             "--concurrency",
@@ -229,6 +232,7 @@ async fn circuit_breaker_off_with_zero_and_at_20_by_default() {
             "--no-fetch-policy".into(),
             "--rate".into(),
             "100".into(),
+            "--rate-above-plan".into(),
             "--concurrency".into(),
             "1".into(),
         ];

@@ -54,7 +54,11 @@ fn run_help_explains_every_flag_of_the_contract_with_its_default() {
             &["[default: https://zoom.us/oauth/token]"],
         ),
         ("--plan <PLAN>", &["[default: pro]", "free", "business"]),
-        ("--rate <PER_SECOND>", &["[default: the plan's budget]"]),
+        // Issue 11: the default is the plan's budget times --budget-share.
+        (
+            "--rate <PER_SECOND>",
+            &["[default: the plan's budget × --budget-share]"],
+        ),
         ("--concurrency <N>", &["[default:"]),
         ("--body <BODY>", &["[default: json]", "multipart"]),
         ("--dry-run", &["send nothing"]),
@@ -225,6 +229,8 @@ fn repository_config_toml_documents_every_key() {
         "rate.rate",
         "rate.concurrency",
         "rate.max_concurrency",
+        "rate.share",
+        "rate.allow_above_plan",
         "input.user_column",
         "input.password_column",
         "input.max_field_bytes",

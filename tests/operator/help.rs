@@ -57,7 +57,16 @@ fn run_help_groups_options_under_headings_and_ends_with_examples() {
                 "--no-fetch-policy",
             ],
         ),
-        ("Rate", vec!["--plan", "--rate", "--concurrency"]),
+        (
+            "Rate",
+            vec![
+                "--plan",
+                "--rate",
+                "--budget-share",
+                "--rate-above-plan",
+                "--concurrency",
+            ],
+        ),
         (
             "Safety",
             vec![

@@ -26,13 +26,22 @@ async fn plan_estimates_duration_and_free_plan_days() {
 
     let big = users_csv(dir.path(), "5000.csv", "u", 5000);
     let mut cmd = bin();
-    cmd.args(["run", &p(&big), "--dry-run", "--plan", "free"])
-        .args([
-            "--report",
-            &p(&dir.path().join("b.csv")),
-            "--config",
-            &p(&config),
-        ]);
+    // The whole budget (issue 11: the default takes 0.8 of it), as this test always had.
+    cmd.args([
+        "run",
+        &p(&big),
+        "--dry-run",
+        "--plan",
+        "free",
+        "--budget-share",
+        "1",
+    ])
+    .args([
+        "--report",
+        &p(&dir.path().join("b.csv")),
+        "--config",
+        &p(&config),
+    ]);
     let out = util::bin_output(cmd).await;
     let (stdout, stderr) = util::text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
@@ -120,6 +129,7 @@ async fn confirm_setup(dir: &Path, above: u64) -> (MockServer, Vec<String>) {
         "--no-fetch-policy".into(),
         "--rate".into(),
         "1000".into(),
+        "--rate-above-plan".into(),
     ];
     (server, args)
 }

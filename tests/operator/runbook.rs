@@ -26,6 +26,7 @@ async fn runbook(keep: &[&str]) -> (tempfile::TempDir, Output, Vec<String>) {
             "--no-fetch-policy",
             "--rate",
             "100",
+            "--rate-above-plan",
         ])
         .args(["--max-failures", "2", "--concurrency", "1", "--yes"]);
     let first = util::bin_output(cmd).await;

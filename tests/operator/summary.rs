@@ -42,7 +42,7 @@ async fn json_logs_every_stderr_line_and_the_summary_matches_the_report() {
     let plan: Vec<Value> = lines
         .iter()
         .map(|l| serde_json::from_str::<Value>(l).unwrap())
-        .filter(|v| v["message"] == "plan: 13 users at 20/s: about 1 s")
+        .filter(|v| v["message"] == "plan: 13 users at 16/s: about 1 s; 80% of the pro plan's Medium budget of 20/s, leaving 4/s to other apps (less if they need more)")
         .collect();
     assert_eq!(plan.len(), 1, "the plan is one event: {stderr}");
     assert_eq!(plan[0]["level"], "INFO");
@@ -105,6 +105,7 @@ async fn text_summary_when_every_row_changed_has_no_resume_command() {
             "--no-fetch-policy",
             "--rate",
             "1000",
+            "--rate-above-plan",
         ]);
     let out = util::bin_output(cmd).await;
     let (stdout, stderr) = util::text(&out);

@@ -79,7 +79,7 @@ async fn a_mixed_file_gets_exactly_the_right_report() {
         csv,
         &config,
         "r.csv",
-        &["--rate", "50"],
+        &["--rate", "50", "--plan", "business"],
     )
     .await;
     let result = result.unwrap();

@@ -74,7 +74,7 @@ async fn a_token_spent_by_other_workers_is_renewed_again_not_taken_for_lost_auth
         dir.path(),
         &sim,
         N,
-        &["--concurrency", "4", "--rate", "40"],
+        &["--concurrency", "4", "--rate", "40", "--plan", "business"],
         s2s(),
     )
     .await

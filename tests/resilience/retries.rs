@@ -17,7 +17,7 @@ async fn under_every_fault_each_user_is_changed_exactly_once() {
         c.fault_drop_before = 0.02;
         c.fault_drop_after = 0.03;
         c.token_max_uses = Some(40);
-        // A budget below the job's rate (40 < 56): per-second 429s, AIMD, shared pauses.
+        // A budget below the job's rate (40 < 56): per-second 429s, the rate controller, shared pauses.
         c.qps = Some(40);
         c.seed = 7;
     })
@@ -33,6 +33,8 @@ async fn under_every_fault_each_user_is_changed_exactly_once() {
             &sim.token_url(),
             "--rate",
             "56",
+            "--plan",
+            "business",
         ],
         s2s(),
     )

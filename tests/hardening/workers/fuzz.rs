@@ -290,6 +290,7 @@ async fn case(scripts: Vec<Vec<Reply>>) -> Result<(), TestCaseError> {
         &config,
         "--rate",
         "1000",
+        "--rate-above-plan",
         "--no-fetch-policy",
         "--yes",
     ];

@@ -27,10 +27,26 @@
 //! Two controls sit on top, both driven by Zoom's answers (see `workers`):
 //! - a shared pause: a per-second 429 with `Retry-After` (or a backoff when it says
 //!   nothing) pauses every worker, not just the one that was told;
-//! - AIMD: per-second 429s mean someone else is drawing on the account's budget, so the
-//!   job's rate is cut (multiplicative decrease) and recovered slowly (additive increase),
-//!   never above the configured rate.
+//! - the rate controller (`controller`, whose comment has its arithmetic): the job's rate
+//!   settles just below what other apps on the account leave of the budget, measured from
+//!   the 429s (and the `X-RateLimit-*` headers when Zoom sends them), probes upward
+//!   rarely and gently, never goes above the ceiling (`--rate`, or `--budget-share` × the
+//!   plan's budget) and never below an absolute floor of 0.5/s.
+//!
+//! And on a plan with a daily budget (`daily`), the `X-RateLimit-Remaining` of Zoom's
+//! daily-limited answers is counted down as requests leave: once it reaches 0 no further
+//! request is released ([`Acquired::DaySpent`]), and the run stops as a daily 429 would
+//! have stopped it, without spending requests on 429s.
+//!
+//! Layout: this file is the pacing, the gate and the pause; `controller` the rate;
+//! `daily` the day's budget; `share` the job's ceiling and the plan line's words.
 
+mod controller;
+mod daily;
+pub mod share;
+
+pub use controller::{Controller, PerSecond, FLOOR};
+pub use daily::Daily;
 use governor::{DefaultDirectRateLimiter, Quota};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -42,32 +58,58 @@ pub const PACING_SLACK: Duration = Duration::from_millis(10);
 /// The spread of transit delays the slack absorbs; see the module comment.
 pub const TRANSIT_JITTER: Duration = Duration::from_millis(5);
 
-/// The rate is never cut below this share of the configured rate.
-const FLOOR_SHARE: f64 = 0.05;
-/// Multiplicative decrease on a burst of per-second 429s.
-const DECREASE: f64 = 0.7;
-/// Additive increase, as a share of the configured rate, per quiet [`RECOVER_EVERY`].
-const INCREASE_SHARE: f64 = 0.05;
-const RECOVER_EVERY: Duration = Duration::from_secs(2);
 /// The longest shared pause: the retry policy asks for at most a minute, and a wait that
 /// came from a server is never trusted further than this.
 pub const MAX_PAUSE: Duration = Duration::from_secs(300);
 
-struct Aimd {
-    current: f64,
-    last_change: Instant,
-}
-
 /// The run's rate limiter. Shared by every worker through an `Arc`.
 pub struct Limiter {
-    ceiling: f64,
-    // Replaced whole when AIMD changes the rate: governor quotas are fixed at creation.
+    // Replaced whole when the controller changes the rate: governor quotas are fixed at
+    // creation.
     pace: RwLock<Arc<DefaultDirectRateLimiter>>,
-    aimd: Mutex<Aimd>,
+    control: Mutex<Control>,
     pause_until: Mutex<Option<Instant>>,
     /// One waiter at a time on the pace (FIFO): a release wakes one task, not every
     /// worker waiting for its turn.
     gate: tokio::sync::Mutex<()>,
+}
+
+/// The controller and the day's budget, under one lock: a request is numbered, and the
+/// day's budget checked, in the same step.
+struct Control {
+    rate: Controller,
+    daily: Daily,
+    /// The plan has a daily budget: `X-RateLimit-Remaining` without a type is the day's.
+    daily_plan: bool,
+    /// The day's figure has been logged once.
+    daily_logged: bool,
+}
+
+/// A request the limiter released: its number, for [`Limiter::answered`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Turn(u64);
+
+/// What [`Limiter::acquire_turn`] gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Acquired {
+    /// Send now.
+    Go(Turn),
+    /// The run stopped first: don't send.
+    Stopped,
+    /// Zoom's daily budget is spent (it said so in `X-RateLimit-Remaining`): don't send,
+    /// stop the run as a daily 429 would.
+    DaySpent,
+}
+
+/// What an answer said, as far as the limiter cares. Every header is optional.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Reply<'a> {
+    /// A per-second 429 (not a daily one, not one user's "too many concurrent requests").
+    pub throttled: bool,
+    /// `X-RateLimit-Type` as sent (`QPS`, `Daily-limit`).
+    pub kind: Option<&'a str>,
+    pub limit: Option<u32>,
+    pub remaining: Option<u32>,
 }
 
 /// The burst for `rate`: see the module comment.
@@ -88,36 +130,62 @@ fn pace_for(rate: f64) -> DefaultDirectRateLimiter {
 }
 
 impl Limiter {
-    /// A limiter for `rate` requests per second (validated positive by `config`).
+    /// A limiter for `rate` requests per second (validated positive by `config`), alone:
+    /// the rate is also the plan's budget, and there is no daily budget.
     pub fn new(rate: f64) -> Self {
+        Limiter::for_job(rate, rate, false)
+    }
+
+    /// A limiter whose rate never exceeds `ceiling`, starting at `plan_budget` when the
+    /// ceiling is above it (see `controller`); `daily_plan` when the plan has a daily
+    /// budget.
+    pub fn for_job(ceiling: f64, plan_budget: f64, daily_plan: bool) -> Self {
+        let rate = Controller::new(ceiling, plan_budget, Instant::now());
         Limiter {
-            ceiling: rate,
-            pace: RwLock::new(Arc::new(pace_for(rate))),
-            aimd: Mutex::new(Aimd {
-                current: rate,
-                last_change: Instant::now(),
+            pace: RwLock::new(Arc::new(pace_for(rate.rate()))),
+            control: Mutex::new(Control {
+                rate,
+                daily: Daily::default(),
+                daily_plan,
+                daily_logged: false,
             }),
             pause_until: Mutex::new(None),
             gate: tokio::sync::Mutex::new(()),
         }
     }
 
-    /// The rate the job is allowed now (below the configured one after 429s).
+    fn control(&self) -> std::sync::MutexGuard<'_, Control> {
+        self.control.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The rate the job is allowed now (below the ceiling after 429s).
     pub fn effective_rate(&self) -> f64 {
-        self.aimd.lock().unwrap_or_else(|p| p.into_inner()).current
+        self.control().rate.rate()
+    }
+
+    /// Requests left of Zoom's daily budget, when an answer has said so.
+    pub fn daily_remaining(&self) -> Option<u64> {
+        let c = self.control();
+        c.daily.left(c.rate.sent_count())
     }
 
     /// Waits for the pace and for the shared pause to pass. Returns `false` if `stop`
-    /// fired first: the caller must not send.
+    /// fired first (or the day's budget is spent): the caller must not send.
+    pub async fn acquire(&self, stop: &CancellationToken) -> bool {
+        matches!(self.acquire_turn(stop).await, Acquired::Go(_))
+    }
+
+    /// Waits for the pace and for the shared pause to pass, then numbers the request (for
+    /// [`Limiter::answered`]), unless the day's budget is spent or `stop` fired first.
     ///
     /// The pause is checked after the gate turn is taken, and again after the pace
     /// releases: a worker queued at the gate (or waiting on the pace) when a pause begins
     /// must not be released into it. The holder of the turn waits the pause out while
     /// holding it, so everyone queued behind stays queued, and they go on one period
     /// apart once it is over.
-    pub async fn acquire(&self, stop: &CancellationToken) -> bool {
+    pub async fn acquire_turn(&self, stop: &CancellationToken) -> Acquired {
         tokio::select! {
-            _ = async {
+            turn = async {
                 let _turn = self.gate.lock().await;
                 loop {
                     self.wait_out_pause().await;
@@ -128,9 +196,19 @@ impl Limiter {
                         break;
                     }
                 }
-            } => !stop.is_cancelled(),
-            _ = stop.cancelled() => false,
+                self.number(Instant::now())
+            } => if stop.is_cancelled() { Acquired::Stopped } else { turn },
+            _ = stop.cancelled() => Acquired::Stopped,
         }
+    }
+
+    /// Numbers a request leaving at `now`, unless the day's budget is spent.
+    fn number(&self, now: Instant) -> Acquired {
+        let mut c = self.control();
+        if c.daily.left(c.rate.sent_count()) == Some(0) {
+            return Acquired::DaySpent;
+        }
+        Acquired::Go(Turn(c.rate.sent_at(now)))
     }
 
     /// When the pause in force at `now` ends, if one is.
@@ -158,42 +236,72 @@ impl Limiter {
         }
     }
 
-    /// A per-second 429: cut the rate, at most once a second (one burst of 429s is one
-    /// signal, not many).
-    pub fn throttled(&self) {
-        self.throttled_at(Instant::now())
+    /// What Zoom answered to `turn`'s request.
+    pub fn answered(&self, turn: Turn, reply: Reply<'_>) {
+        self.answered_at(turn, reply, Instant::now())
     }
 
-    /// [`Limiter::throttled`] at `now` (the clock injected, for tests).
-    pub fn throttled_at(&self, now: Instant) {
-        let mut a = self.aimd.lock().unwrap_or_else(|p| p.into_inner());
-        let since = now.saturating_duration_since(a.last_change);
-        if since < Duration::from_secs(1) && a.current < self.ceiling {
+    /// [`Limiter::answered`] at `now` (the clock injected, for tests).
+    pub fn answered_at(&self, turn: Turn, reply: Reply<'_>, now: Instant) {
+        let kind = reply.kind.map(str::to_ascii_lowercase);
+        let mut c = self.control();
+        let daily = match kind.as_deref() {
+            Some("daily-limit") => true,
+            Some(_) => false,
+            None => c.daily_plan && !reply.throttled,
+        };
+        if daily {
+            if let Some(remaining) = reply.remaining {
+                c.daily.observe(turn.0, remaining, reply.limit);
+                self.log_daily(&mut c);
+            }
+        }
+        // A 429's limit is the per-second one unless it says otherwise; an admitted
+        // answer's only when it says QPS.
+        let per_second = match kind.as_deref() {
+            Some("qps") => true,
+            None => reply.throttled,
+            Some(_) => false,
+        };
+        let headers = if per_second {
+            PerSecond {
+                limit: reply.limit,
+                remaining: reply.remaining,
+            }
+        } else {
+            PerSecond::default()
+        };
+        let changed = if reply.throttled {
+            c.rate.throttled_at(turn.0, headers, now)
+        } else {
+            c.rate.admitted_at(headers, now)
+        };
+        drop(c);
+        if let Some(rate) = changed {
+            self.set(rate);
+        }
+    }
+
+    fn log_daily(&self, c: &mut Control) {
+        if c.daily_logged {
             return;
         }
-        let next = (a.current * DECREASE).max(self.ceiling * FLOOR_SHARE);
-        self.set(&mut a, next, now);
-    }
-
-    /// A request went through: recover the rate slowly once quiet for a while.
-    pub fn succeeded(&self) {
-        self.succeeded_at(Instant::now())
-    }
-
-    /// [`Limiter::succeeded`] at `now` (the clock injected, for tests).
-    pub fn succeeded_at(&self, now: Instant) {
-        let mut a = self.aimd.lock().unwrap_or_else(|p| p.into_inner());
-        if a.current >= self.ceiling || now.saturating_duration_since(a.last_change) < RECOVER_EVERY
-        {
-            return;
+        c.daily_logged = true;
+        let left = c.daily.left(c.rate.sent_count()).unwrap_or(0);
+        match c.daily.limit() {
+            Some(limit) => tracing::info!(
+                daily_remaining = left,
+                daily_limit = limit,
+                "Zoom's daily budget: {left} of the day's {limit} requests remain"
+            ),
+            None => tracing::info!(
+                daily_remaining = left,
+                "Zoom's daily budget: {left} requests remain today"
+            ),
         }
-        let next = (a.current + self.ceiling * INCREASE_SHARE).min(self.ceiling);
-        self.set(&mut a, next, now);
     }
 
-    fn set(&self, a: &mut Aimd, rate: f64, now: Instant) {
-        a.current = rate;
-        a.last_change = now;
+    fn set(&self, rate: f64) {
         let pace = pace_for(rate);
         // Spend the fresh limiter's burst, so its first release is one period after the
         // swap rather than at once, right behind the old limiter's last.
@@ -255,60 +363,6 @@ mod unit {
                 window_max(rate)
             );
         }
-    }
-
-    #[test]
-    fn aimd_cuts_and_recovers_within_bounds() {
-        let l = Limiter::new(20.0);
-        l.throttled();
-        assert!((l.effective_rate() - 14.0).abs() < 1e-9);
-        l.throttled(); // same second: one signal
-        assert!((l.effective_rate() - 14.0).abs() < 1e-9);
-        l.succeeded(); // too soon to recover
-        assert!((l.effective_rate() - 14.0).abs() < 1e-9);
-    }
-
-    /// AIMD recovery, on an injected clock: the rate comes back 5% of the ceiling per
-    /// quiet 2 s, only after quiet time, and never above the ceiling.
-    #[test]
-    fn aimd_recovers_after_quiet_time() {
-        let l = Limiter::new(20.0);
-        let t0 = Instant::now();
-        let at = |ms: u64| t0 + Duration::from_millis(ms);
-        l.throttled_at(at(0));
-        assert!((l.effective_rate() - 14.0).abs() < 1e-9);
-        l.succeeded_at(at(1_999)); // not quiet long enough
-        assert!((l.effective_rate() - 14.0).abs() < 1e-9);
-        l.succeeded_at(at(2_000));
-        assert!((l.effective_rate() - 15.0).abs() < 1e-9);
-        l.succeeded_at(at(3_000)); // the next step waits 2 s from the last change
-        assert!((l.effective_rate() - 15.0).abs() < 1e-9);
-        let mut t = 2_000;
-        for _ in 0..10 {
-            t += 2_000;
-            l.succeeded_at(at(t));
-        }
-        assert!(
-            (l.effective_rate() - 20.0).abs() < 1e-9,
-            "{}",
-            l.effective_rate()
-        );
-        // A 429 within a second of a change to the ceiling still counts: the rate is at
-        // the ceiling, so it is a fresh signal.
-        l.throttled_at(at(t + 10));
-        assert!((l.effective_rate() - 14.0).abs() < 1e-9);
-        // Repeated cuts stop at the floor (5% of the ceiling).
-        for k in 1..=20 {
-            l.throttled_at(at(t + 10 + k * 1_000));
-        }
-        assert!(
-            (l.effective_rate() - 1.0).abs() < 1e-9,
-            "{}",
-            l.effective_rate()
-        );
-        // A clock that goes backwards neither panics nor recovers.
-        l.succeeded_at(t0);
-        assert!((l.effective_rate() - 1.0).abs() < 1e-9);
     }
 
     #[test]
