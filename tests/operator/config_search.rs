@@ -73,7 +73,7 @@ fn config_is_searched_in_the_job_then_the_user_then_the_system_directory() {
         let nowhere = util::tmp();
         assert_eq!(
             planned_rate(cwd.path(), Some(nowhere.path()), nowhere.path(), &[]),
-            Ok("20/s".into())
+            Ok("16/s".into())
         );
     }
 }

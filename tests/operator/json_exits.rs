@@ -85,7 +85,7 @@ async fn every_exit_code_prints_one_json_summary_with_its_stopped_code() {
             &Value::Null,
             &Value::Null,
             &json!("pro"),
-            &json!(20.0),
+            &json!(16.0),
             &json!("r0.csv"),
             &json!(1)
         )

@@ -87,8 +87,9 @@ fn enterprise_education_and_partner_plans_have_the_business_budget() {
         let stderr = String::from_utf8(out.stderr).unwrap();
         assert_eq!(out.status.code(), Some(0), "{plan:?}: {stderr}");
         assert!(
-            stderr.contains("plan: 1 user at 60/s: about 1 s (dry run: nothing is sent)")
-                && stderr.contains("plan=\"business\""),
+            stderr.contains(
+                "plan: 1 user at 48/s: about 1 s; 80% of the business plan's Medium budget of 60/s"
+            ) && stderr.contains("plan=\"business\""),
             "{plan:?}: {stderr}"
         );
     }
