@@ -127,6 +127,7 @@ pub async fn execute(
             budget_share = s.share,
             dry_run = s.dry_run,
             report = %s.report.display(),
+            config = %s.config_name(),
             "plan: {}; {}{}",
             summary::estimate(rows, s.rate, daily),
             crate::limiter::share::describe(s.plan, s.rate),

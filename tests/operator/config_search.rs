@@ -36,6 +36,9 @@ fn planned_rate(
         return Err(stderr);
     }
     let at = stderr.find("plan: 1 user at ").expect("a plan line") + "plan: 1 user at ".len();
+    let plan = stderr[at..].lines().next().unwrap();
+    // The plan line names the file that set the rate.
+    assert!(plan.contains(" config="), "{plan}");
     Ok(stderr[at..].split(':').next().unwrap().to_string())
 }
 
