@@ -106,6 +106,9 @@ pub struct Input {
     records: Records,
     pub columns: Columns,
     pub name: String,
+    /// The data rows, when the encoding check already read the whole file: the plan
+    /// then needs no third pass over it ([`count_records`] is the fallback).
+    pub counted: Option<u64>,
 }
 
 /// Opens `source` (or standard input for `-`), finds its encoding and delimiter, and
@@ -169,8 +172,9 @@ pub fn open(
                 found: describe_header(&names) + &delimiter_hint(&names, decoded.delimiter),
             }
         })?;
+    let mut counted = None;
     if undecoded && std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
-        check_encoding(path, decoded.delimiter, &columns).map_err(|detail| {
+        counted = check_encoding(path, decoded.delimiter, &columns).map_err(|detail| {
             InputError::NotUtf8 {
                 path: name.clone(),
                 detail,
@@ -181,6 +185,7 @@ pub fn open(
         records,
         columns,
         name,
+        counted,
     })
 }
 
@@ -188,19 +193,27 @@ pub fn open(
 /// UTF-8: a file in another encoding is refused whole (exit 2, with the line and what it
 /// looks like) rather than row by row, since every non-ASCII row would be refused and
 /// the fix is one flag or one re-save. Other columns are ignored, as they are when read.
-/// A file that cannot be read again is left to the reading itself to report.
-fn check_encoding(path: &Path, delimiter: u8, columns: &Columns) -> Result<(), NotUtf8> {
+/// A file that cannot be read again is left to the reading itself to report. Returns
+/// the number of data rows when the whole file could be read (the plan's count).
+fn check_encoding(path: &Path, delimiter: u8, columns: &Columns) -> Result<Option<u64>, NotUtf8> {
     let Ok(file) = File::open(path) else {
-        return Ok(());
+        return Ok(None);
     };
     let file = Box::new(io::BufReader::with_capacity(64 * 1024, file));
     let mut records = Records::with_delimiter(file, HEADER_FIELD_BYTES, delimiter);
     let mut record = csv::ByteRecord::new();
     let mut header = true;
-    while let Ok(Some(info)) = records.read(&mut record) {
+    let mut rows = 0u64;
+    loop {
+        let info = match records.read(&mut record) {
+            Ok(Some(info)) => info,
+            Ok(None) => return Ok(Some(rows)),
+            Err(_) => return Ok(None),
+        };
         if std::mem::take(&mut header) {
             continue;
         }
+        rows += 1;
         let fields = [
             (Some(columns.user), "the user ID"),
             (columns.password, "the password"),
@@ -220,7 +233,6 @@ fn check_encoding(path: &Path, delimiter: u8, columns: &Columns) -> Result<(), N
             }
         }
     }
-    Ok(())
 }
 
 /// Finds the user and password columns; on failure, says which column was wanted.

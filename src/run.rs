@@ -45,6 +45,44 @@ pub struct RunResult {
     pub elapsed: Duration,
 }
 
+/// Whom a command talks to: Zoom as the settings say, or (with `--simulate`) the built-in
+/// simulator, started here on loopback, with its URLs and its credentials.
+pub(crate) struct Target {
+    pub sim: Option<simulator::SimHandle>,
+    pub creds: Credentials,
+    pub token_url: url::Url,
+    pub base_url: Option<url::Url>,
+}
+
+impl Target {
+    /// Starts the simulator when `simulate`, logging `banner` with its URL.
+    pub async fn choose(
+        s: &Settings,
+        creds: Credentials,
+        simulate: bool,
+        banner: &str,
+    ) -> anyhow::Result<Target> {
+        if !simulate {
+            return Ok(Target {
+                sim: None,
+                creds,
+                token_url: s.token_url.clone(),
+                base_url: s.base_url.clone(),
+            });
+        }
+        let h = simulator::start(s.simulator.clone(), ([127, 0, 0, 1], 0).into()).await?;
+        tracing::warn!(base_url = %h.base_url(), "{banner}");
+        let c = h.config();
+        let creds = Credentials::simulator(&c.account_id, &c.client_id, &c.client_secret);
+        Ok(Target {
+            creds,
+            token_url: check_url("token_url", &h.token_url())?,
+            base_url: Some(check_url("base_url", &h.base_url())?),
+            sim: Some(h),
+        })
+    }
+}
+
 /// Loads config.toml, merges the command line, and runs. `argv` is only used to print
 /// the resume command.
 pub async fn run(
@@ -65,26 +103,18 @@ pub async fn execute(
     argv: &[String],
 ) -> anyhow::Result<RunResult> {
     let started = Instant::now();
-    // The simulator, when asked for, stands in for Zoom: its URLs and its credentials.
-    let sim = if s.simulate && !s.dry_run {
-        let handle = simulator::start(s.simulator.clone(), ([127, 0, 0, 1], 0).into()).await?;
-        tracing::warn!(base_url = %handle.base_url(), "SIMULATION: sending to the built-in Zoom simulator; no real account is touched");
-        Some(handle)
-    } else {
-        None
-    };
-    let (creds, token_url, base_url) = match &sim {
-        Some(h) => {
-            let c = h.config();
-            let creds = Credentials::simulator(&c.account_id, &c.client_id, &c.client_secret);
-            (
-                creds,
-                check_url("token_url", &h.token_url())?,
-                Some(check_url("base_url", &h.base_url())?),
-            )
-        }
-        None => (creds, s.token_url.clone(), s.base_url.clone()),
-    };
+    let Target {
+        sim,
+        creds,
+        token_url,
+        base_url,
+    } = Target::choose(
+        &s,
+        creds,
+        s.simulate && !s.dry_run,
+        "SIMULATION: sending to the built-in Zoom simulator; no real account is touched",
+    )
+    .await?;
 
     let input = input::open(
         &s.input,
@@ -111,7 +141,7 @@ pub async fn execute(
     let records = match &counts {
         Some(c) => Some(c.records),
         None if continuing => None,
-        None => input::count_records(&s.input),
+        None => input.counted.or_else(|| input::count_records(&s.input)),
     };
     let to_send = counts.as_ref().map_or(records, |c| Some(c.send));
     if let Some(rows) = to_send {

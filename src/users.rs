@@ -28,10 +28,9 @@ use clap::{Args, ValueEnum};
 use crate::auth::{Auth, Credentials};
 use crate::cli::Plan;
 use crate::client::{self, ZoomClient};
-use crate::config::{check_url, FileConfig, Settings, DEFAULT_BASE_URL};
+use crate::config::{FileConfig, Settings, DEFAULT_BASE_URL};
 use crate::limiter::Limiter;
 use crate::shutdown::Stop;
-use crate::simulator;
 use fetch::{each_page, Endpoint, PageError, Pager, Walk};
 use rows::{Filters, Sink, UserRow};
 
@@ -180,25 +179,18 @@ pub async fn run(args: &UsersArgs, creds: Credentials, stop: Stop) -> anyhow::Re
             }
         }
     }
-    let sim = if s.simulate {
-        let handle = simulator::start(s.simulator.clone(), ([127, 0, 0, 1], 0).into()).await?;
-        tracing::warn!(base_url = %handle.base_url(), "SIMULATION: listing the built-in Zoom simulator's account; no real account is read");
-        Some(handle)
-    } else {
-        None
-    };
-    let (creds, token_url, base_url) = match &sim {
-        Some(h) => {
-            let c = h.config();
-            let creds = Credentials::simulator(&c.account_id, &c.client_id, &c.client_secret);
-            (
-                creds,
-                check_url("token_url", &h.token_url())?,
-                Some(check_url("base_url", &h.base_url())?),
-            )
-        }
-        None => (creds, s.token_url.clone(), s.base_url.clone()),
-    };
+    let crate::run::Target {
+        sim,
+        creds,
+        token_url,
+        base_url,
+    } = crate::run::Target::choose(
+        &s,
+        creds,
+        s.simulate,
+        "SIMULATION: listing the built-in Zoom simulator's account; no real account is read",
+    )
+    .await?;
     let http = client::http_client(s.timeout)?;
     let auth = Auth::new(creds, token_url)?.token_timeout(s.timeout);
     let api_url = tokio::select! {
