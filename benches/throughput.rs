@@ -3,7 +3,7 @@
 //!
 //! Each scenario runs in a fresh child process (this same executable, re-run with
 //! `--scenario NAME`), so its peak RSS and CPU time are its own. The child runs the real
-//! pipeline in-process (`zoom_rotate::run`) against the real simulator served by the
+//! pipeline in-process (`zoom_rotate::commands::run::run`) against the real simulator served by the
 //! `zoom-rotate simulate` binary in a third process: the simulator's CPU is kept out of
 //! the client's figures, and the budget is counted by the simulator's sliding one-second
 //! window, exactly as in the tests. A second table (`shared`) puts other apps on the
@@ -233,7 +233,7 @@ fn child(s: &Scenario) {
     let zoom_rotate::cli::Command::Run(args) = cli.command else {
         unreachable!()
     };
-    let creds = zoom_rotate::auth::Credentials {
+    let creds = zoom_rotate::zoom::auth::Credentials {
         access_token: Some(secrecy::SecretString::from("sim-token".to_string())),
         ..Default::default()
     };
@@ -244,10 +244,10 @@ fn child(s: &Scenario) {
     let (cpu0, _) = rusage();
     let started = Instant::now();
     let result = rt
-        .block_on(zoom_rotate::run(
+        .block_on(zoom_rotate::commands::run::run(
             &args,
             creds,
-            zoom_rotate::shutdown::Stop::new(),
+            zoom_rotate::vocab::stop::Stop::new(),
             &words,
         ))
         .expect("run completes");
@@ -271,9 +271,9 @@ fn child(s: &Scenario) {
         let _ = c.wait();
     }
     let expected = if s.dry_run {
-        zoom_rotate::outcome::Outcome::DryRun
+        zoom_rotate::vocab::Outcome::DryRun
     } else {
-        zoom_rotate::outcome::Outcome::Changed
+        zoom_rotate::vocab::Outcome::Changed
     };
     let done = result.tally.get(expected);
     if done != rows {

@@ -2,56 +2,36 @@
 //! Zoom's Medium rate label allows.
 //!
 //! # Layout
-//! The program is a pipeline; each stage is a module, in the order a row travels:
+//! The program is a pipeline, **input → limiter → workers → client → report**, with the
+//! simulator beside it. The modules are floors; each imports only from the floors below
+//! it, never back up:
 //!
-//! 1. [`input`] streams the CSV into a bounded channel; [`checks`] refuses bad rows
-//!    (`invalid_input`) before they can cost a request, using Zoom's password [`rules`]
-//!    and, with `--generate`, passwords from [`generate`].
-//! 2. [`limiter`] paces every request of the run under the account's budget, with one
-//!    shared pause for 429s and a rate controller that settles on what other apps leave.
-//! 3. [`workers`] is the bounded pool that sees each row through, with the retries that
-//!    Zoom's semantics make safe; [`journal`] records each request before it leaves.
-//! 4. [`client`] sends the request and reads the answer ([`redact`] removes any secret a
-//!    server echoes); [`auth`] supplies the bearer
-//!    token (fixed, or Server-to-Server OAuth); [`outcome`] classifies what came back.
-//! 5. [`monitor`] owns the output: the [`report`], progress, the circuit breaker;
-//!    [`summary`] prints the plan before and the summary after.
+//! 1. The ground. [`vocab`] holds the words every stage speaks: the contract's outcomes,
+//!    the row and the user key, why a run stops. [`zoom`] holds Zoom's facts and wire:
+//!    plans and labels, the client, auth, how an answer reads, password rules, redaction,
+//!    and the one retry/backoff.
+//! 2. The [`pipeline`] stages, in the order a row travels: `input` (+ `checks`,
+//!    `generate`) streams the CSV into a bounded channel; `limiter` paces every request
+//!    under the account's budget; `workers` see each row through (`policy` decides,
+//!    `rotate` carries it out) and send through `zoom::client`; `monitor` owns the
+//!    output and writes the report. Beside them, the [`ledger`]: everything durable
+//!    about a run (report, journal, resume state, saved passwords, side files, atomic
+//!    writes), and the only place that reads it back.
+//! 3. [`settings`]: config.toml, the environment and the command line ([`cli`], clap
+//!    only), read once and resolved once into checked types. [`output`]: the plan, the
+//!    summary, the JSON context and the machine word for a stop.
+//! 4. The [`commands`], thin: `run` (prepare → pipeline → finish), `status`, `users`,
+//!    `evidence`; and `main`, thinner.
 //!
-//! Around them: [`cli`] and [`config`] turn flags, environment and config.toml into
-//! checked settings; [`run`] wires one run together; [`resume`] reads what an earlier run
-//! left; [`shutdown`] carries Ctrl-C and other reasons to stop; [`files`] creates private
-//! files and locks the report; [`status`] reads a report back for the operator. Beside
-//! the pipeline, [`simulator`] is a faithful local Zoom for the demo, the tests and the
-//! benchmarks. For incidents, [`users`] lists the account's users into a CSV `run`
-//! reads, and [`evidence`] keeps what a reviewer needs.
-//!
-//! `main` is thin: it parses, sets up logging and maps the result to an exit code.
+//! Beside the pipeline, [`simulator`] is a faithful local Zoom for the demo, the tests
+//! and the benchmarks; it uses only [`zoom`].
 
-pub mod auth;
-pub mod checks;
 pub mod cli;
-pub mod client;
-pub mod config;
-pub mod contain;
-pub mod evidence;
-pub mod files;
-pub mod generate;
-pub mod input;
-pub mod journal;
-pub mod labels;
-pub mod limiter;
-pub mod monitor;
-pub mod outcome;
-pub mod redact;
-pub mod report;
-pub mod resume;
-pub mod rules;
-pub mod run;
-pub mod shutdown;
+pub mod commands;
+pub mod ledger;
+pub mod output;
+pub mod pipeline;
+pub mod settings;
 pub mod simulator;
-pub mod status;
-pub mod summary;
-pub mod users;
-pub mod workers;
-
-pub use run::{run, RunResult};
+pub mod vocab;
+pub mod zoom;

@@ -5,11 +5,11 @@
 use clap::Parser;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
-use zoom_rotate::auth::Credentials;
 use zoom_rotate::cli::{Cli, Command, LogFormat};
-use zoom_rotate::config::FileConfig;
-use zoom_rotate::shutdown::{on_signals, Stop};
-use zoom_rotate::summary;
+use zoom_rotate::output::summary;
+use zoom_rotate::settings::FileConfig;
+use zoom_rotate::vocab::stop::{on_signals, Stop};
+use zoom_rotate::zoom::auth::Credentials;
 
 fn main() -> ExitCode {
     let started_at = std::time::SystemTime::now();
@@ -69,7 +69,7 @@ fn main() -> ExitCode {
             let result = runtime().block_on(async {
                 let stop = Stop::new();
                 on_signals(stop.clone());
-                zoom_rotate::users::run(&args, Credentials::from_env(), stop).await
+                zoom_rotate::commands::users::run(&args, Credentials::from_env(), stop).await
             });
             match result {
                 Ok(r) => ExitCode::from(r.exit_code),
@@ -94,7 +94,7 @@ fn main() -> ExitCode {
             let result = rt.block_on(ctx.clone().scope(async {
                 let stop = Stop::new();
                 on_signals(stop.clone());
-                zoom_rotate::run(&args, Credentials::from_env(), stop, &argv).await
+                zoom_rotate::commands::run::run(&args, Credentials::from_env(), stop, &argv).await
             }));
             match result {
                 Ok(r) => ExitCode::from(r.exit_code),
@@ -113,7 +113,7 @@ fn main() -> ExitCode {
 
 /// `zoom-rotate status`: 0 every user changed, 1 not, 2 the report cannot be read.
 fn status(args: &zoom_rotate::cli::StatusArgs) -> ExitCode {
-    use zoom_rotate::status::{render, Status};
+    use zoom_rotate::commands::status::{render, Status};
     let rendered = Status::load(&args.report).and_then(|s| {
         let text = render(
             &s,
@@ -185,7 +185,7 @@ fn init_logging(verbose: u8, format: LogFormat, bar: bool) {
         LogFormat::Json => registry
             .with(
                 tracing_subscriber::fmt::layer()
-                    .event_format(zoom_rotate::monitor::JsonLog)
+                    .event_format(zoom_rotate::pipeline::monitor::JsonLog)
                     .with_writer(std::io::stderr),
             )
             .init(),

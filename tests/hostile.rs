@@ -17,9 +17,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
-use zoom_rotate::report::Row;
+use zoom_rotate::commands::run::RunResult;
 use zoom_rotate::simulator::SimConfig;
-use zoom_rotate::RunResult;
+use zoom_rotate::vocab::Row;
 
 /// The bearer token of wiremock runs (8+ characters: the client looks for echoes of it).
 const TOKEN: &str = "tok-hostile-5Kq";

@@ -12,10 +12,11 @@ use crate::util;
 use clap::Parser;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-use zoom_rotate::auth::Credentials;
+use zoom_rotate::cli::UsersArgs;
 use zoom_rotate::cli::{Cli, Command};
-use zoom_rotate::shutdown::Stop;
-use zoom_rotate::users::{UsersArgs, UsersResult};
+use zoom_rotate::commands::users::UsersResult;
+use zoom_rotate::vocab::stop::Stop;
+use zoom_rotate::zoom::auth::Credentials;
 
 mod contain;
 mod directory;
@@ -62,7 +63,7 @@ fn users_args(dir: &Path, words: &[&str]) -> UsersArgs {
 
 /// `zoom-rotate users <words>` in-process; `Err` is exit 2.
 async fn users(dir: &Path, words: &[&str], creds: Credentials) -> anyhow::Result<UsersResult> {
-    zoom_rotate::users::run(&users_args(dir, words), creds, Stop::new()).await
+    zoom_rotate::commands::users::run(&users_args(dir, words), creds, Stop::new()).await
 }
 
 /// A `GET /users` page of Zoom's shape.

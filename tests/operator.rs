@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use wiremock::matchers::{method, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
-use zoom_rotate::outcome::Outcome;
-use zoom_rotate::shutdown::StopReason;
+use zoom_rotate::vocab::stop::StopReason;
+use zoom_rotate::vocab::Outcome;
 
 const TOKEN: &str = "operator-test-token";
 const SCOPE_MESSAGE: &str =

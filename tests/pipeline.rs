@@ -21,10 +21,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockBuilder, MockServer, Request, ResponseTemplate};
-use zoom_rotate::report::{Row, CSV_HEADER};
-use zoom_rotate::shutdown::StopReason;
+use zoom_rotate::commands::run::RunResult;
+use zoom_rotate::ledger::report::CSV_HEADER;
 use zoom_rotate::simulator::SimConfig;
-use zoom_rotate::RunResult;
+use zoom_rotate::vocab::stop::StopReason;
+use zoom_rotate::vocab::Row;
 
 const TOKEN: &str = "tok-7Hq2xR";
 const NEW_PW: &str = "Maple7-Quartz-Rain";

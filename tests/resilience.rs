@@ -16,13 +16,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
-use zoom_rotate::auth::Credentials;
-use zoom_rotate::journal;
-use zoom_rotate::outcome::Outcome;
-use zoom_rotate::report::{self, Row};
-use zoom_rotate::shutdown::{Stop, StopReason};
+use zoom_rotate::ledger::journal;
+use zoom_rotate::ledger::report;
 use zoom_rotate::simulator::{RetryAfterFormat, SimConfig, SimHandle};
-use zoom_rotate::workers::MAY_HAVE_APPLIED;
+use zoom_rotate::vocab::stop::{Stop, StopReason};
+use zoom_rotate::vocab::Outcome;
+use zoom_rotate::vocab::Row;
+use zoom_rotate::vocab::MAY_HAVE_APPLIED;
+use zoom_rotate::zoom::auth::Credentials;
 
 /// Fast retries: the default half-second base would make these tests slow.
 /// A short request timeout for the runs a test kills with requests on the wire: their
@@ -77,7 +78,7 @@ async fn fast_run(
     n: usize,
     extra: &[&str],
     creds: Credentials,
-) -> anyhow::Result<zoom_rotate::RunResult> {
+) -> anyhow::Result<zoom_rotate::commands::run::RunResult> {
     let input = util::write(dir, "in.csv", input_csv(n));
     let config = util::write(dir, "c.toml", FAST_RETRY);
     let mut words = vec![

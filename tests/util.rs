@@ -9,12 +9,13 @@
 use clap::Parser;
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use zoom_rotate::auth::Credentials;
 use zoom_rotate::cli::{Cli, Command, RunArgs};
-use zoom_rotate::report::{self, Row};
-use zoom_rotate::shutdown::Stop;
+use zoom_rotate::commands::run::RunResult;
+use zoom_rotate::ledger::report;
 use zoom_rotate::simulator::{self, SimConfig, SimHandle};
-use zoom_rotate::RunResult;
+use zoom_rotate::vocab::stop::Stop;
+use zoom_rotate::vocab::Row;
+use zoom_rotate::zoom::auth::Credentials;
 
 /// A fresh temporary directory, removed when dropped.
 pub fn tmp() -> tempfile::TempDir {
@@ -70,7 +71,7 @@ pub async fn run(dir: &Path, words: &[&str], creds: Credentials) -> anyhow::Resu
         .chain(words)
         .map(|w| w.to_string())
         .collect();
-    zoom_rotate::run(&args, creds, Stop::new(), &argv).await
+    zoom_rotate::commands::run::run(&args, creds, Stop::new(), &argv).await
 }
 
 /// Starts a simulator on an OS-chosen loopback port.

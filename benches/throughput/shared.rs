@@ -146,7 +146,7 @@ pub fn child(s: &Shared) {
     let zoom_rotate::cli::Command::Run(args) = cli.command else {
         unreachable!()
     };
-    let creds = zoom_rotate::auth::Credentials {
+    let creds = zoom_rotate::zoom::auth::Credentials {
         access_token: Some(secrecy::SecretString::from("sim-token".to_string())),
         ..Default::default()
     };
@@ -172,10 +172,10 @@ pub fn child(s: &Shared) {
         })
     };
     let result = rt
-        .block_on(zoom_rotate::run(
+        .block_on(zoom_rotate::commands::run::run(
             &args,
             creds,
-            zoom_rotate::shutdown::Stop::new(),
+            zoom_rotate::vocab::stop::Stop::new(),
             &words,
         ))
         .expect("run completes");
@@ -185,7 +185,7 @@ pub fn child(s: &Shared) {
     let at_10s = rt.block_on(at_10s).ok().flatten();
     let _ = sim.kill();
     let _ = sim.wait();
-    let changed = result.tally.get(zoom_rotate::outcome::Outcome::Changed);
+    let changed = result.tally.get(zoom_rotate::vocab::Outcome::Changed);
     if changed != rows {
         eprintln!(
             "{}: only {changed} of {rows} rows changed: {:?}",

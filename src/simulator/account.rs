@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::config::{SimConfig, DEFAULT_USERS_FILE};
 use super::directory::{Profile, ProfileColumns};
-use crate::rules::{self, PasswordPolicy};
+use crate::zoom::rules::{self, PasswordPolicy};
 
 /// The demo account, compiled in so `zoom-rotate simulate` works from any directory.
 const BUILT_IN_USERS: &str = include_str!("../../fixtures/simulator-users.csv");

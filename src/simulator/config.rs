@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::rules::PasswordPolicy;
+use crate::zoom::rules::PasswordPolicy;
 
 /// Where the demo account comes from when neither `users_file` nor `generate_users` is set.
 pub const DEFAULT_USERS_FILE: &str = "fixtures/simulator-users.csv";

@@ -161,11 +161,6 @@ impl Profile {
     }
 }
 
-/// RFC 3339 at second precision, as Zoom writes times.
-pub fn rfc3339(t: SystemTime) -> String {
-    humantime::format_rfc3339_seconds(t).to_string()
-}
-
 /// What a cursor lists: its query is fixed when the first page is asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Listing {
@@ -274,6 +269,7 @@ pub fn parse_day(raw: &str) -> Option<SystemTime> {
 #[cfg(test)]
 mod unit {
     use super::*;
+    use crate::vocab::rfc3339;
 
     #[test]
     fn profile_columns() {

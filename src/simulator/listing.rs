@@ -23,9 +23,10 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::account::Role;
-use super::directory::{self, rfc3339, Listing, PageAt, Status, EXPIRED_TOKEN_MESSAGE};
+use super::directory::{self, Listing, PageAt, Status, EXPIRED_TOKEN_MESSAGE};
 use super::server::{zoom_error, Sim};
 use super::LockRecover;
+use crate::vocab::rfc3339;
 
 const DAY: Duration = Duration::from_secs(86_400);
 /// The longest span one activity report covers (Zoom: one month per request).

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
-use zoom_rotate::auth::Credentials;
+use zoom_rotate::zoom::auth::Credentials;
 
 mod endpoint;
 
@@ -58,7 +58,10 @@ async fn run(
     n: usize,
     extra: &[&str],
     creds: Credentials,
-) -> (anyhow::Result<zoom_rotate::RunResult>, PathBuf) {
+) -> (
+    anyhow::Result<zoom_rotate::commands::run::RunResult>,
+    PathBuf,
+) {
     let input = util::write(dir, "in.csv", input_csv(n));
     let config = util::write(dir, "c.toml", FAST);
     let report = dir.join("r.csv");

@@ -14,8 +14,8 @@ use crate::util;
 use std::path::{Path, PathBuf};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
-use zoom_rotate::report::CSV_HEADER;
-use zoom_rotate::RunResult;
+use zoom_rotate::commands::run::RunResult;
+use zoom_rotate::ledger::report::CSV_HEADER;
 
 mod durable;
 mod guard;

@@ -14,9 +14,10 @@ use std::process::Stdio;
 use std::sync::Arc;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
-use zoom_rotate::generate::{Generator, SavedPasswords};
-use zoom_rotate::rules::PasswordPolicy;
+use zoom_rotate::ledger::passwords::SavedPasswords;
+use zoom_rotate::pipeline::generate::Generator;
 use zoom_rotate::simulator::SimConfig;
+use zoom_rotate::zoom::rules::PasswordPolicy;
 
 const TOKEN: &str = "tok-inputs-9Qz";
 
@@ -107,7 +108,7 @@ fn the_generator_gives_up_on_an_impossible_policy() {
          cannot be met (PasswordPolicy { minimum_password_length: 0, have_special_character: \
          false, consecutive_characters_length: 1, weak_enhance_detection: false })"
     );
-    assert_eq!(zoom_rotate::generate::MAX_DRAWS, 1000);
+    assert_eq!(zoom_rotate::pipeline::generate::MAX_DRAWS, 1000);
 }
 
 // Defect 8: saves run off the runtime's threads; many at once all land, each line whole,

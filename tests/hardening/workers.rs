@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
-use zoom_rotate::auth::Credentials;
-use zoom_rotate::limiter::Limiter;
-use zoom_rotate::shutdown::{next_utc_midnight, StopReason};
-use zoom_rotate::RunResult;
+use zoom_rotate::commands::run::RunResult;
+use zoom_rotate::pipeline::limiter::Limiter;
+use zoom_rotate::vocab::stop::{next_utc_midnight, StopReason};
+use zoom_rotate::zoom::auth::Credentials;
 
 mod fuzz;
 

@@ -87,7 +87,7 @@ async fn a_header_with_no_rows_is_exit_0() {
     assert_eq!((result.exit_code, result.tally.rows()), (0, 0));
     assert_eq!(
         std::fs::read_to_string(&report).unwrap(),
-        format!("{}\n", zoom_rotate::report::CSV_HEADER)
+        format!("{}\n", zoom_rotate::ledger::report::CSV_HEADER)
     );
     assert!(sent(&server).await.is_empty());
 }

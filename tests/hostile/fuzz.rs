@@ -8,7 +8,7 @@ use ::csv::ByteRecord;
 use percent_encoding::percent_decode_str;
 use proptest::prelude::*;
 use std::io::Cursor;
-use zoom_rotate::input::Records;
+use zoom_rotate::pipeline::input::Records;
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
@@ -72,7 +72,7 @@ fn oracle_with(bytes: &[u8], delimiter: u8) -> Vec<(u64, Vec<Vec<u8>>)> {
 }
 
 /// `file` through the reader under test.
-fn bounded(file: &[u8], max: usize) -> Vec<(zoom_rotate::input::RecordInfo, Vec<Vec<u8>>)> {
+fn bounded(file: &[u8], max: usize) -> Vec<(zoom_rotate::vocab::RecordInfo, Vec<Vec<u8>>)> {
     let mut records = Records::new(Box::new(Cursor::new(file.to_vec())), max);
     let mut record = ByteRecord::new();
     let mut out = Vec::new();
@@ -118,7 +118,7 @@ proptest! {
 
     #[test]
     fn any_user_id_is_one_segment_that_decodes_to_itself(id in "\\PC{0,40}") {
-        let segment = zoom_rotate::client::encode_segment(&id);
+        let segment = zoom_rotate::zoom::client::encode_segment(&id);
         prop_assert!(segment
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-._~%".contains(&b)));
@@ -206,7 +206,7 @@ fn arbitrary_bytes_never_panic() {
             Ok(_) if file.starts_with(b"\xFF\xFE") || file.starts_with(b"\xFE\xFF") => {}
             Ok(r) => {
                 let plain = file.strip_prefix(BOM).unwrap_or(&file);
-                let delimiter = zoom_rotate::input::sniff_delimiter(plain);
+                let delimiter = zoom_rotate::pipeline::input::sniff_delimiter(plain);
                 prop_assert_eq!(rows.len(), oracle_with(plain, delimiter).len() - 1);
                 prop_assert_eq!(r.tally.rows(), rows.len() as u64);
             }

@@ -6,7 +6,7 @@
 use super::*;
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
-use zoom_rotate::rules::{self, PasswordPolicy};
+use zoom_rotate::zoom::rules::{self, PasswordPolicy};
 
 /// `n` simulator users `u1..un` (`user{i}@example.com`) and an input naming them all.
 fn users(n: u32) -> (String, String) {

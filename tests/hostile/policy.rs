@@ -4,7 +4,7 @@
 //! `--no-fetch-policy` and `--dry-run` send no GET at all.
 
 use super::*;
-use zoom_rotate::rules::PasswordPolicy;
+use zoom_rotate::zoom::rules::PasswordPolicy;
 
 const USERS: &str = "id,email,password,role,changes_24h,recent_passwords\n\
     u1,a@x.com,Old-Pass-01x,member,0,\n\

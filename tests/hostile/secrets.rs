@@ -103,7 +103,7 @@ async fn canaries_stay_secret_through_every_answer_of_the_simulator() {
         SIM_USERS,
         SimConfig {
             access_token: CANARY_TOKEN.into(),
-            password_requirement: zoom_rotate::rules::PasswordPolicy {
+            password_requirement: zoom_rotate::zoom::rules::PasswordPolicy {
                 have_special_character: true,
                 ..Default::default()
             },

@@ -25,7 +25,7 @@ fn port(server: &MockServer) -> u16 {
     server.address().port()
 }
 
-async fn assert_refused(words: &[&str], creds: zoom_rotate::auth::Credentials, why: &str) {
+async fn assert_refused(words: &[&str], creds: zoom_rotate::zoom::auth::Credentials, why: &str) {
     let dir = util::tmp();
     let input = util::write(
         dir.path(),
@@ -49,8 +49,8 @@ async fn assert_refused(words: &[&str], creds: zoom_rotate::auth::Credentials, w
     assert!(!report.exists());
 }
 
-fn s2s() -> zoom_rotate::auth::Credentials {
-    zoom_rotate::auth::Credentials::simulator("acct", "client", "client-secret-1")
+fn s2s() -> zoom_rotate::zoom::auth::Credentials {
+    zoom_rotate::zoom::auth::Credentials::simulator("acct", "client", "client-secret-1")
 }
 
 #[tokio::test]

@@ -8,13 +8,13 @@ use super::*;
 use std::time::Duration;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
-use zoom_rotate::auth::Auth;
-use zoom_rotate::client::{http_client, ZoomClient};
-use zoom_rotate::contain::{judge_revoke, Revoke};
-use zoom_rotate::limiter::Limiter;
+use zoom_rotate::pipeline::limiter::Limiter;
 use zoom_rotate::simulator::SimConfig;
+use zoom_rotate::zoom::auth::Auth;
+use zoom_rotate::zoom::client::{http_client, ZoomClient};
+use zoom_rotate::zoom::contain::{judge_revoke, Revoke};
 
-async fn client_and_bearer(base: &str) -> (ZoomClient, zoom_rotate::auth::Bearer) {
+async fn client_and_bearer(base: &str) -> (ZoomClient, zoom_rotate::zoom::auth::Bearer) {
     let http = http_client(Duration::from_secs(10)).unwrap();
     let auth = Auth::new(
         util::token("wm-token"),
@@ -23,7 +23,7 @@ async fn client_and_bearer(base: &str) -> (ZoomClient, zoom_rotate::auth::Bearer
     .unwrap();
     let bearer = auth.bearer(&http).await.unwrap();
     (
-        ZoomClient::new(http, base, zoom_rotate::cli::BodyFormat::Json),
+        ZoomClient::new(http, base, zoom_rotate::zoom::client::BodyFormat::Json),
         bearer,
     )
 }
@@ -65,8 +65,9 @@ async fn revokes_paced_at_the_light_rate_get_no_429_and_leave_medium_untouched()
     )
     .unwrap();
     let bearer = auth.bearer(&http).await.unwrap();
-    let light =
-        Limiter::new(zoom_rotate::labels::light_rate(zoom_rotate::cli::Plan::Pro, 20.0) / 7.5);
+    let light = Limiter::new(
+        zoom_rotate::zoom::plan::light_rate(zoom_rotate::zoom::plan::Plan::Pro, 20.0) / 7.5,
+    );
     let stop = Stop::new();
     for n in 1..=12 {
         assert!(light.acquire(stop.token()).await);
@@ -89,7 +90,7 @@ async fn lookup_finds_the_targets_listing_rows_by_id_or_email_in_any_status() {
     let client = ZoomClient::new(
         http.clone(),
         &sim.base_url(),
-        zoom_rotate::cli::BodyFormat::Json,
+        zoom_rotate::zoom::client::BodyFormat::Json,
     );
     let auth = Auth::new(
         util::token("sim-token"),
@@ -97,12 +98,12 @@ async fn lookup_finds_the_targets_listing_rows_by_id_or_email_in_any_status() {
     )
     .unwrap();
     let (limiter, stop) = (Limiter::new(20.0), Stop::new());
-    let retry = zoom_rotate::config::RetrySettings {
+    let retry = zoom_rotate::zoom::retry::RetrySettings {
         attempts: 3,
         base_delay: Duration::from_millis(10),
         max_delay: Duration::from_millis(50),
     };
-    let pager = zoom_rotate::users::fetch::Pager {
+    let pager = zoom_rotate::commands::users::fetch::Pager {
         client: &client,
         http: &http,
         auth: &auth,
@@ -119,7 +120,9 @@ async fn lookup_finds_the_targets_listing_rows_by_id_or_email_in_any_status() {
     ]
     .map(String::from)
     .into();
-    let rows = zoom_rotate::users::lookup(&pager, &wanted).await.unwrap();
+    let rows = zoom_rotate::commands::users::lookup(&pager, &wanted)
+        .await
+        .unwrap();
     let found: Vec<(&str, &str, &[u32])> = rows
         .iter()
         .map(|r| (r.id.as_str(), r.status.as_str(), r.login_types.as_slice()))

@@ -5,14 +5,14 @@
 
 use super::*;
 use std::os::unix::fs::PermissionsExt;
-use zoom_rotate::auth::Auth;
-use zoom_rotate::client::{http_client, ZoomClient};
-use zoom_rotate::config::RetrySettings;
-use zoom_rotate::evidence::{self, Evidence, VerifyError};
-use zoom_rotate::limiter::Limiter;
+use zoom_rotate::commands::evidence::{self, Evidence, VerifyError};
+use zoom_rotate::commands::users::fetch::Pager;
+use zoom_rotate::commands::users::rows::UserRow;
+use zoom_rotate::pipeline::limiter::Limiter;
 use zoom_rotate::simulator::SimConfig;
-use zoom_rotate::users::fetch::Pager;
-use zoom_rotate::users::rows::UserRow;
+use zoom_rotate::zoom::auth::Auth;
+use zoom_rotate::zoom::client::{http_client, ZoomClient};
+use zoom_rotate::zoom::retry::RetrySettings;
 
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
@@ -40,7 +40,7 @@ async fn fill(dir: &Path, config: SimConfig) -> PathBuf {
     let client = ZoomClient::new(
         http.clone(),
         &sim.base_url(),
-        zoom_rotate::cli::BodyFormat::Json,
+        zoom_rotate::zoom::client::BodyFormat::Json,
     );
     let auth = Auth::new(
         util::token("sim-token"),

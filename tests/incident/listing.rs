@@ -116,7 +116,7 @@ async fn several_pages_are_walked_with_page_size_300_and_each_next_page_token() 
             ("300".into(), Some("t3".into()))
         ]
     );
-    assert!(!zoom_rotate::users::incomplete_path(&file).exists());
+    assert!(!zoom_rotate::commands::users::incomplete_path(&file).exists());
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(
         std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
@@ -251,7 +251,7 @@ async fn a_token_that_keeps_expiring_stops_the_listing_exit_3_marked_incomplete(
     )
     .await
     .unwrap();
-    let partial = zoom_rotate::users::incomplete_path(&file);
+    let partial = zoom_rotate::commands::users::incomplete_path(&file);
     assert_eq!(
         r,
         UsersResult {
@@ -392,7 +392,7 @@ async fn a_refused_token_or_missing_scope_is_exit_2_and_leaves_no_file() {
         format!("{e:#}"),
         "cannot list users: HTTP 403/4700: Invalid access token, does not contain scopes:[user:read:admin].; nothing was listed (the app needs scope user:read:admin, and group:read:admin for --group)"
     );
-    assert!(!file.exists() && !zoom_rotate::users::incomplete_path(&file).exists());
+    assert!(!file.exists() && !zoom_rotate::commands::users::incomplete_path(&file).exists());
 }
 
 #[tokio::test]
@@ -434,7 +434,7 @@ async fn a_stop_mid_listing_is_exit_3_with_the_users_written_so_far() {
     let stop = Stop::new();
     let run = tokio::spawn({
         let stop = stop.clone();
-        async move { zoom_rotate::users::run(&args, util::token("wm-token"), stop).await }
+        async move { zoom_rotate::commands::users::run(&args, util::token("wm-token"), stop).await }
     });
     for _ in 0..1000 {
         if server.received_requests().await.unwrap().len() == 2 {
@@ -442,9 +442,9 @@ async fn a_stop_mid_listing_is_exit_3_with_the_users_written_so_far() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
-    stop.stop(zoom_rotate::shutdown::StopReason::Interrupted);
+    stop.stop(zoom_rotate::vocab::stop::StopReason::Interrupted);
     let r = run.await.unwrap().unwrap();
-    let partial = zoom_rotate::users::incomplete_path(&file);
+    let partial = zoom_rotate::commands::users::incomplete_path(&file);
     assert_eq!(
         r,
         UsersResult {
@@ -508,5 +508,5 @@ async fn an_unreachable_zoom_is_tried_again_then_exit_3_with_nothing_written() {
             out: None
         }
     );
-    assert!(!file.exists() && !zoom_rotate::users::incomplete_path(&file).exists());
+    assert!(!file.exists() && !zoom_rotate::commands::users::incomplete_path(&file).exists());
 }

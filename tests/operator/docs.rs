@@ -178,7 +178,7 @@ fn version_is_name_and_crate_version() {
 fn repository_config_toml_holds_exactly_the_defaults() {
     use clap::Parser;
     use zoom_rotate::cli::{Cli, Command as Sub};
-    use zoom_rotate::config::{FileConfig, Settings};
+    use zoom_rotate::settings::{FileConfig, Settings};
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let file = FileConfig::load(Some(&root.join("config.toml"))).expect("config.toml loads");
     let words = [

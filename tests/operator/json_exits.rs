@@ -144,7 +144,7 @@ async fn every_exit_code_prints_one_json_summary_with_its_stopped_code() {
     let server = answering(204, json!({})).await;
     let ok = |extra: &[&str]| send(&server, "one.csv", "r2.csv", extra);
     let bad_config = util::write(d, "bad.toml", "[rate]\nrat = 1\n");
-    let _held = zoom_rotate::files::ReportLock::acquire(&d.join("held.csv")).unwrap();
+    let _held = zoom_rotate::ledger::files::ReportLock::acquire(&d.join("held.csv")).unwrap();
     // (the words, the environment, stopped_code, how stopped starts)
     type Case<'a> = (Vec<String>, &'a [(&'a str, &'a str)], &'a str, &'a str);
     let cases: Vec<Case> = vec![

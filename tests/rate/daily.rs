@@ -8,8 +8,8 @@ use super::*;
 use std::sync::atomic::{AtomicU32, Ordering};
 use wiremock::matchers::method;
 use wiremock::{Mock, Request, Respond, ResponseTemplate};
-use zoom_rotate::outcome::Outcome;
-use zoom_rotate::shutdown::StopReason;
+use zoom_rotate::vocab::stop::StopReason;
+use zoom_rotate::vocab::Outcome;
 
 /// 204 with the day's figures, counting down from `left` (as Zoom counts the day).
 struct CountDown(AtomicU32);
@@ -70,7 +70,7 @@ async fn the_free_plan_stops_before_the_request_that_would_exceed_the_day() {
     let Some(StopReason::DailyLimit { resets_at }) = r.stop else {
         panic!("stopped for the daily limit: {:?}", r.stop)
     };
-    let midnight = zoom_rotate::shutdown::next_utc_midnight(std::time::SystemTime::now());
+    let midnight = zoom_rotate::vocab::stop::next_utc_midnight(std::time::SystemTime::now());
     assert!(resets_at <= midnight, "resets at the next 00:00 UTC");
     let brief = util::summary(&report);
     let expected: Vec<util::Brief> = (1..=6u64)

@@ -44,7 +44,7 @@ async fn the_job_backs_off_to_what_a_steady_other_app_leaves() {
     let elapsed = started.elapsed().as_secs_f64();
     let stats = sim.stats();
     assert_eq!(r.exit_code, 0, "{:?}", r.tally);
-    assert_eq!(r.tally.get(zoom_rotate::outcome::Outcome::Changed), ROWS);
+    assert_eq!(r.tally.get(zoom_rotate::vocab::Outcome::Changed), ROWS);
     // Held at 20/s against the 10 left, the job would finish in 5 s with about half its
     // requests refused. Backed off to under 10/s, it takes more than 10 s.
     let rate = ROWS as f64 / elapsed;

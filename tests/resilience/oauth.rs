@@ -15,7 +15,7 @@ async fn s2s_run(
     n: usize,
     extra: &[&str],
     creds: Credentials,
-) -> anyhow::Result<zoom_rotate::RunResult> {
+) -> anyhow::Result<zoom_rotate::commands::run::RunResult> {
     let token_url = sim.token_url();
     let mut words = vec!["--token-url", &token_url, "--no-fetch-policy"];
     words.extend(extra);

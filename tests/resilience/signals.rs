@@ -39,7 +39,7 @@ async fn after_a_stop_in_flight_requests_get_a_bounded_grace() {
     let stop = Stop::new();
     let run = tokio::spawn({
         let stop = stop.clone();
-        async move { zoom_rotate::run(&args, util::token("sim-token"), stop, &[]).await }
+        async move { zoom_rotate::commands::run::run(&args, util::token("sim-token"), stop, &[]).await }
     });
     let started = Instant::now();
     while sim.stats().changes_applied < 2 {

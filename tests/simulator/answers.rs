@@ -6,7 +6,7 @@
 
 use std::io::Write as _;
 
-use zoom_rotate::rules::PasswordPolicy;
+use zoom_rotate::zoom::rules::PasswordPolicy;
 
 use super::*;
 

@@ -2,8 +2,8 @@
 
 use std::time::Instant;
 
-use zoom_rotate::rules::PasswordPolicy;
 use zoom_rotate::simulator::GENERATED_PASSWORD;
+use zoom_rotate::zoom::rules::PasswordPolicy;
 
 use super::*;
 
@@ -107,25 +107,26 @@ async fn demo_fixtures_show_every_outcome() {
     for row in input.records() {
         let row = row.unwrap();
         let (email, password) = (&row[0], &row[1]);
-        let outcome = if zoom_rotate::rules::check(password, &PasswordPolicy::default()).is_err() {
-            "invalid_input"
-        } else {
-            let response = put(&sim, email, password).await;
-            let status = response.status().as_u16();
-            let body: Value = if status == 204 {
-                Value::Null
+        let outcome =
+            if zoom_rotate::zoom::rules::check(password, &PasswordPolicy::default()).is_err() {
+                "invalid_input"
             } else {
-                response.json().await.unwrap()
+                let response = put(&sim, email, password).await;
+                let status = response.status().as_u16();
+                let body: Value = if status == 204 {
+                    Value::Null
+                } else {
+                    response.json().await.unwrap()
+                };
+                match (status, body["code"].as_u64(), body["message"].as_str()) {
+                    (204, _, _) => "changed",
+                    (400, Some(300), Some(SAME_AS_OLD)) => "same_as_old",
+                    (400, Some(300), Some(LIMIT_24H)) => "change_limit_24h",
+                    (404, Some(1001), _) => "user_not_found",
+                    (400, Some(1124..=1136), _) => "policy_rejected",
+                    _ => "rejected",
+                }
             };
-            match (status, body["code"].as_u64(), body["message"].as_str()) {
-                (204, _, _) => "changed",
-                (400, Some(300), Some(SAME_AS_OLD)) => "same_as_old",
-                (400, Some(300), Some(LIMIT_24H)) => "change_limit_24h",
-                (404, Some(1001), _) => "user_not_found",
-                (400, Some(1124..=1136), _) => "policy_rejected",
-                _ => "rejected",
-            }
-        };
         if outcome == "changed" {
             assert_eq!(sim.user(email).unwrap().current_password, password);
         }

@@ -38,7 +38,7 @@ async fn an_in_flight_user_of_a_dead_run_waits_out_its_timeout_and_goes_last() {
         .unwrap()
         .as_millis() as u64;
     std::fs::write(
-        zoom_rotate::journal::path_for(&report),
+        zoom_rotate::ledger::journal::path_for(&report),
         format!("E {} 1500 {now_ms}\nS 2 u1 {now_ms}\n", head.len()),
     )
     .unwrap();
@@ -80,7 +80,7 @@ async fn the_report_is_synced_before_the_journal_is_removed() {
     let d = dir.path().to_path_buf();
     let at = |name: &str| d.join(name);
     assert_eq!(
-        zoom_rotate::files::trace::under(dir.path()),
+        zoom_rotate::ledger::files::trace::under(dir.path()),
         vec![
             // The report exists, durably, before anything is sent…
             ("sync", at("r.csv")),
@@ -98,5 +98,5 @@ async fn the_report_is_synced_before_the_journal_is_removed() {
         ]
     );
     assert_eq!(util::rows(&report).len(), 2);
-    assert!(!zoom_rotate::journal::path_for(&report).exists());
+    assert!(!zoom_rotate::ledger::journal::path_for(&report).exists());
 }

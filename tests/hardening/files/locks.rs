@@ -6,7 +6,7 @@
 use super::*;
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
-use zoom_rotate::files::lock_path;
+use zoom_rotate::ledger::files::lock_path;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_lock_file_outlives_its_run_whatever_the_exit() {

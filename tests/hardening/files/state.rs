@@ -34,7 +34,7 @@ async fn resume_trusts_the_typed_column_not_words_in_the_message() {
         .unwrap();
     assert_eq!(r.exit_code, 1);
     assert_eq!(puts(&server).await, vec![put(1), put(2)]);
-    let rows = zoom_rotate::report::read(&report).unwrap();
+    let rows = zoom_rotate::ledger::report::read(&report).unwrap();
     let mut latest: Vec<(&str, &str, bool)> = rows[2..]
         .iter()
         .map(|r| (r.user_id.as_str(), r.outcome.as_str(), r.may_have_applied))

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use zoom_rotate::outcome::Outcome;
+use zoom_rotate::vocab::Outcome;
 
 /// One answer the server gives.
 #[derive(Debug, Clone)]

@@ -1,0 +1,9 @@
+//! The commands, thin: each takes its resolved settings, drives the floors below, and
+//! returns what `main` turns into the exit code. [`run`] rotates (prepare → pipeline →
+//! finish); [`status`] reads a report back; [`users`] lists the account; [`evidence`]
+//! keeps what an incident's reviewer needs.
+
+pub mod evidence;
+pub mod run;
+pub mod status;
+pub mod users;
