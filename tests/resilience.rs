@@ -222,7 +222,7 @@ async fn wait_for_rows(report: &Path, n: usize) {
 
 /// Lines the journal left by a killed run says were in flight.
 fn in_flight(report: &Path) -> BTreeSet<u64> {
-    let Some(prev) = journal::read(&journal::path_for(report)).unwrap() else {
+    let Some(prev) = journal::read(&zoom_rotate::ledger::side::journal(report)).unwrap() else {
         return BTreeSet::new();
     };
     let reported: BTreeSet<u64> = report::read_after(report, prev.epoch_offset)

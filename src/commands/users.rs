@@ -94,19 +94,12 @@ fn filters(args: &UsersArgs) -> anyhow::Result<Filters> {
     })
 }
 
-/// The file name a listing is written under until it is complete.
-pub fn incomplete_path(out: &Path) -> PathBuf {
-    let mut name = out.as_os_str().to_owned();
-    name.push(".incomplete");
-    PathBuf::from(name)
-}
-
 /// Lists the users `args` asks for. `Err` is exit 2: nothing was listed.
 pub async fn run(args: &UsersArgs, creds: Credentials, stop: Stop) -> anyhow::Result<UsersResult> {
     let s = settings(args)?;
     let filters = filters(args)?;
     if let Some(out) = &args.out {
-        for p in [out.clone(), incomplete_path(out)] {
+        for p in [out.clone(), crate::ledger::side::incomplete(out)] {
             if p.exists() {
                 anyhow::bail!(
                     "{} already exists and is never overwritten: choose another --out",
@@ -171,7 +164,9 @@ pub async fn run(args: &UsersArgs, creds: Credentials, stop: Stop) -> anyhow::Re
 fn open_out(out: Option<&Path>, format: ListFormat) -> std::io::Result<Sink> {
     let w: Box<dyn Write + Send> = match out {
         None => Box::new(std::io::stdout()),
-        Some(p) => Box::new(crate::ledger::files::create_private(&incomplete_path(p))?),
+        Some(p) => Box::new(crate::ledger::files::create_private(
+            &crate::ledger::side::incomplete(p),
+        )?),
     };
     Sink::new(w, format == ListFormat::Jsonl)
 }
@@ -299,7 +294,9 @@ impl Listing<'_> {
         } = self;
         drop(sink);
         // Only a file the listing did create: the sink opens with the first page.
-        let partial = out.map(incomplete_path).filter(|p| p.exists());
+        let partial = out
+            .map(crate::ledger::side::incomplete)
+            .filter(|p| p.exists());
         let why = match walked {
             Ok(()) => {
                 let out = out.map(finish_file).transpose()?;
@@ -385,7 +382,7 @@ fn scope_hint(e: &PageError) -> &'static str {
 /// Gives a complete listing its name: a hard link cannot replace a file that appeared
 /// meanwhile, unlike a rename.
 fn finish_file(out: &Path) -> anyhow::Result<PathBuf> {
-    let partial = incomplete_path(out);
+    let partial = crate::ledger::side::incomplete(out);
     std::fs::hard_link(&partial, out).map_err(|e| {
         anyhow::anyhow!(
             "the listing is complete in {}, but cannot be named {}: {e}",

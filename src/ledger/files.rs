@@ -19,12 +19,12 @@
 
 pub mod lock;
 
-pub use lock::{lock_path, InputLock, ReportLock};
+pub use lock::{InputLock, ReportLock};
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Added to every open: never follow a symlink, never block on a FIFO.
 const SAFE_OPEN: i32 = libc::O_NOFOLLOW | libc::O_NONBLOCK;
@@ -204,9 +204,12 @@ pub fn append_private(path: &Path) -> io::Result<File> {
 /// Replaces `path` with `bytes` atomically (a temporary beside it, synced, renamed over
 /// it, the directory synced): a crash leaves the old content or the new, never a mix.
 pub fn replace_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
+    replace_private_open(path, bytes).map(drop)
+}
+
+/// [`replace_private`], keeping the new file open (for appending, as the journal does).
+pub fn replace_private_open(path: &Path, bytes: &[u8]) -> io::Result<File> {
+    let tmp = crate::ledger::side::tmp(path);
     // A leftover from a crash (or a symlink planted there) goes; remove_file never follows.
     let _ = std::fs::remove_file(&tmp);
     let mut file = create_private(&tmp)?;
@@ -214,7 +217,8 @@ pub fn replace_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
     sync(&file, &tmp)?;
     std::fs::rename(&tmp, path)
         .map_err(|e| io::Error::new(e.kind(), format!("cannot rename {}: {e}", tmp.display())))?;
-    sync_dir_of(path)
+    sync_dir_of(path)?;
+    Ok(file)
 }
 
 /// Syncs a file's data and metadata to disk.

@@ -21,17 +21,10 @@ use percent_encoding::percent_decode_str;
 use std::collections::HashSet;
 use std::fs::File;
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::oneshot;
-
-/// The journal's path for a report.
-pub fn path_for(report: &Path) -> PathBuf {
-    let mut name = report.as_os_str().to_owned();
-    name.push(".journal");
-    name.into()
-}
 
 type Ack = oneshot::Sender<io::Result<()>>;
 
@@ -153,12 +146,6 @@ impl Journal {
         carried: &[Record],
         timeout: Duration,
     ) -> io::Result<Journal> {
-        let mut tmp = path.as_os_str().to_owned();
-        tmp.push(".tmp");
-        let tmp = PathBuf::from(tmp);
-        // remove_file never follows a symlink planted there; create_private never opens one.
-        let _ = std::fs::remove_file(&tmp);
-        let mut file = crate::ledger::files::create_private(&tmp)?;
         let now = SystemTime::now();
         let mut head = format!(
             "E {report_len} {} {}\n",
@@ -168,10 +155,8 @@ impl Journal {
         for record in carried {
             record.write_to(&mut head, now);
         }
-        file.write_all(head.as_bytes())?;
-        crate::ledger::files::sync(&file, &tmp)?;
-        std::fs::rename(&tmp, path)?;
-        crate::ledger::files::sync_dir_of(path)?;
+        // Atomically: a crash leaves the previous journal or this one, never a mix.
+        let file = crate::ledger::files::replace_private_open(path, head.as_bytes())?;
         let (tx, rx) = std_mpsc::channel::<(Record, Ack)>();
         std::thread::Builder::new()
             .name("journal".into())

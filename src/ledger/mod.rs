@@ -9,3 +9,4 @@ pub mod journal;
 pub mod passwords;
 pub mod report;
 pub mod resume;
+pub mod side;

@@ -82,7 +82,7 @@ async fn private_files_whatever_the_umask() {
         let running = util::bin_output(cmd);
         let watch = async {
             // While the run is under way, its journal exists too.
-            let journal = zoom_rotate::ledger::journal::path_for(&report);
+            let journal = zoom_rotate::ledger::side::journal(&report);
             let deadline = Instant::now() + Duration::from_secs(20);
             while sim.stats().password_puts == 0 {
                 assert!(Instant::now() < deadline, "no request arrived");
@@ -90,19 +90,19 @@ async fn private_files_whatever_the_umask() {
             }
             assert_eq!(mode(&journal), 0o600, "journal, umask {umask:o}");
             // And its lock, which goes with the run (issue 10, defect 13).
-            let lock = zoom_rotate::ledger::files::lock_path(&report);
+            let lock = zoom_rotate::ledger::side::lock(&report);
             assert_eq!(mode(&lock), 0o600, "lock, umask {umask:o}");
         };
         let (output, ()) = tokio::join!(running, watch);
         assert_eq!(output.status.code(), Some(0), "{}", both(&output));
-        let lock = zoom_rotate::ledger::files::lock_path(&report);
+        let lock = zoom_rotate::ledger::side::lock(&report);
         assert!(!lock.exists(), "the lock goes with its run");
         for (what, path, want) in [
             ("report", &report, 0o600),
             ("generated passwords", &out, 0o600),
             (
                 "report's input record",
-                &zoom_rotate::ledger::resume::origin::meta_path(&report),
+                &zoom_rotate::ledger::side::meta(&report),
                 0o600,
             ),
             (

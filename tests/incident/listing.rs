@@ -116,7 +116,7 @@ async fn several_pages_are_walked_with_page_size_300_and_each_next_page_token() 
             ("300".into(), Some("t3".into()))
         ]
     );
-    assert!(!zoom_rotate::commands::users::incomplete_path(&file).exists());
+    assert!(!zoom_rotate::ledger::side::incomplete(&file).exists());
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(
         std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
@@ -251,7 +251,7 @@ async fn a_token_that_keeps_expiring_stops_the_listing_exit_3_marked_incomplete(
     )
     .await
     .unwrap();
-    let partial = zoom_rotate::commands::users::incomplete_path(&file);
+    let partial = zoom_rotate::ledger::side::incomplete(&file);
     assert_eq!(
         r,
         UsersResult {
@@ -392,7 +392,7 @@ async fn a_refused_token_or_missing_scope_is_exit_2_and_leaves_no_file() {
         format!("{e:#}"),
         "cannot list users: HTTP 403/4700: Invalid access token, does not contain scopes:[user:read:admin].; nothing was listed (the app needs scope user:read:admin, and group:read:admin for --group)"
     );
-    assert!(!file.exists() && !zoom_rotate::commands::users::incomplete_path(&file).exists());
+    assert!(!file.exists() && !zoom_rotate::ledger::side::incomplete(&file).exists());
 }
 
 #[tokio::test]
@@ -444,7 +444,7 @@ async fn a_stop_mid_listing_is_exit_3_with_the_users_written_so_far() {
     }
     stop.stop(zoom_rotate::vocab::stop::StopReason::Interrupted);
     let r = run.await.unwrap().unwrap();
-    let partial = zoom_rotate::commands::users::incomplete_path(&file);
+    let partial = zoom_rotate::ledger::side::incomplete(&file);
     assert_eq!(
         r,
         UsersResult {
@@ -508,5 +508,5 @@ async fn an_unreachable_zoom_is_tried_again_then_exit_3_with_nothing_written() {
             out: None
         }
     );
-    assert!(!file.exists() && !zoom_rotate::commands::users::incomplete_path(&file).exists());
+    assert!(!file.exists() && !zoom_rotate::ledger::side::incomplete(&file).exists());
 }

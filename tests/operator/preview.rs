@@ -446,7 +446,7 @@ async fn json_logs_carry_no_debug_text() {
     );
     // A crash with alice in flight, long ago (so the resume need not wait).
     let len = std::fs::metadata(&report).unwrap().len();
-    let journal = zoom_rotate::ledger::journal::path_for(&report);
+    let journal = zoom_rotate::ledger::side::journal(&report);
     std::fs::write(
         &journal,
         format!("E {len} 1000 1000\nS 2 alice@example.com 1000\n"),

@@ -68,7 +68,7 @@ async fn daily_limit_then_resume(omit_headers: bool) -> Vec<Row> {
     assert_all_changed_once(&sim, &report, N);
     let all = util::rows(&report);
     assert_eq!(all.len(), N + 5, "only the 5 remaining were sent again");
-    assert!(!journal::path_for(&report).exists());
+    assert!(!zoom_rotate::ledger::side::journal(&report).exists());
     first
 }
 
@@ -348,7 +348,7 @@ async fn kill_9_at_several_points_then_resume_changes_everyone_once() {
     let (code, err) = wait_exit(child, Duration::from_secs(30)).await;
     assert_eq!(code, 0, "{err}");
     assert_all_changed_once(&sim, &report, N);
-    assert!(!journal::path_for(&report).exists());
+    assert!(!zoom_rotate::ledger::side::journal(&report).exists());
     // Each row caught in flight was resolved by the next run as an unanswered attempt:
     // confirmed by same-as-old when the simulator had it, else changed by the retry.
     let rows = util::rows(&report);

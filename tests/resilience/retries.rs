@@ -69,7 +69,10 @@ async fn under_every_fault_each_user_is_changed_exactly_once() {
         let u = sim.user(&email(i)).unwrap();
         assert!(u.received_passwords.iter().all(|p| *p == password(i)));
     }
-    assert!(!journal::path_for(&report).exists(), "journal removed");
+    assert!(
+        !zoom_rotate::ledger::side::journal(&report).exists(),
+        "journal removed"
+    );
 }
 
 #[tokio::test]

@@ -99,7 +99,7 @@ async fn sigterm_stops_cleanly_and_resume_completes() {
     assert!(rows
         .iter()
         .all(|r| matches!(r.outcome, Outcome::Changed | Outcome::NotAttempted)));
-    assert!(!journal::path_for(&report).exists());
+    assert!(!zoom_rotate::ledger::side::journal(&report).exists());
     let child = bin_run(
         dir.path(),
         &sim,
@@ -185,7 +185,7 @@ async fn a_second_signal_exits_at_once_and_the_journal_keeps_the_run_resumable()
     for i in 3..=N {
         assert_eq!(latest[&email(i)].message, "password changed");
     }
-    assert!(!journal::path_for(&report).exists());
+    assert!(!zoom_rotate::ledger::side::journal(&report).exists());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

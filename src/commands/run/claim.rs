@@ -116,7 +116,7 @@ fn read_as_is(report_path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
             report = %report_path.display(),
             bytes = bytes.len() - whole,
             "the report ends inside a row; a real --resume moves that part to {} and retries that user; this preview reads the report without it",
-            report::tail::torn_path(report_path).display()
+            crate::ledger::side::torn(report_path).display()
         );
         bytes.truncate(whole);
     }

@@ -31,13 +31,6 @@ use std::io::{self, Read, Seek, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-/// The lock file beside a report: `<report>.lock`.
-pub fn lock_path(report: &Path) -> PathBuf {
-    let mut name = report.as_os_str().to_owned();
-    name.push(".lock");
-    name.into()
-}
-
 /// How often to start over when the lock file keeps being replaced under us.
 const TRIES: usize = 16;
 
@@ -163,7 +156,7 @@ pub struct ReportLock {
 
 impl ReportLock {
     pub fn acquire(report: &Path) -> anyhow::Result<ReportLock> {
-        let path = lock_path(report);
+        let path = crate::ledger::side::lock(report);
         super::create_parent_dirs(&path)?;
         match Held::acquire(&path, &std::process::id().to_string())? {
             Ok(held) => Ok(ReportLock { held }),
@@ -363,7 +356,7 @@ mod unit {
             )
         );
         drop(lock);
-        assert!(!lock_path(&report).exists());
+        assert!(!crate::ledger::side::lock(&report).exists());
     }
 
     /// The race of removing a lock file: B opened the file before A removed it, and

@@ -21,14 +21,7 @@
 
 use super::Format;
 use std::io::Write;
-use std::path::{Path, PathBuf};
-
-/// Where a torn tail of `report` is kept: `<report>.torn`.
-pub fn torn_path(report: &Path) -> PathBuf {
-    let mut name = report.as_os_str().to_owned();
-    name.push(".torn");
-    name.into()
-}
+use std::path::Path;
 
 /// The length of the part of `bytes` made of whole records.
 pub fn whole_len(bytes: &[u8], format: Format) -> usize {
@@ -49,7 +42,7 @@ pub fn whole_len(bytes: &[u8], format: Format) -> usize {
     }
 }
 
-/// Moves a torn tail of `report` into [`torn_path`] and cuts it off the report. Returns
+/// Moves a torn tail of `report` into its `.torn` side file ([`crate::ledger::side::torn`]) and cuts it off the report. Returns
 /// the report's bytes as they now are (so a resume reads the file once) and how many
 /// bytes were moved (0: the report ended on a whole record).
 pub fn set_aside_torn(report: &Path) -> anyhow::Result<(Vec<u8>, u64)> {
@@ -61,7 +54,7 @@ pub fn set_aside_torn(report: &Path) -> anyhow::Result<(Vec<u8>, u64)> {
     if tail.is_empty() {
         return Ok((bytes, 0));
     }
-    let torn = torn_path(report);
+    let torn = crate::ledger::side::torn(report);
     // Kept durably first: a crash between the two steps leaves the tail in both places,
     // never in neither.
     let mut kept = crate::ledger::files::append_private(&torn)?;
@@ -115,7 +108,7 @@ mod unit {
         std::fs::write(&report, "h\n2,x").unwrap();
         assert_eq!(set_aside_torn(&report).unwrap().1, 3);
         assert_eq!(
-            std::fs::read_to_string(torn_path(&report)).unwrap(),
+            std::fs::read_to_string(crate::ledger::side::torn(&report)).unwrap(),
             "1,\"cut, here\n2,x"
         );
     }

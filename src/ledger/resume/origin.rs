@@ -22,13 +22,6 @@ struct Meta {
     input: String,
 }
 
-/// The sidecar of a report: `<report>.meta`.
-pub fn meta_path(report: &Path) -> PathBuf {
-    let mut name = report.as_os_str().to_owned();
-    name.push(".meta");
-    name.into()
-}
-
 /// Checks what `--report` names; `Ok(true)` when the run continues an existing report,
 /// `Ok(false)` when it starts one. Without `resume`, an existing report is left to the
 /// caller to refuse (under the report lock).
@@ -85,14 +78,14 @@ pub fn record(report: &Path, input: &Path) -> anyhow::Result<()> {
     };
     let mut text = serde_json::to_vec(&meta)?;
     text.push(b'\n');
-    files::replace_private(&meta_path(report), &text)?;
+    files::replace_private(&crate::ledger::side::meta(report), &text)?;
     Ok(())
 }
 
 /// The input a report was started for, as its sidecar records it: `None` when there is
 /// no readable sidecar, or the input was standard input.
 pub fn recorded_input(report: &Path) -> Option<PathBuf> {
-    let bytes = files::read_private(&meta_path(report)).ok()??;
+    let bytes = files::read_private(&crate::ledger::side::meta(report)).ok()??;
     let meta: Meta = serde_json::from_slice(&bytes).ok()?;
     (meta.input != "-").then(|| PathBuf::from(meta.input))
 }
@@ -100,7 +93,7 @@ pub fn recorded_input(report: &Path) -> Option<PathBuf> {
 /// Refuses to continue `report` with another input than the one it was started with.
 /// A `preview` (`--resume --dry-run`) writes nothing, not even a missing sidecar.
 pub fn verify(report: &Path, input: &Path, preview: bool) -> anyhow::Result<()> {
-    let path = meta_path(report);
+    let path = crate::ledger::side::meta(report);
     let Some(bytes) = files::read_private(&path)? else {
         if preview {
             tracing::warn!(report = %report.display(), "the report has no record of its input (written by an older version); a real --resume records this input");
@@ -147,9 +140,9 @@ mod unit {
         assert!(e.contains("was written for the input"), "{e}");
         // No sidecar (an older report): accepted, and recorded; by a preview, accepted
         // and not recorded.
-        std::fs::remove_file(meta_path(&report)).unwrap();
+        std::fs::remove_file(crate::ledger::side::meta(&report)).unwrap();
         verify(&report, &other, true).unwrap();
-        assert!(!meta_path(&report).exists());
+        assert!(!crate::ledger::side::meta(&report).exists());
         verify(&report, &other, false).unwrap();
         assert!(verify(&report, &input, false).is_err());
     }

@@ -38,7 +38,7 @@ async fn an_in_flight_user_of_a_dead_run_waits_out_its_timeout_and_goes_last() {
         .unwrap()
         .as_millis() as u64;
     std::fs::write(
-        zoom_rotate::ledger::journal::path_for(&report),
+        zoom_rotate::ledger::side::journal(&report),
         format!("E {} 1500 {now_ms}\nS 2 u1 {now_ms}\n", head.len()),
     )
     .unwrap();
@@ -98,5 +98,5 @@ async fn the_report_is_synced_before_the_journal_is_removed() {
         ]
     );
     assert_eq!(util::rows(&report).len(), 2);
-    assert!(!zoom_rotate::ledger::journal::path_for(&report).exists());
+    assert!(!zoom_rotate::ledger::side::journal(&report).exists());
 }

@@ -6,7 +6,6 @@
 use super::*;
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
-use zoom_rotate::ledger::files::lock_path;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_lock_file_outlives_its_run_whatever_the_exit() {
@@ -18,7 +17,10 @@ async fn no_lock_file_outlives_its_run_whatever_the_exit() {
         .await
         .unwrap();
     assert_eq!(done.exit_code, 0);
-    assert!(!lock_path(&report).exists(), "after exit 0");
+    assert!(
+        !zoom_rotate::ledger::side::lock(&report).exists(),
+        "after exit 0"
+    );
     // Refused: the report exists and --resume is missing.
     let e = refused(dir.path(), &server, &input, &report, &[]).await;
     assert!(e.contains("already exists"), "{e}");
@@ -45,13 +47,13 @@ async fn a_symlinked_lock_is_refused_and_its_target_left_alone() {
     let victim = util::write(dir.path(), "victim.txt", "keep me\n");
     std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o644)).unwrap();
     let report = dir.path().join("r.csv");
-    std::os::unix::fs::symlink(&victim, lock_path(&report)).unwrap();
+    std::os::unix::fs::symlink(&victim, zoom_rotate::ledger::side::lock(&report)).unwrap();
     let e = refused(dir.path(), &server, &input, &report, &[]).await;
     assert_eq!(
         e,
         format!(
             "cannot open lock {}: it is a symbolic link (remove it; a lock file is never followed)",
-            lock_path(&report).display()
+            zoom_rotate::ledger::side::lock(&report).display()
         )
     );
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me\n");
@@ -78,7 +80,10 @@ async fn a_second_run_on_the_same_input_is_refused_naming_the_first_ones_report(
         while puts(&server).await.is_empty() {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        assert!(lock_path(&first_report).exists(), "held while running");
+        assert!(
+            zoom_rotate::ledger::side::lock(&first_report).exists(),
+            "held while running"
+        );
         let e = refused(dir.path(), &server, &input, &second_report, &[]).await;
         // The same file by another name (a hard link) is the same input.
         let link = dir.path().join("same.csv");

@@ -21,7 +21,7 @@ async fn a_report_torn_inside_a_quoted_message_is_set_aside_and_the_next_resume_
     let torn = "3,u2,failed,502,,1,2025-11-29T03:00:00Z,\"Bad Gateway, says the proxy\n";
     std::fs::write(&report, format!("{head}{whole}{torn}")).unwrap();
     std::fs::write(
-        zoom_rotate::ledger::journal::path_for(&report),
+        zoom_rotate::ledger::side::journal(&report),
         format!(
             "E {} 1000 {LONG_AGO_MS}\nS 2 u1 {LONG_AGO_MS}\nS 3 u2 {LONG_AGO_MS}\nS 4 u3 {LONG_AGO_MS}\n",
             head.len()
@@ -75,7 +75,7 @@ async fn a_jsonl_report_cut_mid_line_is_set_aside_too() {
     let torn = "{\"line\":3,\"user_id\":\"u2\",\"outcome\":\"fai";
     std::fs::write(&report, format!("{whole}{torn}")).unwrap();
     std::fs::write(
-        zoom_rotate::ledger::journal::path_for(&report),
+        zoom_rotate::ledger::side::journal(&report),
         format!("E 0 1000 {LONG_AGO_MS}\nS 2 u1 {LONG_AGO_MS}\nS 3 u2 {LONG_AGO_MS}\n"),
     )
     .unwrap();
