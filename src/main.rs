@@ -1,69 +1,53 @@
-//! The thin binary: parse the command line, set up logging, call the library, and map
-//! the result to the contract's exit codes in one place (0 all changed, 1 some did not,
-//! 2 nothing attempted, 3 stopped early).
+//! The thin binary: parse the command line, read and resolve the settings once, set up
+//! logging, run one command, and turn its [`Exit`] into the process exit code, here and
+//! nowhere else (0 all changed, 1 some did not, 2 nothing attempted, 3 stopped early).
 
 use clap::Parser;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
-use zoom_rotate::cli::{Cli, Command, LogFormat};
+use std::time::SystemTime;
+use zoom_rotate::cli::{Cli, Command, LogFormat, RunArgs};
+use zoom_rotate::output::context::{refusal_code, unparsed, wants_json, RunContext};
 use zoom_rotate::output::summary;
-use zoom_rotate::settings::FileConfig;
+use zoom_rotate::settings::{FileConfig, Settings};
 use zoom_rotate::vocab::stop::{on_signals, Stop};
+use zoom_rotate::vocab::{Exit, RefusalCode};
 use zoom_rotate::zoom::auth::Credentials;
 
 fn main() -> ExitCode {
-    let started_at = std::time::SystemTime::now();
+    let started_at = SystemTime::now();
     let argv: Vec<String> = std::env::args().collect();
     let cli = match Cli::try_parse_from(&argv) {
         Ok(cli) => cli,
         Err(e) => {
             // A refused `run` command line still owes a monitor its one JSON summary.
-            if e.use_stderr() && summary::wants_json(&argv) {
+            if e.use_stderr() && wants_json(&argv) {
                 let words = e.render().to_string();
                 let first = words.lines().next().unwrap_or_default();
-                let ctx = summary::unparsed(&argv, started_at);
+                let ctx = unparsed(&argv, started_at);
                 print_json(&summary::refused(
                     first.trim_start_matches("error: "),
-                    "usage",
+                    RefusalCode::Usage,
                     &ctx,
                 ));
             }
             e.exit()
         }
     };
-    match cli.command {
-        Command::Completions { shell } => {
-            let script = zoom_rotate::cli::render_completions(shell);
-            let mut out = std::io::stdout().lock();
-            written(
-                "the completions",
-                out.write_all(&script).and_then(|()| out.flush()),
-            )
-        }
+    let exit = match cli.command {
+        Command::Completions { shell } => written(
+            "the completions",
+            &zoom_rotate::cli::render_completions(shell),
+        ),
         Command::Man => {
-            let mut out = std::io::stdout().lock();
-            let result = zoom_rotate::cli::render_man(&mut out).and_then(|()| out.flush());
-            written("the man page", result)
-        }
-        Command::Status(args) => status(&args),
-        Command::Simulate(args) => {
-            let file = match FileConfig::load(args.config.as_deref()) {
-                Ok(f) => f,
-                Err(e) => return fail(&format!("{e:#}")),
-            };
-            init_logging(cli.verbose, LogFormat::Text, false);
-            let result = runtime().block_on(zoom_rotate::simulator::serve_forever(
-                file.simulator,
-                args.listen,
-                async {
-                    let _ = tokio::signal::ctrl_c().await;
-                },
-            ));
-            match result {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => fail(&format!("{e:#}")),
+            let mut page = Vec::new();
+            match zoom_rotate::cli::render_man(&mut page) {
+                Ok(()) => written("the man page", &page),
+                Err(e) => fail(&format!("cannot render the man page: {e}")),
             }
         }
+        Command::Status(args) => status(&args),
+        Command::Simulate(args) => simulate(&args, cli.verbose),
         Command::Users(args) => {
             init_logging(cli.verbose, LogFormat::Text, false);
             let result = runtime().block_on(async {
@@ -72,79 +56,111 @@ fn main() -> ExitCode {
                 zoom_rotate::commands::users::run(&args, Credentials::from_env(), stop).await
             });
             match result {
-                Ok(r) => ExitCode::from(r.exit_code),
+                Ok(r) => r.exit_code,
                 Err(e) => fail(&format!("{e:#}")),
             }
         }
-        Command::Run(args) => {
-            // The log format can come from config.toml, so read it before logging starts;
-            // `run` reads it again as part of the settings (errors are reported there).
+        Command::Run(args) => run(&args, cli.verbose, &argv, started_at),
+    };
+    exit.into()
+}
+
+/// `zoom-rotate run`: config.toml read once and the settings resolved once, before
+/// logging starts (its format may come from the file); then the run.
+fn run(args: &RunArgs, verbose: u8, argv: &[String], started_at: SystemTime) -> Exit {
+    let (file, resolved) = match FileConfig::load(args.zoom.config.as_deref()) {
+        Ok(file) => {
+            let resolved = Settings::resolve(args, &file).map_err(anyhow::Error::from);
+            (Some(file), resolved)
+        }
+        Err(e) => (None, Err(e.into())),
+    };
+    let settings = match resolved {
+        Ok(s) => s,
+        Err(e) => {
+            // The format the settings would have had: the flag, else a readable file's.
             let format = args
                 .log_format
-                .or_else(|| {
-                    FileConfig::load(args.config.as_deref())
-                        .ok()
-                        .and_then(|f| f.run.log_format)
-                })
+                .or_else(|| file.and_then(|f| f.run.log_format))
                 .unwrap_or(LogFormat::Text);
-            let bar = format == LogFormat::Text && std::io::stderr().is_terminal();
-            init_logging(cli.verbose, format, bar);
-            let ctx = summary::RunContext::of(&args, started_at);
-            let rt = runtime();
-            let result = rt.block_on(ctx.clone().scope(async {
-                let stop = Stop::new();
-                on_signals(stop.clone());
-                zoom_rotate::commands::run::run(&args, Credentials::from_env(), stop, &argv).await
-            }));
-            match result {
-                Ok(r) => ExitCode::from(r.exit_code),
-                Err(e) => {
-                    tracing::error!("{e:#}");
-                    if format == LogFormat::Json {
-                        let message = format!("{e:#}");
-                        print_json(&summary::refused(&message, summary::refusal_code(&e), &ctx));
-                    }
-                    ExitCode::from(2)
-                }
-            }
+            init_logging(verbose, format, false);
+            return refused(&e, format == LogFormat::Json, &unparsed(argv, started_at));
         }
+    };
+    let format = settings.log_format;
+    init_logging(
+        verbose,
+        format,
+        format == LogFormat::Text && std::io::stderr().is_terminal(),
+    );
+    let ctx = RunContext::of(&settings, started_at);
+    let result = runtime().block_on(async {
+        let stop = Stop::new();
+        on_signals(stop.clone());
+        let creds = Credentials::from_env();
+        zoom_rotate::commands::run::execute(settings, &ctx, creds, stop, argv).await
+    });
+    match result {
+        Ok(r) => r.exit_code,
+        Err(e) => refused(&e, format == LogFormat::Json, &ctx),
     }
 }
 
-/// `zoom-rotate status`: 0 every user changed, 1 not, 2 the report cannot be read.
-fn status(args: &zoom_rotate::cli::StatusArgs) -> ExitCode {
-    use zoom_rotate::commands::status::{render, Status};
-    let rendered = Status::load(&args.report).and_then(|s| {
-        let text = render(
-            &s,
-            &args.report,
-            args.format,
-            args.only,
-            std::time::SystemTime::now(),
-        )?;
-        Ok((s.exit_code(), text))
-    });
-    match rendered {
-        Ok((code, text)) => {
-            let mut out = std::io::stdout().lock();
-            match written(
-                "the status",
-                out.write_all(text.as_bytes()).and_then(|()| out.flush()),
-            ) {
-                c if c == ExitCode::SUCCESS => ExitCode::from(code),
-                c => c,
-            }
-        }
+/// A run refused before it started: the error on stderr, and with JSON logs one summary
+/// on stdout with the refusal's machine word.
+fn refused(e: &anyhow::Error, json: bool, ctx: &RunContext) -> Exit {
+    tracing::error!("{e:#}");
+    if json {
+        print_json(&summary::refused(&format!("{e:#}"), refusal_code(e), ctx));
+    }
+    Exit::Refused
+}
+
+/// `zoom-rotate simulate`: the simulator until Ctrl-C.
+fn simulate(args: &zoom_rotate::cli::SimulateArgs, verbose: u8) -> Exit {
+    let file = match FileConfig::load(args.config.as_deref()) {
+        Ok(f) => f,
+        Err(e) => return fail(&format!("{e:#}")),
+    };
+    init_logging(verbose, LogFormat::Text, false);
+    let result = runtime().block_on(zoom_rotate::simulator::serve_forever(
+        file.simulator,
+        args.listen,
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        },
+    ));
+    match result {
+        Ok(()) => Exit::Done,
         Err(e) => fail(&format!("{e:#}")),
     }
 }
 
-/// The exit code after writing `what` to stdout. A reader that closed the pipe early
-/// (`| head`) chose to stop reading: that is no error. Any other failure is exit 2.
-fn written(what: &str, result: std::io::Result<()>) -> ExitCode {
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+/// `zoom-rotate status`: done when every user changed, unfinished when not, refused (2)
+/// when the report cannot be read.
+fn status(args: &zoom_rotate::cli::StatusArgs) -> Exit {
+    use zoom_rotate::commands::status::render;
+    use zoom_rotate::ledger::state::Status;
+    let rendered = Status::load(&args.report).and_then(|s| {
+        let text = render(&s, &args.report, args.format, args.only, SystemTime::now())?;
+        Ok((s.exit(), text))
+    });
+    match rendered {
+        Ok((exit, text)) => match written("the status", text.as_bytes()) {
+            Exit::Done => exit,
+            failed => failed,
+        },
+        Err(e) => fail(&format!("{e:#}")),
+    }
+}
+
+/// Writes `bytes` to stdout. A reader that closed the pipe early (`| head`) chose to stop
+/// reading: that is no error. Any other failure is exit 2.
+fn written(what: &str, bytes: &[u8]) -> Exit {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Ok(()) => Exit::Done,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Exit::Done,
         Err(e) => fail(&format!("cannot write {what}: {e}")),
     }
 }
@@ -155,9 +171,9 @@ fn print_json(v: &serde_json::Value) {
     let _ = writeln!(out, "{v}").and_then(|()| out.flush());
 }
 
-fn fail(message: &str) -> ExitCode {
+fn fail(message: &str) -> Exit {
     eprintln!("zoom-rotate: error: {message}");
-    ExitCode::from(2)
+    Exit::Refused
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -169,7 +185,7 @@ fn runtime() -> tokio::runtime::Runtime {
 
 /// stderr logging: `RUST_LOG` if set, else info (-v debug, -vv trace) for this crate and
 /// warnings for its dependencies. Text shares stderr with the progress bar; JSON writes
-/// one object a line (`monitor::JsonLog`) and never draws a bar.
+/// one object a line (`pipeline::monitor::JsonLog`) and never draws a bar.
 fn init_logging(verbose: u8, format: LogFormat, bar: bool) {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
@@ -181,6 +197,7 @@ fn init_logging(verbose: u8, format: LogFormat, bar: bool) {
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let registry = tracing_subscriber::registry().with(filter);
+    let text = || tracing_subscriber::fmt::layer().with_target(false);
     match format {
         LogFormat::Json => registry
             .with(
@@ -192,18 +209,13 @@ fn init_logging(verbose: u8, format: LogFormat, bar: bool) {
         LogFormat::Text if bar => {
             let indicatif = tracing_indicatif::IndicatifLayer::new();
             registry
-                .with(
-                    tracing_subscriber::fmt::layer()
-                        .with_target(false)
-                        .with_writer(indicatif.get_stderr_writer()),
-                )
+                .with(text().with_writer(indicatif.get_stderr_writer()))
                 .with(indicatif)
                 .init()
         }
         LogFormat::Text => registry
             .with(
-                tracing_subscriber::fmt::layer()
-                    .with_target(false)
+                text()
                     .with_ansi(std::io::stderr().is_terminal())
                     .with_writer(std::io::stderr),
             )

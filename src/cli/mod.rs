@@ -90,146 +90,156 @@ Examples:
     zoom-rotate run users.csv --resume --report reports/today.csv
     zoom-rotate status reports/today.csv";
 
-#[derive(Debug, Args)]
-#[command(after_help = RUN_EXAMPLES)]
-pub struct RunArgs {
-    /// A CSV file of users and new passwords, or - for standard input.
-    pub input: PathBuf,
-
+/// The flags every command that talks to Zoom shares (`run` and `users`): the config
+/// file, where to send, the plan and the rate, the simulator. Each command flattens them,
+/// so the two resolve them by one function and never parse each other's command line.
+#[derive(Debug, Clone, Args)]
+pub struct ZoomArgs {
     /// Config file (see config.toml in the repository for every key) [default: ./config.toml
     /// when present, else $XDG_CONFIG_HOME/zoom-rotate/config.toml (~/.config when unset),
     /// else /etc/zoom-rotate/config.toml, else built-in defaults].
-    #[arg(short, long, value_name = "PATH", help_heading = INPUT)]
+    #[arg(display_order = 1, short, long, value_name = "PATH", help_heading = INPUT)]
     pub config: Option<PathBuf>,
 
     /// API base URL: https, or http to loopback only (config: [api] base_url)
     /// [default: the OAuth token's api_url, else https://api.zoom.us/v2].
-    #[arg(long, value_name = "URL", env = "ZOOM_BASE_URL", help_heading = ZOOM)]
+    #[arg(display_order = 10, long, value_name = "URL", env = "ZOOM_BASE_URL", help_heading = ZOOM)]
     pub base_url: Option<String>,
 
     /// Server-to-Server OAuth token URL (config: [api] token_url)
     /// [default: https://zoom.us/oauth/token].
-    #[arg(long, value_name = "URL", env = "ZOOM_TOKEN_URL", help_heading = ZOOM)]
+    #[arg(display_order = 11, long, value_name = "URL", env = "ZOOM_TOKEN_URL", help_heading = ZOOM)]
     pub token_url: Option<String>,
 
     /// Zoom's Medium-label budget: free 2/s (and 2000/day), pro 20/s, business 60/s
     /// (also for education, enterprise and partner accounts) (config: [rate] plan)
     /// [default: pro].
-    #[arg(long, value_enum, env = "ZOOM_ROTATE_PLAN", help_heading = RATE)]
+    #[arg(display_order = 20, long, value_enum, env = "ZOOM_ROTATE_PLAN", help_heading = RATE)]
     pub plan: Option<Plan>,
 
     /// Requests per second for this job, 0.01 to 100000, at most the plan's budget (see
     /// --rate-above-plan); overrides --plan and --budget-share. The job slows down on its
     /// own when other apps need more of the account's budget (config: [rate] rate)
     /// [default: the plan's budget × --budget-share].
-    #[arg(long, value_name = "PER_SECOND", env = "ZOOM_ROTATE_RATE", help_heading = RATE)]
+    #[arg(display_order = 21, long, value_name = "PER_SECOND", env = "ZOOM_ROTATE_RATE", help_heading = RATE)]
     pub rate: Option<f64>,
+
+    /// Run against the built-in Zoom simulator (in-process, loopback, configured by
+    /// [simulator]); needs no credentials [default: off].
+    #[arg(display_order = 13, long, help_heading = ZOOM)]
+    pub simulate: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = RUN_EXAMPLES)]
+pub struct RunArgs {
+    /// A CSV file of users and new passwords, or - for standard input.
+    pub input: PathBuf,
+
+    /// Where to send and how fast, shared with `users`.
+    #[command(flatten)]
+    pub zoom: ZoomArgs,
 
     /// The share of the account's Medium budget this job may take, 0.01 to 1: the rest is
     /// left to the other apps on the account; 1 takes all of it (an incident). Ignored
     /// when --rate is given (config: [rate] share) [default: 0.8].
-    #[arg(long, value_name = "SHARE", env = "ZOOM_ROTATE_BUDGET_SHARE", help_heading = RATE)]
+    #[arg(display_order = 22, long, value_name = "SHARE", env = "ZOOM_ROTATE_BUDGET_SHARE", help_heading = RATE)]
     pub budget_share: Option<f64>,
 
     /// Allow a --rate above the plan's Medium budget (an account with a larger, custom
     /// budget); without it such a rate is refused, exit 2. The job still starts at the
     /// plan's budget and goes faster only while Zoom admits it (config: [rate]
     /// allow_above_plan) [default: off].
-    #[arg(long, help_heading = RATE)]
+    #[arg(display_order = 23, long, help_heading = RATE)]
     pub rate_above_plan: bool,
 
     /// Most requests in flight at once, 1 to 4096 (config: [rate] concurrency)
     /// [default: enough to fill the rate at the latency observed, at most
     /// [rate] max_concurrency (256)].
-    #[arg(long, value_name = "N", env = "ZOOM_ROTATE_CONCURRENCY", help_heading = RATE)]
+    #[arg(display_order = 24, long, value_name = "N", env = "ZOOM_ROTATE_CONCURRENCY", help_heading = RATE)]
     pub concurrency: Option<u32>,
 
     /// Request encoding (config: [api] body) [default: json].
-    #[arg(long, value_enum, help_heading = ZOOM)]
+    #[arg(display_order = 12, long, value_enum, help_heading = ZOOM)]
     pub body: Option<BodyFormat>,
 
     /// Read and check every row, send nothing; needs no credentials [default: off].
-    #[arg(long, help_heading = SAFETY)]
+    #[arg(display_order = 30, long, help_heading = SAFETY)]
     pub dry_run: bool,
 
     /// Continue the run recorded in --report: skip users already final, retry the rest.
     /// The report must exist (else exit 2; see --resume-or-start) and have been written
     /// for this input file [default: off; a new report is started].
-    #[arg(long, requires = "report", help_heading = SAFETY)]
+    #[arg(display_order = 31, long, requires = "report", help_heading = SAFETY)]
     pub resume: bool,
 
     /// Like --resume, but start a new report when --report does not exist yet: for cron
     /// and systemd jobs, whose first run of the day creates the day's report. A plain
     /// --resume on a missing report is refused (exit 2), so a mistyped path cannot
     /// change everyone again [default: off].
-    #[arg(long, requires = "report", help_heading = SAFETY)]
+    #[arg(display_order = 32, long, requires = "report", help_heading = SAFETY)]
     pub resume_or_start: bool,
-
-    /// Run against the built-in Zoom simulator (in-process, loopback, configured by
-    /// [simulator]); needs no credentials [default: off].
-    #[arg(long, help_heading = ZOOM)]
-    pub simulate: bool,
 
     /// Make a strong random password per user, no password column needed (config:
     /// [generate] length) [default: off; passwords come from the input].
-    #[arg(long, help_heading = INPUT)]
+    #[arg(display_order = 2, long, help_heading = INPUT)]
     pub generate: bool,
 
     /// With --generate: where the new passwords go (mode 0600, each written and synced
     /// before it is sent) [default: none; this or --discard-passwords is required].
-    #[arg(long, value_name = "PATH", requires = "generate", help_heading = INPUT)]
+    #[arg(display_order = 3, long, value_name = "PATH", requires = "generate", help_heading = INPUT)]
     pub generated_out: Option<PathBuf>,
 
     /// With --generate: keep no copy at all (incident lock-out; users recover through
     /// "forgot password") [default: off].
-    #[arg(long, requires = "generate", conflicts_with = "generated_out", help_heading = INPUT)]
+    #[arg(display_order = 4, long, requires = "generate", conflicts_with = "generated_out", help_heading = INPUT)]
     pub discard_passwords: bool,
 
     /// The header of the user column (config: [input] user_column) [default: the first
     /// header named user_id, userId, id or email, in any case].
-    #[arg(long, value_name = "NAME", help_heading = INPUT)]
+    #[arg(display_order = 5, long, value_name = "NAME", help_heading = INPUT)]
     pub user_column: Option<String>,
 
     /// The header of the password column (config: [input] password_column) [default:
     /// password].
-    #[arg(long, value_name = "NAME", help_heading = INPUT)]
+    #[arg(display_order = 6, long, value_name = "NAME", help_heading = INPUT)]
     pub password_column: Option<String>,
 
     /// The field delimiter: comma, semicolon, tab, or one ASCII character [default: the
     /// one of comma, semicolon and tab the header row holds most of].
-    #[arg(long, value_name = "CHAR", help_heading = INPUT)]
+    #[arg(display_order = 7, long, value_name = "CHAR", help_heading = INPUT)]
     pub delimiter: Option<String>,
 
     /// The input's encoding when it has no byte-order mark: utf-8, windows-1252 (also
     /// latin1, iso-8859-1), utf-16le, utf-16be, or another WHATWG label [default: utf-8;
     /// a UTF-8 or UTF-16 byte-order mark always decides].
-    #[arg(long, value_name = "LABEL", help_heading = INPUT)]
+    #[arg(display_order = 8, long, value_name = "LABEL", help_heading = INPUT)]
     pub encoding: Option<String>,
 
     /// Don't read the account's password rules; check Zoom's basic rules only
     /// [default: off; the rules are read, which needs scope account:read:admin].
-    #[arg(long, help_heading = ZOOM)]
+    #[arg(display_order = 14, long, help_heading = ZOOM)]
     pub no_fetch_policy: bool,
 
     /// Stop (exit 3) after N consecutive rows fail the same way (same outcome, HTTP
     /// status and Zoom code); 0 turns it off (config: [run] max_failures) [default: 20].
-    #[arg(long, value_name = "N", help_heading = SAFETY)]
+    #[arg(display_order = 33, long, value_name = "N", help_heading = SAFETY)]
     pub max_failures: Option<u32>,
 
     /// Where the per-user report goes: CSV, or JSON Lines when the path ends in .jsonl.
     /// An existing report is refused unless --resume is given
     /// [default: <[report] dir>/rotation-<UTC timestamp>.csv, dir reports].
-    #[arg(short, long, value_name = "PATH", env = "ZOOM_ROTATE_REPORT", help_heading = OUTPUT)]
+    #[arg(display_order = 40, short, long, value_name = "PATH", env = "ZOOM_ROTATE_REPORT", help_heading = OUTPUT)]
     pub report: Option<PathBuf>,
 
     /// stderr log format: text, or json (one JSON object a line, no progress bar, and the
     /// summary on stdout as one JSON object) (config: [run] log_format) [default: text].
-    #[arg(long, value_enum, value_name = "FORMAT", help_heading = OUTPUT)]
+    #[arg(display_order = 41, long, value_enum, value_name = "FORMAT", help_heading = OUTPUT)]
     pub log_format: Option<LogFormat>,
 
     /// Don't ask for confirmation on a terminal [default: ask when stdin is a terminal
     /// and the input has more than [run] confirm_above rows (100)].
-    #[arg(short, long, help_heading = SAFETY)]
+    #[arg(display_order = 34, short, long, help_heading = SAFETY)]
     pub yes: bool,
 }
 

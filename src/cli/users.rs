@@ -2,7 +2,6 @@
 //! the plan, the rate, the simulator) are [`super::ZoomArgs`], flattened into both.
 
 use crate::zoom::login::parse_login_type;
-use crate::zoom::plan::Plan;
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 
@@ -50,22 +49,7 @@ pub struct UsersArgs {
     /// 1 Google, 24 Apple, 27 Microsoft) or work-email, sso, google, apple, microsoft.
     #[arg(long, value_name = "TYPE", value_parser = parse_login_type)]
     pub login_type: Vec<u32>,
-    /// Config file, as for run [default: ./config.toml when present].
-    #[arg(short, long, value_name = "PATH")]
-    pub config: Option<PathBuf>,
-    /// API base URL, as for run.
-    #[arg(long, value_name = "URL", env = "ZOOM_BASE_URL")]
-    pub base_url: Option<String>,
-    /// Server-to-Server OAuth token URL, as for run.
-    #[arg(long, value_name = "URL", env = "ZOOM_TOKEN_URL")]
-    pub token_url: Option<String>,
-    /// Zoom's Medium-label budget, as for run (the listings are Medium calls) [default: pro].
-    #[arg(long, value_enum, env = "ZOOM_ROTATE_PLAN")]
-    pub plan: Option<Plan>,
-    /// Requests per second, as for run; overrides --plan.
-    #[arg(long, value_name = "PER_SECOND", env = "ZOOM_ROTATE_RATE")]
-    pub rate: Option<f64>,
-    /// List the built-in simulator's account (in-process); needs no credentials.
-    #[arg(long)]
-    pub simulate: bool,
+    /// Where to send and how fast, as for run (the listings are Medium calls).
+    #[command(flatten)]
+    pub zoom: super::ZoomArgs,
 }

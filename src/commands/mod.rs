@@ -6,4 +6,5 @@
 pub mod evidence;
 pub mod run;
 pub mod status;
+pub mod target;
 pub mod users;

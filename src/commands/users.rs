@@ -25,52 +25,37 @@ use std::time::Instant;
 
 use crate::cli::{ListFormat, UsersArgs};
 
+use crate::commands::target::Target;
 use crate::pipeline::limiter::Limiter;
-use crate::settings::{FileConfig, Settings};
+use crate::settings::{FileConfig, RateFlags, ZoomSettings};
 use crate::vocab::stop::Stop;
+use crate::vocab::Exit;
 use crate::zoom::auth::{Auth, Credentials};
-use crate::zoom::client::{self, ZoomClient};
-use crate::zoom::url::DEFAULT_BASE_URL;
+use crate::zoom::client::{self, BodyFormat, ZoomClient};
 use fetch::{each_page, Endpoint, PageError, Pager, Walk};
 use rows::{Filters, Sink, UserRow};
 
 /// How a listing ended, for `main` and for tests.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsersResult {
-    /// 0 complete, 3 stopped partway (2 is an `Err`).
-    pub exit_code: u8,
+    /// Done (0) complete, stopped (3) partway; refused (2) is an `Err`.
+    pub exit_code: Exit,
     pub written: u64,
     /// Where the listing went: the file, or its `.incomplete` name when stopped; `None`
     /// for stdout, or when a stop came before the first page (no file was created).
     pub out: Option<PathBuf>,
 }
 
-/// `run`'s settings for these flags: the same resolution, checks and error messages.
-fn settings(args: &UsersArgs) -> anyhow::Result<Settings> {
-    use clap::Parser;
-    let mut words: Vec<String> = vec!["zoom-rotate".into(), "run".into(), "-".into()];
-    let mut flag = |name: &str, value: Option<String>| {
-        if let Some(v) = value {
-            words.push(format!("--{name}={v}"));
-        }
-    };
-    flag(
-        "config",
-        args.config.as_ref().map(|p| p.display().to_string()),
-    );
-    flag("base-url", args.base_url.clone());
-    flag("token-url", args.token_url.clone());
-    flag("plan", args.plan.map(|p| p.name().to_string()));
-    flag("rate", args.rate.map(|r| format!("{r:?}")));
-    if args.simulate {
-        words.push("--simulate".into());
-    }
-    let run_args = match crate::cli::Cli::try_parse_from(&words)?.command {
-        crate::cli::Command::Run(a) => a,
-        _ => unreachable!("the words name the run command"),
-    };
-    let file = FileConfig::load(args.config.as_deref())?;
-    Ok(Settings::resolve(&run_args, file)?)
+/// The settings these flags ask for: the Zoom settings `run` resolves the same way
+/// (`ZoomSettings`), from config.toml read once; nothing of `run`'s own is read or
+/// checked (a bad `[input]` section or `ZOOM_ROTATE_CONCURRENCY` is no listing's concern).
+fn settings(args: &UsersArgs) -> anyhow::Result<ZoomSettings> {
+    let file = FileConfig::load(args.zoom.config.as_deref())?;
+    Ok(ZoomSettings::resolve(
+        &args.zoom,
+        RateFlags::default(),
+        &file,
+    )?)
 }
 
 /// The local filters of the flags, checked.
@@ -108,12 +93,7 @@ pub async fn run(args: &UsersArgs, creds: Credentials, stop: Stop) -> anyhow::Re
             }
         }
     }
-    let crate::commands::run::Target {
-        sim,
-        creds,
-        token_url,
-        base_url,
-    } = crate::commands::run::Target::choose(
+    let target = Target::choose(
         &s,
         creds,
         s.simulate,
@@ -121,20 +101,14 @@ pub async fn run(args: &UsersArgs, creds: Credentials, stop: Stop) -> anyhow::Re
     )
     .await?;
     let http = client::http_client(s.timeout)?;
-    let auth = Auth::new(creds, token_url)?.token_timeout(s.timeout);
+    let auth = Auth::new(target.creds.clone(), target.token_url.clone())?.token_timeout(s.timeout);
     let api_url = tokio::select! {
         started = auth.start_with_backoff(&http, s.retry.base_delay, s.retry.max_delay) => started?,
         () = stop.stopped() => anyhow::bail!("stopped while asking for the first token: nothing was listed"),
     };
-    let mut base = base_url
-        .map(|u| u.to_string())
-        .unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
-    if let Some(api_url) = api_url.filter(|_| s.base_url.is_none() && sim.is_none()) {
-        if let Ok(url) = crate::zoom::auth::api_base(&api_url, &s.token_url) {
-            base = url.to_string();
-        }
-    }
-    let client = ZoomClient::new(http.clone(), &base, s.body);
+    let base = target.base(&s, api_url);
+    // Listings are GETs: the body format is never used.
+    let client = ZoomClient::new(http.clone(), &base, BodyFormat::Json);
     let limiter = Limiter::new(s.rate);
     let pager = Pager {
         client: &client,
@@ -154,7 +128,7 @@ pub async fn run(args: &UsersArgs, creds: Credentials, stop: Stop) -> anyhow::Re
         _ => ListFormat::Csv,
     });
     let result = list(&pager, args, &filters, format).await;
-    if let Some(h) = sim {
+    if let Some(h) = target.sim {
         h.shutdown().await;
     }
     result
@@ -303,7 +277,7 @@ impl Listing<'_> {
                 let elapsed_ms = started.elapsed().as_millis() as u64;
                 tracing::info!(users = written, pages, elapsed_ms, "listed {written} users");
                 return Ok(UsersResult {
-                    exit_code: 0,
+                    exit_code: Exit::Done,
                     written,
                     out,
                 });
@@ -325,7 +299,7 @@ impl Listing<'_> {
             .map_or("standard output".to_string(), |p| p.display().to_string());
         tracing::error!(users = written, "INCOMPLETE listing: stopped partway ({why}); {written} users were written to {place}, which is not the whole listing");
         Ok(UsersResult {
-            exit_code: 3,
+            exit_code: Exit::Stopped,
             written,
             out: partial,
         })

@@ -10,3 +10,4 @@ pub mod passwords;
 pub mod report;
 pub mod resume;
 pub mod side;
+pub mod state;

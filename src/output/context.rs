@@ -1,25 +1,21 @@
-//! What the JSON summary says beyond the counts, and the summary of a run refused before
-//! it started (exit 2), so that with `--log-format json` every exit of `run` prints one
-//! summary object a monitor can parse: the version, when it started, the plan, the rate,
-//! the config file and the report, and `stopped_code`, a stable machine word beside the
-//! `stopped` text (`signal`, `daily_limit`, `auth_lost`, `circuit_breaker`, `local`, and
-//! for exit 2 `usage`, `config`, `input`, `credentials`, `policy`, `report_exists`,
-//! `report_locked`, `not_confirmed`, or `refused`).
+//! What the JSON summary says beyond the counts: the context of the run (the version,
+//! when it started, the plan, the rate, the config file and the report), and the stable
+//! machine words beside the `stopped` text: `stopped_code` (`signal`, `daily_limit`,
+//! `auth_lost`, `circuit_breaker`, `local`, and for exit 2 the [`RefusalCode`]s `usage`,
+//! `config`, `input`, `credentials`, `policy`, `report_exists`, `report_locked`,
+//! `input_locked`, `not_confirmed`, or `refused`).
 //!
-//! The context is set by `main` around the run as a task-local: the summary is printed
-//! at the end of `run::execute`, and this carries what it needs without a parameter
-//! through every layer between.
+//! The context is made once, from the resolved settings (or, for a command line clap
+//! refused, from its words), and handed to whatever prints a summary: in-process runs
+//! carry the same plan, rate and config as the binary's.
 
-use super::summary::Summary;
-use crate::cli::RunArgs;
-use crate::settings::{FileConfig, Settings};
+use crate::settings::{ConfigFileError, Settings};
 use crate::vocab::stop::StopReason;
-use crate::vocab::Tally;
-use std::future::Future;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use crate::vocab::{ConfigError, RefusalCode, Refused};
+use std::path::PathBuf;
+use std::time::SystemTime;
 
-/// The run as `main` saw it before it started.
+/// The run as its command saw it before it started.
 #[derive(Debug, Clone)]
 pub struct RunContext {
     pub started_at: SystemTime,
@@ -31,36 +27,17 @@ pub struct RunContext {
     pub simulated: bool,
 }
 
-tokio::task_local! {
-    static CONTEXT: RunContext;
-}
-
 impl RunContext {
-    /// The context of `args`, resolved as `run` will resolve them. Errors are `run`'s to
-    /// report; here they only leave the fields unknown.
-    pub fn of(args: &RunArgs, started_at: SystemTime) -> RunContext {
-        let file = FileConfig::load(args.config.as_deref()).ok();
-        let config = file.as_ref().and_then(|f| f.source.clone());
-        let settings = file.and_then(|f| Settings::resolve(args, f).ok());
+    /// The context of a run of `s` that started at `started_at`.
+    pub fn of(s: &Settings, started_at: SystemTime) -> RunContext {
         RunContext {
             started_at,
-            plan: settings.as_ref().map(|s| s.plan.name()),
-            rate: settings.as_ref().map(|s| s.rate),
-            config,
-            // Without --report the default name has a timestamp: only the run knows it.
-            report: args.report.clone(),
-            simulated: args.simulate,
+            plan: Some(s.zoom.plan.name()),
+            rate: Some(s.zoom.rate),
+            config: s.zoom.config.clone(),
+            report: Some(s.report.clone()),
+            simulated: s.zoom.simulate,
         }
-    }
-
-    /// Runs `f` with this context visible to the summary it prints.
-    pub async fn scope<F: Future>(self, f: F) -> F::Output {
-        CONTEXT.scope(self, f).await
-    }
-
-    /// The context of the task, if `main` set one (in-process tests may not).
-    pub(super) fn current() -> Option<RunContext> {
-        CONTEXT.try_with(Clone::clone).ok()
     }
 }
 
@@ -78,61 +55,25 @@ impl StopReason {
     }
 }
 
-/// The machine word for why `run` refused to start (exit 2).
-pub fn refusal_code(e: &anyhow::Error) -> &'static str {
-    for cause in e.chain() {
-        if cause.is::<crate::vocab::ConfigError>() || cause.is::<crate::settings::ConfigFileError>()
-        {
-            return "config";
-        }
-        if cause.is::<crate::pipeline::input::InputError>() {
-            return "input";
-        }
-        if cause.is::<crate::zoom::auth::AuthError>() {
-            return "credentials";
-        }
-        if cause.is::<crate::zoom::rules::AccountPolicyError>() {
-            return "policy";
-        }
-    }
-    // Refusals that are plain messages in `run` and `files` (not typed errors yet).
-    let text = e.to_string();
-    if text.contains("already exists and is never overwritten") {
-        "report_exists"
-    } else if text.starts_with("another run holds ") {
-        "report_locked"
-    } else if text.starts_with("not confirmed") {
-        "not_confirmed"
-    } else {
-        "refused"
-    }
-}
-
-/// The summary of a run that never started: nothing counted, exit 2, `stopped` the
-/// error's words and `stopped_code` its machine word.
-pub fn refused(message: &str, code: &str, ctx: &RunContext) -> serde_json::Value {
-    let tally = Tally::default();
-    let elapsed = SystemTime::now()
-        .duration_since(ctx.started_at)
-        .unwrap_or(Duration::ZERO);
-    let mut v = Summary {
-        tally: &tally,
-        skipped: 0,
-        elapsed,
-        report: ctx.report.as_deref().unwrap_or(Path::new("")),
-        stop: None,
-        resume_command: None,
-        simulated: ctx.simulated,
-        exit_code: 2,
-        daily_remaining: None,
-    }
-    .json_with(Some(ctx));
-    v["stopped"] = message.into();
-    v["stopped_code"] = code.into();
-    if ctx.report.is_none() {
-        v["report"] = serde_json::Value::Null;
-    }
-    v
+/// Why a command refused to start (exit 2): the first typed cause in the error's chain.
+pub fn refusal_code(e: &anyhow::Error) -> RefusalCode {
+    e.chain()
+        .find_map(|cause| {
+            if let Some(r) = cause.downcast_ref::<Refused>() {
+                Some(r.code)
+            } else if cause.is::<ConfigError>() || cause.is::<ConfigFileError>() {
+                Some(RefusalCode::Config)
+            } else if cause.is::<crate::pipeline::input::InputError>() {
+                Some(RefusalCode::Input)
+            } else if cause.is::<crate::zoom::auth::AuthError>() {
+                Some(RefusalCode::Credentials)
+            } else if cause.is::<crate::zoom::rules::AccountPolicyError>() {
+                Some(RefusalCode::Policy)
+            } else {
+                None
+            }
+        })
+        .unwrap_or(RefusalCode::Refused)
 }
 
 /// `run` words that ask for JSON on the command line (`--log-format json` or

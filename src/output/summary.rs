@@ -3,18 +3,18 @@
 //! The plan goes to stderr before anything is sent (rows, rate, how long, and on the free
 //! plan how many days the daily limit stretches it over). The summary goes to stdout:
 //! the count for each outcome, the elapsed time, the achieved rate, the report's path and,
-//! when rows remain, the exact command that resumes. With `--log-format json` it is one
-//! JSON object instead, for scripts.
+//! when users remain, how many and the exact command that continues. With
+//! `--log-format json` it is one JSON object instead, for scripts. What remains and the
+//! command that continues are the ledger's (`ledger::state`, `ledger::resume::origin`),
+//! the same that `status` shows; the summary only prints them.
 
-pub use super::context::{refusal_code, refused, unparsed, wants_json, RunContext};
-
+use super::context::RunContext;
 use crate::cli::LogFormat;
 use crate::vocab::stop::StopReason;
-use crate::vocab::Outcome;
-use crate::vocab::Tally;
+use crate::vocab::{Exit, Outcome, RefusalCode, Tally};
 use std::io::Write;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 /// "about 10 s", "about 17 min", "about 2 h 5 min": seconds rounded up under two
 /// minutes, else minutes rounded to the nearest.
@@ -62,14 +62,17 @@ fn trim_rate(rate: f64) -> String {
 
 /// Everything the summary shows.
 pub struct Summary<'a> {
+    pub ctx: &'a RunContext,
     pub tally: &'a Tally,
     pub skipped: u64,
     pub elapsed: Duration,
     pub report: &'a Path,
     pub stop: Option<&'a StopReason>,
+    /// Users a `--resume` would try again, from the ledger; `None` when it cannot be read.
+    pub remaining: Option<u64>,
+    /// The command that continues the run, when users remain or the run stopped.
     pub resume_command: Option<String>,
-    pub simulated: bool,
-    pub exit_code: u8,
+    pub exit: Exit,
     /// Requests left of Zoom's daily budget, when its answers said so (Free plan).
     pub daily_remaining: Option<u64>,
 }
@@ -96,15 +99,9 @@ impl Summary<'_> {
         }
     }
 
-    /// The summary as one JSON object, with the task's [`RunContext`] when `main` set one.
+    /// The summary as one JSON object.
     pub fn json(&self) -> serde_json::Value {
-        self.json_with(RunContext::current().as_ref())
-    }
-
-    pub(crate) fn json_with(&self, ctx: Option<&RunContext>) -> serde_json::Value {
-        let started_at = ctx
-            .map(|c| c.started_at)
-            .or_else(|| std::time::SystemTime::now().checked_sub(self.elapsed));
+        let ctx = self.ctx;
         let counts: serde_json::Map<String, serde_json::Value> = Outcome::ALL
             .iter()
             .map(|o| (o.as_str().to_string(), self.tally.get(*o).into()))
@@ -119,23 +116,23 @@ impl Summary<'_> {
             "achieved_rate": (self.achieved_rate() * 100.0).round() / 100.0,
             "report": self.report.display().to_string(),
             "stopped": self.stop.map(|s| s.explain()),
-            "remaining": self.tally.remaining(),
+            "remaining": self.remaining,
             "resume_command": self.resume_command,
-            "simulated": self.simulated,
-            "exit_code": self.exit_code,
+            "simulated": ctx.simulated,
+            "exit_code": self.exit,
             "stopped_code": self.stop.map(|s| s.code()),
             "version": env!("CARGO_PKG_VERSION"),
-            "started_at": started_at.map(crate::vocab::rfc3339),
-            "plan": ctx.and_then(|c| c.plan),
-            "rate": ctx.and_then(|c| c.rate),
-            "config": ctx.and_then(|c| c.config.as_ref()).map(|p| p.display().to_string()),
+            "started_at": crate::vocab::rfc3339(ctx.started_at),
+            "plan": ctx.plan,
+            "rate": ctx.rate,
+            "config": ctx.config.as_ref().map(|p| p.display().to_string()),
             "daily_remaining": self.daily_remaining,
         })
     }
 
     pub fn text(&self) -> String {
         let mut out = String::new();
-        if self.simulated {
+        if self.ctx.simulated {
             out.push_str("SIMULATION: these results come from the built-in Zoom simulator; no real account was touched.\n");
         }
         let rows = self.tally.rows();
@@ -170,66 +167,44 @@ impl Summary<'_> {
             out.push_str(&format!("stopped early: {}\n", stop.explain()));
         }
         if let Some(cmd) = &self.resume_command {
-            let n = self.tally.remaining();
-            out.push_str(&format!(
-                "{n} {} to continue:\n  {cmd}\n",
-                if n == 1 {
-                    "row remains;"
-                } else {
-                    "rows remain;"
-                }
-            ));
+            let left = match self.remaining {
+                Some(1) => "1 user remains;".to_string(),
+                Some(n) => format!("{n} users remain;"),
+                None => "the report could not be read back;".to_string(),
+            };
+            out.push_str(&format!("{left} to continue:\n  {cmd}\n"));
         }
         out
     }
 }
 
-/// The command that continues a run, quoted for a POSIX shell: the words of this one
-/// (the program as it was invoked, so a path that worked works again), without any
-/// `--report`/`--resume`/`--resume-or-start`, then `--resume --report <the report>`.
-pub fn resume_command(args: &[String], report: &Path) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut skip_next = false;
-    for (i, a) in args.iter().enumerate() {
-        if skip_next {
-            skip_next = false;
-            continue;
-        }
-        if i == 0 {
-            parts.push(shell_quote(a));
-            continue;
-        }
-        // The report exists now: the command continues it, and a typo must not start over.
-        if a == "--resume" || a == "--resume-or-start" {
-            continue;
-        }
-        if a == "--report" || a == "-r" {
-            skip_next = true;
-            continue;
-        }
-        if a.starts_with("--report=") || (a.starts_with("-r") && !a.starts_with("--")) {
-            continue;
-        }
-        parts.push(shell_quote(a));
+/// The summary of a command that never started: nothing counted, exit 2, `stopped` the
+/// error's words and `stopped_code` its machine word.
+pub fn refused(message: &str, code: RefusalCode, ctx: &RunContext) -> serde_json::Value {
+    let tally = Tally::default();
+    let elapsed = SystemTime::now()
+        .duration_since(ctx.started_at)
+        .unwrap_or(Duration::ZERO);
+    let mut v = Summary {
+        ctx,
+        tally: &tally,
+        skipped: 0,
+        elapsed,
+        report: ctx.report.as_deref().unwrap_or(Path::new("")),
+        stop: None,
+        // Nothing was attempted, so this run left nothing to continue.
+        remaining: Some(0),
+        resume_command: None,
+        exit: Exit::Refused,
+        daily_remaining: None,
     }
-    if parts.is_empty() {
-        parts.push("zoom-rotate".into());
+    .json();
+    v["stopped"] = message.into();
+    v["stopped_code"] = code.as_str().into();
+    if ctx.report.is_none() {
+        v["report"] = serde_json::Value::Null;
     }
-    parts.push("--resume".into());
-    parts.push("--report".into());
-    parts.push(shell_quote(&report.display().to_string()));
-    parts.join(" ")
-}
-
-pub fn shell_quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./=:@+,".contains(c))
-    {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
-    }
+    v
 }
 
 #[cfg(test)]
@@ -262,39 +237,5 @@ mod unit {
         assert_eq!(d(150.0), "about 3 min");
         assert_eq!(d(7140.0), "about 119 min");
         assert_eq!(d(10_000.0), "about 2 h 47 min");
-    }
-
-    #[test]
-    fn resume_command_replaces_report_and_quotes() {
-        let args: Vec<String> = [
-            "/x/zoom-rotate",
-            "run",
-            "my users.csv",
-            "--report",
-            "old.csv",
-            "--yes",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        assert_eq!(
-            resume_command(&args, Path::new("reports/r.csv")),
-            "/x/zoom-rotate run 'my users.csv' --yes --resume --report reports/r.csv"
-        );
-        let args: Vec<String> = [
-            "zoom-rotate",
-            "run",
-            "-",
-            "-rold.csv",
-            "--resume",
-            "--report=x",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        assert_eq!(
-            resume_command(&args, Path::new("it's.csv")),
-            "zoom-rotate run - --resume --report 'it'\\''s.csv'"
-        );
     }
 }

@@ -24,8 +24,8 @@ use crate::ledger::passwords::SavedPasswords;
 use crate::ledger::resume::{Decision, Resume};
 use crate::pipeline::limiter::Limiter;
 use crate::vocab::stop::Stop;
-use crate::vocab::Item;
 use crate::vocab::Outcome;
+use crate::vocab::{Exit, Item};
 use crate::vocab::{Row, Tally};
 use crate::zoom::auth::Auth;
 use crate::zoom::client::ZoomClient;
@@ -194,9 +194,9 @@ impl Dispatched {
     /// when any row read has no report row (the run did not finish); else 0 only when
     /// every row ended `changed` (`dry_run` in a dry run) and no skipped one ended
     /// otherwise; else 1.
-    pub fn exit_code(&self, tally: &Tally, stopped: bool, dry_run: bool) -> u8 {
+    pub fn exit(&self, tally: &Tally, stopped: bool, dry_run: bool) -> Exit {
         if stopped || self.unreported(tally) != 0 {
-            return 3;
+            return Exit::Stopped;
         }
         let wanted = if dry_run {
             Outcome::DryRun
@@ -204,9 +204,9 @@ impl Dispatched {
             Outcome::Changed
         };
         if self.skipped.not_changed == 0 && tally.rows() == tally.get(wanted) {
-            0
+            Exit::Done
         } else {
-            1
+            Exit::Unfinished
         }
     }
 }
@@ -351,7 +351,7 @@ mod unit {
             ("nothing read", dispatched(0, 0, 0), &Tally::default(), false, false, 0),
         ];
         for (name, d, t, stopped, dry, code) in table {
-            assert_eq!(d.exit_code(t, stopped, dry), code, "{name}");
+            assert_eq!(d.exit(t, stopped, dry), code, "{name}");
         }
         assert_eq!(dispatched(3, 0, 0).unreported(&all_changed), 1);
     }

@@ -3,12 +3,14 @@
 //! ([`stop`]), and the one shape of a refused setting ([`ConfigError`]). Nothing here
 //! imports anything else of the crate: it is what the floors above are written in.
 
+mod exit;
 mod invalid;
 mod outcome;
 pub mod row;
 pub mod stop;
 
-pub use invalid::{bad, ConfigError};
+pub use exit::Exit;
+pub use invalid::{bad, ConfigError, RefusalCode, Refused};
 pub use outcome::Outcome;
 pub use row::{
     printable, rfc3339, user_key, Columns, Item, Job, RecordInfo, Refusal, Row, Tally,

@@ -68,18 +68,6 @@ impl Outcome {
                 | Outcome::Rejected
         )
     }
-
-    /// The rows a summary calls "remaining": a `--resume` would try them again.
-    pub fn remains(self) -> bool {
-        matches!(
-            self,
-            Outcome::NotAttempted
-                | Outcome::Failed
-                | Outcome::RateLimited
-                | Outcome::ChangeLimit24h
-                | Outcome::AuthFailed
-        )
-    }
 }
 
 impl fmt::Display for Outcome {

@@ -133,14 +133,6 @@ impl Tally {
     pub fn rows(&self) -> u64 {
         self.counts.iter().sum()
     }
-    /// Rows a `--resume` would pick up again.
-    pub fn remaining(&self) -> u64 {
-        Outcome::ALL
-            .iter()
-            .filter(|o| o.remains())
-            .map(|o| self.get(*o))
-            .sum()
-    }
     /// (outcome, count) for every outcome seen.
     pub fn nonzero(&self) -> impl Iterator<Item = (Outcome, u64)> + '_ {
         Outcome::ALL

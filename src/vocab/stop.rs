@@ -69,6 +69,9 @@ pub struct Stop {
     /// Fires [`GRACE`] after `token`: in-flight requests stop waiting for their answer.
     abort: CancellationToken,
     reason: Arc<Mutex<Option<StopReason>>>,
+    /// The command that continues the run, once the run has recorded it in the ledger:
+    /// shared with the signal task, which prints it when a second signal quits at once.
+    continue_command: Arc<std::sync::OnceLock<String>>,
 }
 
 impl Stop {
@@ -116,6 +119,22 @@ impl Stop {
     pub async fn stopped(&self) {
         self.token.cancelled().await
     }
+
+    /// Records the command that continues the run (the ledger's, computed once), for the
+    /// message of a second signal. The first one given stays.
+    pub fn set_continue_command(&self, command: String) {
+        let _ = self.continue_command.set(command);
+    }
+
+    /// What a second signal says before the process quits at once.
+    pub fn quitting_message(&self) -> String {
+        match self.continue_command.get() {
+            Some(cmd) => format!(
+                "quitting at once; the journal keeps the run resumable; to continue:\n  {cmd}"
+            ),
+            None => "quitting at once; no password was sent yet".to_string(),
+        }
+    }
 }
 
 /// Turns the first SIGINT/SIGTERM into a graceful stop; a second one exits at once (the
@@ -134,7 +153,7 @@ pub fn on_signals(stop: Stop) {
         tracing::warn!("{}", first.stopping());
         stop.stop(StopReason::Interrupted);
         tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
-        tracing::error!("quitting at once; the journal keeps the run resumable with --resume");
+        tracing::error!("{}", stop.quitting_message());
         std::process::exit(3);
     });
 }

@@ -150,7 +150,7 @@ async fn short_absurd_zero_and_absent_token_lifetimes_cost_one_token_request() {
         .await;
         let r = r.unwrap_or_else(|e| panic!("expires_in {expires_in}: {e:#}"));
         assert_eq!(
-            (r.exit_code, &r.stop),
+            (r.exit_code.code(), &r.stop),
             (0, &None),
             "expires_in {expires_in}"
         );

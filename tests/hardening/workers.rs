@@ -314,7 +314,7 @@ async fn a_401_during_a_token_endpoint_blip_renews_after_a_backoff() {
         Credentials::simulator("acct-1", "client-1", "secret-1-XyZ"),
     )
     .await;
-    assert_eq!((result.exit_code, result.stop), (0, None));
+    assert_eq!((result.exit_code.code(), result.stop), (0, None));
     assert_eq!(
         exact(&report),
         vec![row(
@@ -390,7 +390,7 @@ async fn a_redirect_is_failed_not_followed_and_resume_tries_again() {
     let base = format!("{}/v2", server.uri());
     let csv = "email,password\nann@example.com,Rotated-1-Kqx\n";
     let (first, report) = rotate(dir.path(), &base, csv, FAST, &[], util::token(TOKEN)).await;
-    assert_eq!((first.exit_code, first.stop), (1, None));
+    assert_eq!((first.exit_code.code(), first.stop), (1, None));
     let message = format!("redirected to {elsewhere}, not followed; the change was not applied");
     assert_eq!(
         exact(&report),

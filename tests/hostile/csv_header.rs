@@ -84,7 +84,7 @@ async fn a_header_with_no_rows_is_exit_0() {
     let csv = "\u{FEFF} User_ID , PASSWORD \r\n\r\n";
     let (result, report) = rotate(dir.path(), &v2(&server), TOKEN, csv, "", &[]).await;
     let result = result.unwrap();
-    assert_eq!((result.exit_code, result.tally.rows()), (0, 0));
+    assert_eq!((result.exit_code.code(), result.tally.rows()), (0, 0));
     assert_eq!(
         std::fs::read_to_string(&report).unwrap(),
         format!("{}\n", zoom_rotate::ledger::report::CSV_HEADER)

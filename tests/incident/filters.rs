@@ -139,7 +139,7 @@ async fn a_long_listing_renews_its_oauth_token_and_writes_every_user_once() {
     ];
     let creds = Credentials::simulator("sim-account", "sim-client", "sim-secret");
     let r = users(dir.path(), &words, creds).await.unwrap();
-    assert_eq!((r.exit_code, r.written), (0, 700));
+    assert_eq!((r.exit_code.code(), r.written), (0, 700));
     let listed = ids(&file);
     let expected: Vec<String> = (1..=700).map(|n| format!("u{n}")).collect();
     assert_eq!(listed, expected);

@@ -93,7 +93,7 @@ async fn several_pages_are_walked_with_page_size_300_and_each_next_page_token() 
     assert_eq!(
         r,
         UsersResult {
-            exit_code: 0,
+            exit_code: zoom_rotate::vocab::Exit::Done,
             written: 4,
             out: Some(file.clone())
         }
@@ -156,7 +156,7 @@ async fn a_429_between_pages_waits_and_asks_for_the_same_page_again() {
     )
     .await
     .unwrap();
-    assert_eq!((r.exit_code, r.written), (0, 2));
+    assert_eq!((r.exit_code.code(), r.written), (0, 2));
     assert_eq!(ids(&file), ["a", "b"]);
     assert_eq!(
         queries(&server).await,
@@ -218,7 +218,7 @@ async fn an_expired_page_token_restarts_from_the_first_page_and_writes_nobody_tw
     )
     .await
     .unwrap();
-    assert_eq!((r.exit_code, r.written), (0, 3));
+    assert_eq!((r.exit_code.code(), r.written), (0, 3));
     assert_eq!(ids(&file), ["a", "b", "c"]);
     assert_eq!(
         queries(&server).await,
@@ -255,7 +255,7 @@ async fn a_token_that_keeps_expiring_stops_the_listing_exit_3_marked_incomplete(
     assert_eq!(
         r,
         UsersResult {
-            exit_code: 3,
+            exit_code: zoom_rotate::vocab::Exit::Stopped,
             written: 1,
             out: Some(partial.clone())
         }
@@ -301,7 +301,7 @@ async fn a_daily_429_mid_listing_stops_exit_3_with_the_count_and_never_waits_for
     )
     .await
     .unwrap();
-    assert_eq!((r.exit_code, r.written), (3, 2));
+    assert_eq!((r.exit_code.code(), r.written), (3, 2));
     assert_eq!(
         queries(&server).await.len(),
         2,
@@ -331,7 +331,7 @@ async fn server_errors_are_retried_then_the_page_is_served() {
     )
     .await
     .unwrap();
-    assert_eq!((r.exit_code, r.written), (0, 1));
+    assert_eq!((r.exit_code.code(), r.written), (0, 1));
     assert_eq!(
         serde_json::from_str::<Value>(&lines(&file)[0]).unwrap(),
         json!({"id": "a", "email": "a@x.example", "type": "2", "status": "active",
@@ -366,7 +366,7 @@ async fn zooms_filters_are_sent_as_query_parameters() {
     let r = users(dir.path(), &words, util::token("wm-token"))
         .await
         .unwrap();
-    assert_eq!((r.exit_code, r.written), (0, 0));
+    assert_eq!((r.exit_code.code(), r.written), (0, 0));
     assert_eq!(lines(&file), [HEADER]);
 }
 
@@ -448,7 +448,7 @@ async fn a_stop_mid_listing_is_exit_3_with_the_users_written_so_far() {
     assert_eq!(
         r,
         UsersResult {
-            exit_code: 3,
+            exit_code: zoom_rotate::vocab::Exit::Stopped,
             written: 1,
             out: Some(partial.clone())
         }
@@ -477,7 +477,7 @@ async fn a_server_that_repeats_a_page_token_cannot_keep_the_listing_going_foreve
     )
     .await
     .unwrap();
-    assert_eq!((r.exit_code, r.written), (3, 2));
+    assert_eq!((r.exit_code.code(), r.written), (3, 2));
     assert_eq!(queries(&server).await.len(), 2);
 }
 
@@ -503,7 +503,7 @@ async fn an_unreachable_zoom_is_tried_again_then_exit_3_with_nothing_written() {
     assert_eq!(
         r,
         UsersResult {
-            exit_code: 3,
+            exit_code: zoom_rotate::vocab::Exit::Stopped,
             written: 0,
             out: None
         }

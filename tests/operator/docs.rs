@@ -193,11 +193,11 @@ fn repository_config_toml_holds_exactly_the_defaults() {
     let Sub::Run(args) = Cli::try_parse_from(words).unwrap().command else {
         unreachable!()
     };
-    let mut with_file = Settings::resolve(&args, file).expect("config.toml resolves");
+    let mut with_file = Settings::resolve(&args, &file).expect("config.toml resolves");
     // Only the name of the file used differs (the plan shows it).
-    assert_eq!(with_file.config, Some(root.join("config.toml")));
-    with_file.config = None;
-    let without = Settings::resolve(&args, FileConfig::default()).unwrap();
+    assert_eq!(with_file.zoom.config, Some(root.join("config.toml")));
+    with_file.zoom.config = None;
+    let without = Settings::resolve(&args, &FileConfig::default()).unwrap();
     assert_eq!(format!("{with_file:?}"), format!("{without:?}"));
 }
 

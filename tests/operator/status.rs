@@ -54,8 +54,10 @@ counts:
   user_not_found    1
   rate_limited      1
 3 users remain; to continue:
-  zoom-rotate run <INPUT> --resume --report r.csv
-"
+  zoom-rotate run <INPUT> --resume --report {}
+",
+        // The report by its absolute path: the command works from any directory.
+        p(&dir.path().join("r.csv"))
     );
     assert_eq!(stdout, expected);
     assert_eq!(stderr, "");
@@ -166,7 +168,10 @@ line,user_id,outcome,http_status,zoom_code,attempts,finished_at,message,may_have
     );
     assert_eq!(
         v["resume_command"],
-        "zoom-rotate run <INPUT> --resume --report r.jsonl"
+        format!(
+            "zoom-rotate run <INPUT> --resume --report {}",
+            p(&dir.path().join("r.jsonl"))
+        )
     );
 }
 

@@ -85,7 +85,7 @@ async fn a_token_spent_by_other_workers_is_renewed_again_not_taken_for_lost_auth
         .filter(|r| r.outcome != Outcome::Changed)
         .collect();
     assert_eq!(
-        (r.exit_code, &r.stop),
+        (r.exit_code.code(), &r.stop),
         (0, &None),
         "{odd:?} {:?}",
         sim.stats()
@@ -106,7 +106,7 @@ async fn a_token_is_renewed_for_everybody_ahead_of_its_expiry_not_per_request() 
     // 120 s: never within 60 s of expiry during the run, so one token serves all.
     let sim = gen_sim(4, |c| c.token_lifetime_secs = 120).await;
     let r = s2s_run(dir.path(), &sim, 4, &[], s2s()).await.unwrap();
-    assert_eq!((r.exit_code, sim.stats().token_grants), (0, 1));
+    assert_eq!((r.exit_code.code(), sim.stats().token_grants), (0, 1));
     // 60 s: renewed when a quarter (15 s) is left, not at once, so it too serves all
     // (issue 10, defect 2: it used to cost a token request per row).
     let dir = util::tmp();
@@ -254,7 +254,7 @@ async fn a_failing_token_endpoint_is_asked_again_not_taken_for_lost_auth() {
     )
     .await
     .unwrap();
-    assert_eq!((r.exit_code, &r.stop), (0, &None));
+    assert_eq!((r.exit_code.code(), &r.stop), (0, &None));
     assert_eq!(
         util::summary(&report),
         vec![(2, email(1), "changed".into(), Some(204), None, 1)]

@@ -27,6 +27,7 @@ async fn daily_run(dir: &Path, sim: &SimHandle, input: &Path, report: &Path, res
         .await
         .unwrap()
         .exit_code
+        .code()
 }
 
 /// Daily limit 7, 12 users: 7 changed, the 8th told "daily", the rest not attempted;
@@ -164,7 +165,11 @@ async fn unanswered_then(second: ResponseTemplate, expect: &str, exit: u8) {
     let r = util::run(dir.path(), &w, util::token("tok")).await.unwrap();
     let rows = util::rows(&report);
     assert_eq!(
-        (r.exit_code, rows[1].outcome, rows[1].message.as_str()),
+        (
+            r.exit_code.code(),
+            rows[1].outcome,
+            rows[1].message.as_str()
+        ),
         (0, Outcome::Changed, CONFIRMED)
     );
     let body: serde_json::Value =
@@ -230,6 +235,7 @@ async fn limit_run(dir: &Path, sim: &SimHandle, resume: bool) -> u8 {
         .await
         .unwrap()
         .exit_code
+        .code()
 }
 
 #[tokio::test]

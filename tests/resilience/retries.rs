@@ -43,7 +43,11 @@ async fn under_every_fault_each_user_is_changed_exactly_once() {
     let rows = util::rows(&report);
     let stats = sim.stats();
     assert_eq!(
-        (r.exit_code, rows.len(), count(&rows, Outcome::Changed)),
+        (
+            r.exit_code.code(),
+            rows.len(),
+            count(&rows, Outcome::Changed)
+        ),
         (0, N, N),
         "{:?}",
         rows.iter()

@@ -8,6 +8,7 @@ use crate::ledger::journal::{self, Record};
 use crate::ledger::report;
 use crate::ledger::resume::{self, Resume};
 use crate::settings::Settings;
+use crate::vocab::{RefusalCode, Refused};
 use std::time::Duration;
 
 /// The report a run writes, claimed: the locks it holds (their files go when this is
@@ -29,7 +30,7 @@ pub(super) fn claim_report(s: &Settings) -> anyhow::Result<Claim> {
     // A dry run sends nothing, and each --simulate run has a simulator of its own: neither
     // can change a real user twice, so neither takes the input lock (the demo's fixture
     // may be run by many at once).
-    let input = if s.dry_run || s.simulate {
+    let input = if s.dry_run || s.zoom.simulate {
         None
     } else {
         InputLock::acquire(&s.input, &s.report)?
@@ -40,10 +41,14 @@ pub(super) fn claim_report(s: &Settings) -> anyhow::Result<Claim> {
         Some(ReportLock::acquire(&s.report)?)
     };
     if !s.resume && std::fs::symlink_metadata(&s.report).is_ok() {
-        anyhow::bail!(
-            "report {} already exists and is never overwritten: pass --resume to continue it, or choose another --report",
-            s.report.display()
-        );
+        return Err(Refused::new(
+            RefusalCode::ReportExists,
+            format!(
+                "report {} already exists and is never overwritten: pass --resume to continue it, or choose another --report",
+                s.report.display()
+            ),
+        )
+        .into());
     }
     Ok(Claim {
         _input: input,
@@ -80,8 +85,11 @@ pub(super) fn load_resume(
     );
     let wait = match &previous {
         Some(prev) if !found.in_flight.is_empty() => {
-            let longest = prev.timeout.unwrap_or(s.timeout).min(journal::MAX_TIMEOUT);
-            crate::pipeline::hold::wait_for(prev.requests_over_at(s.timeout), now, longest)
+            let longest = prev
+                .timeout
+                .unwrap_or(s.zoom.timeout)
+                .min(journal::MAX_TIMEOUT);
+            crate::pipeline::hold::wait_for(prev.requests_over_at(s.zoom.timeout), now, longest)
         }
         _ => None,
     };

@@ -5,6 +5,7 @@
 //! an empty line included, refuses before anything is sent (exit 2).
 
 use crate::settings::Settings;
+use crate::vocab::{RefusalCode, Refused};
 
 use crate::zoom::url::DEFAULT_BASE_URL;
 use std::io::IsTerminal;
@@ -12,10 +13,10 @@ use std::io::IsTerminal;
 /// Where the rows go, in words: the built-in simulator, the base URL given, or Zoom's
 /// default (which the account's token may point elsewhere among Zoom's own hosts).
 pub fn target(s: &Settings) -> String {
-    if s.simulate {
+    if s.zoom.simulate {
         return "the built-in simulator".into();
     }
-    match &s.base_url {
+    match &s.zoom.base_url {
         Some(url) => url.as_str().trim_end_matches('/').to_string(),
         None => format!("{DEFAULT_BASE_URL} (or the account's API host its token names)"),
     }
@@ -46,13 +47,17 @@ pub fn confirm(rows: u64, s: &Settings) -> anyhow::Result<()> {
     if s.yes || s.dry_run || rows <= s.confirm_above || !std::io::stdin().is_terminal() {
         return Ok(());
     }
-    eprint!("{}", question(rows, &target(s), s.rate));
+    eprint!("{}", question(rows, &target(s), s.zoom.rate));
     let mut answer = String::new();
     std::io::stdin().read_line(&mut answer)?;
     if confirmed(&answer) {
         Ok(())
     } else {
-        anyhow::bail!("not confirmed: nothing was sent (use --yes to skip the question)")
+        Err(Refused::new(
+            RefusalCode::NotConfirmed,
+            "not confirmed: nothing was sent (use --yes to skip the question)",
+        )
+        .into())
     }
 }
 

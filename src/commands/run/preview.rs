@@ -21,9 +21,9 @@
 //! stdout (its `dry_run` count is the rows a resume would send, its skipped count the
 //! rows it would skip). stderr is what an operator redirects to keep it.
 
-use super::RunResult;
+use super::{finish, Ran, RunResult};
 use crate::ledger::resume::{Fate, Resume};
-use crate::output::summary::{self, Summary};
+use crate::output::context::RunContext;
 use crate::pipeline::checks::Checker;
 use crate::pipeline::generate::Generator;
 use crate::pipeline::input::{self, Input, CHANNEL_DEPTH};
@@ -201,18 +201,22 @@ fn totals(c: &Counts) -> String {
     )
 }
 
-/// `--resume --dry-run`: says what a resume would do with each row of `input`, and
-/// prints the summary; writes no file at all.
-pub async fn run(
+/// What a preview needs from `prepare`: the input, opened, and the resume plan.
+pub(super) struct Ready {
+    pub input: Input,
+    pub resume: Resume,
+}
+
+/// `--resume --dry-run`: says what a resume would do with each row of the input, and
+/// ends as every run does (`finish`); writes no file at all.
+pub(super) async fn run(
     s: &Settings,
-    input: Input,
-    resume: Resume,
+    ctx: &RunContext,
+    ready: Ready,
     stop: &Stop,
-    argv: &[String],
     started: Instant,
 ) -> anyhow::Result<RunResult> {
-    let counts = pass(input, checker(s), &resume, stop, show).await?;
-    let mut tally = Tally::default();
+    let counts = pass(ready.input, checker(s), &ready.resume, stop, show).await?;
     let counts = match counts {
         Some(c) => {
             tracing::info!(
@@ -232,6 +236,7 @@ pub async fn run(
         None => Counts::default(),
     };
     // The summary's counts, as a dry run's: the rows a resume sends are `dry_run`.
+    let mut tally = Tally::default();
     for (outcome, n) in [
         (Outcome::DryRun, counts.send),
         (Outcome::InvalidInput, counts.refused),
@@ -240,39 +245,15 @@ pub async fn run(
             tally.add(&Row::local(0, String::new(), outcome, String::new()));
         }
     }
-    let skipped = counts.skipped();
-    let done = Dispatched {
-        received: counts.records,
-        skipped,
-    };
-    let reason = stop.reason();
-    let exit_code = done.exit_code(&tally, reason.is_some(), true);
-    let elapsed = started.elapsed();
-    Summary {
-        tally: &tally,
-        skipped: skipped.total,
-        elapsed,
-        report: &s.report,
-        stop: reason.as_ref(),
-        resume_command: reason
-            .is_some()
-            .then(|| summary::resume_command(argv, &s.report)),
-        simulated: s.simulate,
-        exit_code,
-        daily_remaining: None,
-    }
-    .print(s.log_format);
-    if let Some(r) = &reason {
-        tracing::warn!(exit_code, "stopped early: {}", r.explain());
-    }
-    Ok(RunResult {
-        exit_code,
+    let ran = Ran {
+        dispatched: Dispatched {
+            received: counts.records,
+            skipped: counts.skipped(),
+        },
         tally,
-        skipped: skipped.total,
-        report: s.report.clone(),
-        stop: reason,
-        elapsed,
-    })
+        daily_remaining: None,
+    };
+    Ok(finish(s, ctx, ran, stop, started))
 }
 
 #[cfg(test)]

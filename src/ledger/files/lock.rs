@@ -26,6 +26,7 @@
 //! cannot be told apart.
 
 use super::{open_error, regular, FileId, SAFE_OPEN};
+use crate::vocab::{RefusalCode, Refused};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
@@ -160,15 +161,19 @@ impl ReportLock {
         super::create_parent_dirs(&path)?;
         match Held::acquire(&path, &std::process::id().to_string())? {
             Ok(held) => Ok(ReportLock { held }),
-            Err(holder) => anyhow::bail!(
-                "another run holds {} (pid {}); wait for it to finish, or stop it",
-                report.display(),
-                if holder.trim().is_empty() {
-                    "unknown"
-                } else {
-                    holder.trim()
-                }
-            ),
+            Err(holder) => Err(Refused::new(
+                RefusalCode::ReportLocked,
+                format!(
+                    "another run holds {} (pid {}); wait for it to finish, or stop it",
+                    report.display(),
+                    if holder.trim().is_empty() {
+                        "unknown"
+                    } else {
+                        holder.trim()
+                    }
+                ),
+            )
+            .into()),
         }
     }
 
@@ -239,20 +244,28 @@ impl InputLock {
                 };
                 // The same report too: say it as the report lock would.
                 if other == ours {
-                    anyhow::bail!(
-                        "another run holds {} (pid {pid}); wait for it to finish, or stop it",
-                        report.display()
-                    );
+                    return Err(Refused::new(
+                        RefusalCode::ReportLocked,
+                        format!(
+                            "another run holds {} (pid {pid}); wait for it to finish, or stop it",
+                            report.display()
+                        ),
+                    )
+                    .into());
                 }
                 let other = if other.is_empty() {
                     "(unknown: run by another user?)"
                 } else {
                     other
                 };
-                anyhow::bail!(
-                    "another run (pid {pid}) is rotating the same input into the report {other}; wait for it to finish, or stop it (input {})",
-                    input.display()
+                return Err(Refused::new(
+                    RefusalCode::InputLocked,
+                    format!(
+                        "another run (pid {pid}) is rotating the same input into the report {other}; wait for it to finish, or stop it (input {})",
+                        input.display()
+                    ),
                 )
+                .into());
             }
             Err(std::fs::TryLockError::Error(e)) => {
                 tracing::warn!(input = %input.display(), error = %e, "cannot lock the input file; a second run on it at the same time would not be detected");

@@ -20,6 +20,10 @@ use std::path::{Path, PathBuf};
 struct Meta {
     /// The input's canonical path, or `-` for standard input.
     input: String,
+    /// The words of the command that continues the run, without `--resume --report`
+    /// (`Settings::continue_words`); absent in sidecars of older versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    command: Option<Vec<String>>,
 }
 
 /// Checks what `--report` names; `Ok(true)` when the run continues an existing report,
@@ -71,10 +75,18 @@ fn input_name(input: &Path) -> String {
         .to_string()
 }
 
-/// Records the input of a report just started.
-pub fn record(report: &Path, input: &Path) -> anyhow::Result<()> {
+/// Records, beside `report`, the input it is written for and the words of the command
+/// that continues it. Written again by every run that appends to the report, so the
+/// command is the latest run's.
+pub fn record(report: &Path, input: &Path, command: &[String]) -> anyhow::Result<()> {
+    // A resume from standard input keeps the file the report was started for.
+    let input = match (input_name(input), recorded(report)) {
+        (now, Some(before)) if now == "-" => before.input,
+        (now, _) => now,
+    };
     let meta = Meta {
-        input: input_name(input),
+        input,
+        command: Some(command.to_vec()),
     };
     let mut text = serde_json::to_vec(&meta)?;
     text.push(b'\n');
@@ -82,12 +94,68 @@ pub fn record(report: &Path, input: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The input a report was started for, as its sidecar records it: `None` when there is
-/// no readable sidecar, or the input was standard input.
-pub fn recorded_input(report: &Path) -> Option<PathBuf> {
+fn recorded(report: &Path) -> Option<Meta> {
     let bytes = files::read_private(&crate::ledger::side::meta(report)).ok()??;
-    let meta: Meta = serde_json::from_slice(&bytes).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// The input a report was started for, as its sidecar records it (`None` for standard
+/// input, or a report without a readable sidecar).
+pub fn recorded_input(report: &Path) -> Option<PathBuf> {
+    let meta = recorded(report)?;
     (meta.input != "-").then(|| PathBuf::from(meta.input))
+}
+
+/// `path` made absolute against the working directory, lexically (a symlink stays the
+/// name the operator gave); `-` stays standard input.
+pub fn absolute(path: &Path) -> PathBuf {
+    if path == Path::new("-") {
+        return path.to_path_buf();
+    }
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// The one command that continues the run recorded in `report`, quoted for a POSIX
+/// shell: the words its sidecar keeps, then `--resume --report REPORT`. A report from an
+/// older version, whose sidecar has no words, gets its input (or `<INPUT>`) and nothing
+/// else. The summary, `status` and the second Ctrl-C all show this.
+pub fn continue_command(report: &Path) -> String {
+    let meta = recorded(report);
+    let mut words: Vec<String> = match meta {
+        Some(Meta {
+            command: Some(words),
+            ..
+        }) if !words.is_empty() => words,
+        Some(Meta { input, .. }) if input != "-" => vec!["zoom-rotate".into(), "run".into(), input],
+        _ => vec!["zoom-rotate".into(), "run".into(), "<INPUT>".into()],
+    };
+    words.push("--resume".into());
+    words.push("--report".into());
+    words.push(absolute(report).display().to_string());
+    words
+        .iter()
+        .map(|w| {
+            if w == "<INPUT>" {
+                w.clone()
+            } else {
+                shell_quote(w)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// One word for a POSIX shell: as is when it holds nothing the shell reads, else in
+/// single quotes.
+pub fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:@+,".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
 }
 
 /// Refuses to continue `report` with another input than the one it was started with.
@@ -99,8 +167,9 @@ pub fn verify(report: &Path, input: &Path, preview: bool) -> anyhow::Result<()> 
             tracing::warn!(report = %report.display(), "the report has no record of its input (written by an older version); a real --resume records this input");
             return Ok(());
         }
+        // The run records this input with its command (`record`) before it appends.
         tracing::warn!(report = %report.display(), "the report has no record of its input (written by an older version); this input is recorded for the next resume");
-        return record(report, input);
+        return Ok(());
     };
     let meta: Meta = serde_json::from_slice(&bytes).map_err(|e| {
         anyhow::anyhow!(
@@ -130,7 +199,7 @@ mod unit {
         std::fs::write(&input, "user_id\n").unwrap();
         let report = dir.path().join("r.csv");
         std::fs::write(&report, "").unwrap();
-        record(&report, &input).unwrap();
+        record(&report, &input, &[]).unwrap();
         std::fs::write(&input, "user_id\nedited\n").unwrap();
         verify(&report, &dir.path().join(".").join("in.csv"), false).unwrap();
         verify(&report, Path::new("-"), false).unwrap();
@@ -138,13 +207,21 @@ mod unit {
         std::fs::write(&other, "user_id\n").unwrap();
         let e = verify(&report, &other, false).unwrap_err().to_string();
         assert!(e.contains("was written for the input"), "{e}");
-        // No sidecar (an older report): accepted, and recorded; by a preview, accepted
-        // and not recorded.
+        // No sidecar (an older report): accepted (the run then records its input); by a
+        // preview, accepted and nothing written.
         std::fs::remove_file(crate::ledger::side::meta(&report)).unwrap();
         verify(&report, &other, true).unwrap();
         assert!(!crate::ledger::side::meta(&report).exists());
         verify(&report, &other, false).unwrap();
+        record(&report, &other, &[]).unwrap();
         assert!(verify(&report, &input, false).is_err());
+        // A resume from standard input keeps the file the report was started for.
+        record(&report, Path::new("-"), &[]).unwrap();
+        assert!(verify(&report, &input, false).is_err());
+        assert_eq!(
+            recorded_input(&report),
+            Some(std::fs::canonicalize(&other).unwrap())
+        );
     }
 
     #[test]

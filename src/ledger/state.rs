@@ -1,0 +1,184 @@
+//! What a report says, user by user, after any number of resumes: the one reading of
+//! "what remains" that every place an operator looks at uses (the summary, `status`, the
+//! resume's plan line).
+//!
+//! Rows are only ever appended, so after a resume a user has several rows and only the
+//! latest is its state; a `grep` over the file cannot tell. This reads the report the way
+//! `--resume` does (a refused duplicate or a dry run says nothing about the account, so
+//! such a row stands only when the user has no other). A user remains when that latest
+//! state is not final on `--resume` (CONTRACT.md's table); a `change_limit_24h` row also
+//! says from when it may be tried again.
+
+use crate::ledger::report;
+use crate::ledger::resume::CHANGE_LIMIT_WINDOW;
+use crate::vocab::{rfc3339, Exit, Outcome, Row};
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::SystemTime;
+
+/// One user's latest state.
+#[derive(Debug, Clone)]
+pub struct UserState {
+    pub row: Row,
+    /// A `--resume` would try this user again (now, or once `retryable_at` has passed).
+    pub remaining: bool,
+    /// For `change_limit_24h`: when Zoom's 24-hour limit has passed.
+    pub retryable_at: Option<SystemTime>,
+}
+
+/// What a report says, user by user.
+#[derive(Debug, Clone)]
+pub struct Status {
+    pub rows: usize,
+    /// In input order (the line of each user's latest row).
+    pub users: Vec<UserState>,
+}
+
+impl Status {
+    /// Reads `path` (CSV or JSON Lines, as `--resume` does).
+    pub fn load(path: &Path) -> anyhow::Result<Status> {
+        Ok(Status::from_rows(report::read(path)?))
+    }
+
+    /// Each user's latest row: the last real one (not `invalid_input`, not `dry_run`)
+    /// when there is one, else the last of any kind.
+    pub fn from_rows(rows: Vec<Row>) -> Status {
+        let count = rows.len();
+        let mut real: HashMap<String, Row> = HashMap::new();
+        let mut other: HashMap<String, Row> = HashMap::new();
+        for row in rows {
+            let key = crate::vocab::user_key(&row.user_id);
+            if matches!(row.outcome, Outcome::InvalidInput | Outcome::DryRun) {
+                other.insert(key, row);
+            } else {
+                real.insert(key, row);
+            }
+        }
+        for (key, row) in other {
+            real.entry(key).or_insert(row);
+        }
+        let mut users: Vec<UserState> = real.into_values().map(UserState::new).collect();
+        users.sort_by(|a, b| (a.row.line, &a.row.user_id).cmp(&(b.row.line, &b.row.user_id)));
+        Status { rows: count, users }
+    }
+
+    /// Users per outcome, in the contract's order of outcomes.
+    pub fn counts(&self) -> Vec<(Outcome, usize)> {
+        Outcome::ALL
+            .iter()
+            .map(|o| {
+                (
+                    *o,
+                    self.users.iter().filter(|u| u.row.outcome == *o).count(),
+                )
+            })
+            .collect()
+    }
+
+    /// Users a `--resume` would try again: the one count of what remains, which the
+    /// summary, `status` and the second Ctrl-C all show.
+    pub fn remaining(&self) -> usize {
+        self.users.iter().filter(|u| u.remaining).count()
+    }
+
+    /// Done when every user's latest state is `changed`, else unfinished (an empty report
+    /// too: it proves nothing was changed).
+    pub fn exit(&self) -> Exit {
+        let all =
+            !self.users.is_empty() && self.users.iter().all(|u| u.row.outcome == Outcome::Changed);
+        if all {
+            Exit::Done
+        } else {
+            Exit::Unfinished
+        }
+    }
+
+    /// The users to list: every one, or only those that remain.
+    pub fn listed(&self, only_remaining: bool) -> impl Iterator<Item = &UserState> {
+        self.users
+            .iter()
+            .filter(move |u| !only_remaining || u.remaining)
+    }
+}
+
+impl UserState {
+    pub(crate) fn new(row: Row) -> UserState {
+        let retryable_at = (row.outcome == Outcome::ChangeLimit24h)
+            .then(|| row.finished_at.checked_add(CHANGE_LIMIT_WINDOW))
+            .flatten();
+        UserState {
+            remaining: !row.outcome.is_final(),
+            retryable_at,
+            row,
+        }
+    }
+
+    /// Why the user remains, in words, as of `now`: the report's message, and for the
+    /// 24-hour limit when it ends.
+    pub fn note(&self, now: SystemTime) -> String {
+        let mut note = String::new();
+        if let Some(at) = self.retryable_at {
+            if at > now {
+                note.push_str(&format!("retryable from {}; ", rfc3339(at)));
+            } else {
+                note.push_str("retryable now; ");
+            }
+        }
+        note.push_str(&crate::vocab::printable(&self.row.message));
+        note
+    }
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+    use std::time::Duration;
+
+    fn row(line: u64, user: &str, outcome: Outcome, at: u64) -> Row {
+        Row {
+            finished_at: SystemTime::UNIX_EPOCH + Duration::from_secs(at),
+            ..Row::local(line, user.into(), outcome, format!("m{line}"))
+        }
+    }
+
+    #[test]
+    fn the_latest_real_row_is_the_state_and_a_refusal_stands_only_alone() {
+        let s = Status::from_rows(vec![
+            row(3, "b", Outcome::Failed, 1),
+            row(2, "a", Outcome::Changed, 1),
+            row(3, "B", Outcome::InvalidInput, 2),
+            row(4, "c", Outcome::DryRun, 2),
+            row(3, "b", Outcome::Changed, 3),
+        ]);
+        let got: Vec<(u64, &str, Outcome)> = s
+            .users
+            .iter()
+            .map(|u| (u.row.line, u.row.user_id.as_str(), u.row.outcome))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (2, "a", Outcome::Changed),
+                (3, "b", Outcome::Changed),
+                (4, "c", Outcome::DryRun)
+            ]
+        );
+        assert_eq!((s.rows, s.remaining(), s.exit()), (5, 1, Exit::Unfinished));
+    }
+
+    #[test]
+    fn a_retry_time_past_the_year_9999_is_clamped_not_a_panic() {
+        let mut r = row(2, "a", Outcome::ChangeLimit24h, 0);
+        r.finished_at = humantime::parse_rfc3339("9999-12-31T23:00:00Z").unwrap();
+        let u = UserState::new(r);
+        assert!(u.remaining);
+        assert_eq!(
+            u.note(SystemTime::UNIX_EPOCH),
+            "retryable from 9999-12-31T23:59:59Z; m2"
+        );
+        assert_eq!(
+            rfc3339(SystemTime::UNIX_EPOCH - Duration::from_secs(1)),
+            "1970-01-01T00:00:00Z"
+        );
+    }
+}
