@@ -42,6 +42,7 @@ use super::directory::Pages;
 use super::listing;
 use super::oauth::{self, TokenRequest, TokenStore};
 use super::{LockRecover, Stats, StatsReport, UserCount};
+use crate::zoom::plan::Label;
 
 /// Response extension asking the connection layer to close the connection unanswered.
 #[derive(Debug, Clone, Copy)]
@@ -83,8 +84,8 @@ impl Sim {
         let (light_qps, light_daily) = config.effective_light();
         let (heavy_qps, heavy_daily) = config.effective_heavy();
         Ok(Sim {
-            light: Mutex::new(Budget::labelled("Light", light_qps, light_daily)),
-            heavy: Mutex::new(Budget::labelled("Heavy", heavy_qps, heavy_daily)),
+            light: Mutex::new(Budget::labelled(Label::Light, light_qps, light_daily)),
+            heavy: Mutex::new(Budget::labelled(Label::Heavy, heavy_qps, heavy_daily)),
             pages: Mutex::new(Pages::default()),
             api_url,
             account: Mutex::new(account),
@@ -140,11 +141,11 @@ impl Sim {
             .locked()
             .admit(self.clock.now(), self.clock.instant());
         verdict.map_err(|limited| {
-            self.count(|s| match (limited.category, limited.kind) {
-                ("Light", _) => s.rate_limited_light += 1,
-                ("Heavy", _) => s.rate_limited_heavy += 1,
-                (_, LimitKind::Qps) => s.rate_limited_qps += 1,
-                (_, LimitKind::Daily) => s.rate_limited_daily += 1,
+            self.count(|s| match (limited.label, limited.kind) {
+                (Label::Light, _) => s.rate_limited_light += 1,
+                (Label::Heavy, _) => s.rate_limited_heavy += 1,
+                (Label::Medium, LimitKind::Qps) => s.rate_limited_qps += 1,
+                (Label::Medium, LimitKind::Daily) => s.rate_limited_daily += 1,
             });
             Gate::Limited(limited)
         })
