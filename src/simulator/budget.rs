@@ -13,7 +13,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 
 use super::config::RetryAfterFormat;
-use super::LockRecover;
+use super::lock::LockRecover;
 use crate::zoom::plan::Label;
 
 /// How far the simulator clock may run ahead: 100 years (of 365.25 days), far past any
