@@ -4,8 +4,8 @@
 //! Users come from a CSV (`id,email,password,role,changes_24h,recent_passwords`, plus the
 //! optional profile columns of `directory`) or are
 //! generated for benchmarks. Look-up takes an ID or an e-mail, in any case, as Zoom does.
-//! The account holds no locks itself: the server keeps it behind one mutex and never holds
-//! that across an `.await`.
+//! The account holds no locks itself: the shared state (`state`) keeps it behind one
+//! mutex, never held across an `.await`.
 
 use std::collections::{HashMap, VecDeque};
 use std::path::Path;

@@ -13,7 +13,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 
 use super::config::RetryAfterFormat;
-use super::LockRecover;
+use super::lock::LockRecover;
+use crate::zoom::plan::Label;
 
 /// How far the simulator clock may run ahead: 100 years (of 365.25 days), far past any
 /// "next day" a test needs, and near enough that the shifted `Instant` and `SystemTime`
@@ -103,8 +104,8 @@ pub enum LimitKind {
 /// A refusal: what to tell the client and when it may try again.
 #[derive(Debug, Clone)]
 pub struct Limited {
-    /// The rate-limit label refused: `Medium`, `Light` or `Heavy`.
-    pub category: &'static str,
+    /// The rate-limit label refused: Medium, Light or Heavy.
+    pub label: Label,
     pub kind: LimitKind,
     pub limit: u64,
     /// When a request would be admitted, on the simulator clock.
@@ -116,16 +117,16 @@ pub struct Limited {
 /// An admission, with the daily figures Zoom reports on APIs that have a daily limit.
 #[derive(Debug, Clone, Copy)]
 pub struct Admitted {
-    pub category: &'static str,
+    pub label: Label,
     pub daily: Option<(u64, u64)>,
 }
 
-/// The per-account Medium budget: a sliding one-second window plus a UTC-day count.
+/// One label's per-account budget: a sliding one-second window plus a UTC-day count.
 #[derive(Debug)]
 pub struct Budget {
     /// The label this budget counts (`X-RateLimit-Category`): Zoom budgets each label
     /// separately, so a token revoke (Light) never spends a password change's (Medium).
-    category: &'static str,
+    label: Label,
     qps: u32,
     daily_limit: Option<u64>,
     /// Arrival times of the admitted requests of the last second, oldest first.
@@ -144,13 +145,13 @@ pub struct Budget {
 
 impl Budget {
     pub fn new(qps: u32, daily_limit: Option<u64>) -> Self {
-        Budget::labelled("Medium", qps, daily_limit)
+        Budget::labelled(Label::Medium, qps, daily_limit)
     }
 
-    /// A budget for the label `category` (`Light`, `Heavy`).
-    pub fn labelled(category: &'static str, qps: u32, daily_limit: Option<u64>) -> Self {
+    /// A budget for `label` (Light, Heavy; [`Budget::new`] is the Medium one).
+    pub fn labelled(label: Label, qps: u32, daily_limit: Option<u64>) -> Self {
         Budget {
-            category,
+            label,
             qps,
             daily_limit,
             window: VecDeque::with_capacity(qps as usize + 1),
@@ -172,7 +173,7 @@ impl Budget {
             if self.day_count >= limit {
                 let retry_at = next_midnight(now);
                 return Err(Limited {
-                    category: self.category,
+                    label: self.label,
                     kind: LimitKind::Daily,
                     limit,
                     retry_at,
@@ -191,7 +192,7 @@ impl Budget {
             let oldest = self.window[0];
             let wait = (oldest + WINDOW).saturating_duration_since(instant);
             return Err(Limited {
-                category: self.category,
+                label: self.label,
                 kind: LimitKind::Qps,
                 limit: u64::from(self.qps),
                 retry_at: now + wait,
@@ -204,7 +205,7 @@ impl Budget {
             self.admitted.push(instant);
         }
         Ok(Admitted {
-            category: self.category,
+            label: self.label,
             daily: self
                 .daily_limit
                 .map(|limit| (limit, limit.saturating_sub(self.day_count))),
@@ -291,7 +292,11 @@ impl Limited {
     /// `Retry-After` of a daily 429, as Zoom has done.
     pub fn headers(&self, format: RetryAfterFormat, omit_daily_headers: bool) -> HeaderMap {
         let mut headers = HeaderMap::new();
-        insert(&mut headers, "x-ratelimit-category", self.category.into());
+        insert(
+            &mut headers,
+            "x-ratelimit-category",
+            self.label.name().into(),
+        );
         insert(&mut headers, "x-ratelimit-limit", self.limit.to_string());
         insert(&mut headers, "x-ratelimit-remaining", "0".into());
         let bare = omit_daily_headers && self.kind == LimitKind::Daily;
@@ -314,7 +319,11 @@ impl Admitted {
     /// limit applies (Zoom reports them on daily-limited APIs).
     pub fn headers(&self) -> HeaderMap {
         let mut headers = HeaderMap::new();
-        insert(&mut headers, "x-ratelimit-category", self.category.into());
+        insert(
+            &mut headers,
+            "x-ratelimit-category",
+            self.label.name().into(),
+        );
         if let Some((limit, remaining)) = self.daily {
             insert(&mut headers, "x-ratelimit-limit", limit.to_string());
             insert(&mut headers, "x-ratelimit-remaining", remaining.to_string());

@@ -6,8 +6,8 @@
 //!
 //! Faults: a 502 with an HTML body and a connection closed before the change leave the
 //! user untouched; a connection closed after it and a slow answer apply it. Closing is
-//! asked for with the [`DropConnection`] response mark that `server.rs` turns into a
-//! socket closed without a byte of answer.
+//! asked for with the [`DropConnection`] response mark (of `state`) that `server` turns
+//! into a socket closed without a byte of answer.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -19,48 +19,11 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use percent_encoding::percent_decode_str;
-use rand::Rng;
 use serde_json::json;
 
 use super::account::Refusal;
-use super::server::{zoom_error, DropConnection, Sim, BODY_LIMIT};
-use super::LockRecover;
-
-/// Processing time and fault for one request, drawn together under one lock so the
-/// sequence depends only on the seed and the request order.
-pub(super) fn draw(sim: &Sim) -> (Duration, Fault) {
-    let c = &sim.config;
-    let mut rng = sim.rng.locked();
-    let jitter = if c.jitter_ms > 0 {
-        rng.gen_range(0..=c.jitter_ms)
-    } else {
-        0
-    };
-    let r: f64 = rng.gen();
-    let fault = [
-        (c.fault_5xx, Fault::BadGateway),
-        (c.fault_drop_before, Fault::DropBefore),
-        (c.fault_drop_after, Fault::DropAfter),
-        (c.fault_slow, Fault::Slow),
-    ]
-    .into_iter()
-    .scan(0.0, |edge, (p, fault)| {
-        *edge += p;
-        Some((*edge, fault))
-    })
-    .find(|&(edge, _)| r < edge)
-    .map_or(Fault::None, |(_, fault)| fault);
-    (Duration::from_millis(c.latency_ms + jitter), fault)
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Fault {
-    None,
-    BadGateway,
-    DropBefore,
-    DropAfter,
-    Slow,
-}
+use super::lock::LockRecover;
+use super::state::{zoom_error, DropConnection, Fault, Sim, BODY_LIMIT};
 
 /// What became of a password change, for the handler to answer.
 enum Outcome {
@@ -266,7 +229,7 @@ async fn process(sim: Arc<Sim>, idx: usize, password: String) -> Outcome {
         return Outcome::Concurrent;
     };
     let _progress = Progress::start(&sim);
-    let (latency, fault) = draw(&sim);
+    let (latency, fault) = sim.draw();
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::zoom::plan::{Label, Plan};
 use crate::zoom::rules::PasswordPolicy;
 
 /// Where the demo account comes from when neither `users_file` nor `generate_users` is set.
@@ -42,12 +43,14 @@ pub struct SimConfig {
     pub generate_users: Option<u32>,
     /// E-mail of generated user n (1-based); must contain `{n}`. Their ids are `u{n}`.
     pub user_pattern: String,
-    /// Zoom plan for the Medium label: `free` (2/s, 2000/day), `pro` (20/s), `business`
-    /// (60/s; `education`, `enterprise`, `partner` are the same tier).
+    /// Zoom plan: `free`, `pro` or `business` (`education`, `enterprise`, `partner` are
+    /// the same tier), read as [`Plan`] reads a plan name. Its budgets per label are
+    /// Zoom's, from [`Label`]: the simulator never restates them. Kept as the name given,
+    /// so the banner shows it as written and tests can set it from a string.
     pub plan: String,
-    /// Requests per second, overriding the plan's.
+    /// Medium requests per second, overriding the plan's.
     pub qps: Option<u32>,
-    /// Requests per day (UTC), overriding the plan's (free: 2000, others: unlimited).
+    /// Medium requests per day (UTC), overriding the plan's (only free has a daily limit).
     pub daily_limit: Option<u64>,
     pub retry_after: RetryAfterFormat,
     /// Send daily 429s without `X-RateLimit-Type` and `Retry-After`, as Zoom has done.
@@ -85,10 +88,9 @@ pub struct SimConfig {
     /// Seed of the latency and fault draws: the same seed and the same request order give
     /// the same faults.
     pub seed: u64,
-    /// Light-label requests per second (the SSO token revoke), overriding the plan's
-    /// (free 4, pro 30, business 80).
+    /// Light-label requests per second (the SSO token revoke), overriding the plan's.
     pub light_qps: Option<u32>,
-    /// Light-label requests per UTC day, overriding the plan's (free: 6000, others: none).
+    /// Light-label requests per UTC day, overriding the plan's (only free has one).
     pub light_daily_limit: Option<u64>,
     /// How long a `next_page_token` stays valid, on the simulator clock (Zoom: 15 min).
     pub page_token_lifetime_secs: u64,
@@ -144,49 +146,59 @@ impl Default for SimConfig {
     }
 }
 
-/// The Medium label's limits per plan (API-NOTES): requests per second, requests per day.
-fn plan_limits(plan: &str) -> Option<(u32, Option<u64>)> {
-    match plan {
-        "free" => Some((2, Some(2000))),
-        "pro" => Some((20, None)),
-        "business" | "education" | "enterprise" | "partner" => Some((60, None)),
-        _ => None,
-    }
-}
+/// What the "at least 1" errors below expect, by kind of field.
+const OR_NO_LIMIT: &str = "at least 1 (leave it out for no limit)";
+const PER_SECOND: &str = "at least 1 request per second";
+const ONE_SECOND: &str = "at least 1 second";
 
-/// The Light and Heavy labels' limits per plan (API-NOTES): per second, per day.
-fn label_limits(plan: &str) -> ((u32, Option<u64>), (u32, Option<u64>)) {
-    match plan {
-        "free" => ((4, Some(6000)), (1, Some(1000))),
-        "pro" => ((30, None), (10, None)),
-        _ => ((80, None), (40, None)),
+/// `name: expected {expected}` when `value` is 0: the one check every count, limit and
+/// lifetime below shares (an absent optional one is no limit, never 0).
+fn at_least_one(name: &str, value: Option<u64>, expected: &str) -> Result<(), String> {
+    match value {
+        Some(0) => Err(format!("{name}: expected {expected}")),
+        _ => Ok(()),
     }
 }
 
 impl SimConfig {
-    /// Checks every field; the error names the field and what was expected.
+    /// Checks every field; the error names the field and what was expected. The checks
+    /// run in a fixed order, so a section with several mistakes always reports the same
+    /// one first.
     pub fn validate(&self) -> Result<(), String> {
-        if plan_limits(&self.plan).is_none() {
+        if Plan::parse(&self.plan).is_none() {
             return Err(format!(
                 "plan: expected free, pro or business (or education, enterprise, partner), got {:?}",
                 self.plan
             ));
         }
-        if self.qps == Some(0) {
-            return Err("qps: expected at least 1 request per second".into());
-        }
-        if self.daily_limit == Some(0) {
-            return Err("daily_limit: expected at least 1 (leave it out for no limit)".into());
-        }
-        if self.generate_users == Some(0) {
-            return Err("generate_users: expected at least 1 (leave it out for none)".into());
-        }
+        at_least_one("qps", self.qps.map(u64::from), PER_SECOND)?;
+        at_least_one("daily_limit", self.daily_limit, OR_NO_LIMIT)?;
+        let none = "at least 1 (leave it out for none)";
+        at_least_one("generate_users", self.generate_users.map(u64::from), none)?;
         if !self.user_pattern.contains("{n}") {
             return Err(format!(
                 "user_pattern: expected a pattern containing {{n}}, got {:?}",
                 self.user_pattern
             ));
         }
+        self.validate_credentials()?;
+        at_least_one("light_qps", self.light_qps.map(u64::from), PER_SECOND)?;
+        at_least_one("light_daily_limit", self.light_daily_limit, OR_NO_LIMIT)?;
+        let page_token = Some(self.page_token_lifetime_secs);
+        at_least_one("page_token_lifetime_secs", page_token, ONE_SECOND)?;
+        let token = Some(self.token_lifetime_secs);
+        at_least_one("token_lifetime_secs", token, ONE_SECOND)?;
+        at_least_one("token_max_uses", self.token_max_uses, OR_NO_LIMIT)?;
+        // The same check the run applies to the account's real settings (rules.rs).
+        self.password_requirement
+            .validate()
+            .map_err(|e| format!("password_requirement.{e}"))?;
+        self.validate_fault_each()?;
+        self.validate_other_apps()?;
+        self.validate_fault_total()
+    }
+
+    fn validate_credentials(&self) -> Result<(), String> {
         for (name, value) in [
             ("access_token", &self.access_token),
             ("account_id", &self.account_id),
@@ -197,40 +209,42 @@ impl SimConfig {
                 return Err(format!("{name}: expected a non-empty string"));
             }
         }
-        if self.light_qps == Some(0) {
-            return Err("light_qps: expected at least 1 request per second".into());
-        }
-        if self.light_daily_limit == Some(0) {
-            return Err(
-                "light_daily_limit: expected at least 1 (leave it out for no limit)".into(),
-            );
-        }
-        if self.page_token_lifetime_secs == 0 {
-            return Err("page_token_lifetime_secs: expected at least 1 second".into());
-        }
-        if self.token_lifetime_secs == 0 {
-            return Err("token_lifetime_secs: expected at least 1 second".into());
-        }
-        if self.token_max_uses == Some(0) {
-            return Err("token_max_uses: expected at least 1 (leave it out for no limit)".into());
-        }
-        // The same check the run applies to the account's real settings (rules.rs).
-        self.password_requirement
-            .validate()
-            .map_err(|e| format!("password_requirement.{e}"))?;
-        let faults = [
+        Ok(())
+    }
+
+    /// The fault probabilities, in the order `Sim::draw` (in `state`) stacks them.
+    fn faults(&self) -> [(&'static str, f64); 4] {
+        [
             ("fault_5xx", self.fault_5xx),
             ("fault_drop_before", self.fault_drop_before),
             ("fault_drop_after", self.fault_drop_after),
             ("fault_slow", self.fault_slow),
-        ];
-        for (name, p) in faults {
+        ]
+    }
+
+    fn validate_fault_each(&self) -> Result<(), String> {
+        for (name, p) in self.faults() {
             if !(0.0..=1.0).contains(&p) {
                 return Err(format!(
                     "{name}: expected a probability from 0.0 to 1.0, got {p}"
                 ));
             }
         }
+        Ok(())
+    }
+
+    /// The faults share one draw per request, so together they are one probability too.
+    fn validate_fault_total(&self) -> Result<(), String> {
+        let total: f64 = self.faults().iter().map(|(_, p)| p).sum();
+        if total > 1.0 + 1e-9 {
+            return Err(format!(
+                "fault_5xx + fault_drop_before + fault_drop_after + fault_slow: expected at most 1.0 in all, got {total}"
+            ));
+        }
+        Ok(())
+    }
+
+    fn validate_other_apps(&self) -> Result<(), String> {
         if !(self.other_app_qps.is_finite() && (0.0..=100_000.0).contains(&self.other_app_qps)) {
             return Err(format!(
                 "other_app_qps: expected 0 (none) to 100000 requests per second, got {}",
@@ -249,40 +263,42 @@ impl SimConfig {
                 self.other_app_burst
             ));
         }
-        let total: f64 = faults.iter().map(|(_, p)| p).sum();
-        if total > 1.0 + 1e-9 {
-            return Err(format!(
-                "fault_5xx + fault_drop_before + fault_drop_after + fault_slow: expected at most 1.0 in all, got {total}"
-            ));
-        }
         Ok(())
+    }
+
+    /// The plan, read by Zoom's own [`Plan::parse`]. [`SimConfig::validate`] refuses any
+    /// other name before the simulator starts, so the fallback (the default plan, pro)
+    /// never sets a running simulator's budgets.
+    fn zoom_plan(&self) -> Plan {
+        Plan::parse(&self.plan).unwrap_or(Plan::Pro)
     }
 
     /// Requests per second the account's Medium budget admits.
     pub fn effective_qps(&self) -> u32 {
         self.qps
-            .or_else(|| plan_limits(&self.plan).map(|(qps, _)| qps))
-            .unwrap_or(20)
+            .unwrap_or_else(|| Label::Medium.per_second(self.zoom_plan()))
     }
 
     /// The Light budget: requests per second and per UTC day (None = unlimited).
     pub fn effective_light(&self) -> (u32, Option<u64>) {
-        let (qps, daily) = label_limits(&self.plan).0;
+        let plan = self.zoom_plan();
         (
-            self.light_qps.unwrap_or(qps),
-            self.light_daily_limit.or(daily),
+            self.light_qps
+                .unwrap_or_else(|| Label::Light.per_second(plan)),
+            self.light_daily_limit.or(Label::Light.per_day(plan)),
         )
     }
 
     /// The Heavy budget (the activity report), the plan's.
     pub fn effective_heavy(&self) -> (u32, Option<u64>) {
-        label_limits(&self.plan).1
+        let plan = self.zoom_plan();
+        (Label::Heavy.per_second(plan), Label::Heavy.per_day(plan))
     }
 
     /// Requests per UTC day the Medium budget admits; None = unlimited.
     pub fn effective_daily_limit(&self) -> Option<u64> {
         self.daily_limit
-            .or_else(|| plan_limits(&self.plan).and_then(|(_, daily)| daily))
+            .or_else(|| Label::Medium.per_day(self.zoom_plan()))
     }
 }
 
@@ -354,6 +370,75 @@ mod unit {
             }),
             "password_requirement.consecutive_characters_length = 1: expected 0 (off) or 4 to 8"
         );
+    }
+
+    #[test]
+    fn plan_names_are_zooms_and_so_are_their_budgets() {
+        let on = |plan: &str| SimConfig {
+            plan: plan.into(),
+            ..SimConfig::default()
+        };
+        for alias in ["education", "enterprise", "partner"] {
+            let c = on(alias);
+            assert_eq!(c.validate(), Ok(()));
+            assert_eq!(
+                (c.effective_qps(), c.effective_light(), c.effective_heavy()),
+                (60, (80, None), (40, None))
+            );
+        }
+        let free = on("free");
+        assert_eq!(
+            (free.effective_light(), free.effective_heavy()),
+            ((4, Some(6000)), (1, Some(1000)))
+        );
+        let light = SimConfig {
+            light_qps: Some(3),
+            light_daily_limit: Some(5),
+            ..on("pro")
+        };
+        assert_eq!(light.effective_light(), (3, Some(5)));
+        assert_eq!(on("pro").effective_heavy(), (10, None));
+        assert!(on("Pro").validate().is_err());
+    }
+
+    /// One mistake set on the defaults, and the whole text of its refusal.
+    type Case = (fn(&mut SimConfig), &'static str);
+
+    /// Every refusal's text, whole: what an operator reads after `[simulator] `.
+    #[test]
+    fn every_error_text() {
+        let d = SimConfig::default;
+        let cases: [Case; 16] = [
+            (|c| c.plan = "gold".into(), "plan: expected free, pro or business (or education, enterprise, partner), got \"gold\""),
+            (|c| c.qps = Some(0), "qps: expected at least 1 request per second"),
+            (|c| c.daily_limit = Some(0), "daily_limit: expected at least 1 (leave it out for no limit)"),
+            (|c| c.generate_users = Some(0), "generate_users: expected at least 1 (leave it out for none)"),
+            (|c| c.user_pattern = "u".into(), "user_pattern: expected a pattern containing {n}, got \"u\""),
+            (|c| c.client_id = String::new(), "client_id: expected a non-empty string"),
+            (|c| c.light_qps = Some(0), "light_qps: expected at least 1 request per second"),
+            (|c| c.light_daily_limit = Some(0), "light_daily_limit: expected at least 1 (leave it out for no limit)"),
+            (|c| c.page_token_lifetime_secs = 0, "page_token_lifetime_secs: expected at least 1 second"),
+            (|c| c.token_lifetime_secs = 0, "token_lifetime_secs: expected at least 1 second"),
+            (|c| c.token_max_uses = Some(0), "token_max_uses: expected at least 1 (leave it out for no limit)"),
+            (|c| c.fault_5xx = -0.5, "fault_5xx: expected a probability from 0.0 to 1.0, got -0.5"),
+            (|c| c.other_app_qps = f64::NAN, "other_app_qps: expected 0 (none) to 100000 requests per second, got NaN"),
+            (|c| c.other_app_burst_every_secs = 0.0, "other_app_burst_every_secs: expected 0.01 to 86400 seconds, got 0"),
+            (|c| c.other_app_burst = 100_001, "other_app_burst: expected 0 (none) to 100000 requests, got 100001"),
+            (|c| { c.fault_slow = 0.5; c.fault_drop_before = 0.75; }, "fault_5xx + fault_drop_before + fault_drop_after + fault_slow: expected at most 1.0 in all, got 1.25"),
+        ];
+        for (set, expected) in cases {
+            let mut config = d();
+            set(&mut config);
+            assert_eq!(config.validate().unwrap_err(), expected);
+        }
+        // Several mistakes: the first in the fixed order is the one reported.
+        let two = SimConfig {
+            fault_5xx: 0.9,
+            fault_slow: 0.9,
+            other_app_burst: 100_001,
+            ..d()
+        };
+        assert!(two.validate().unwrap_err().starts_with("other_app_burst:"));
     }
 
     #[test]

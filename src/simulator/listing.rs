@@ -24,8 +24,8 @@ use serde_json::{json, Value};
 
 use super::account::Role;
 use super::directory::{self, Listing, PageAt, Status, EXPIRED_TOKEN_MESSAGE};
-use super::server::{zoom_error, Sim};
-use super::LockRecover;
+use super::lock::LockRecover;
+use super::state::{zoom_error, Sim};
 use crate::vocab::rfc3339;
 
 const DAY: Duration = Duration::from_secs(86_400);

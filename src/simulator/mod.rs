@@ -13,13 +13,24 @@
 //! - `directory`: what Zoom knows of each user (login types, status, groups, last
 //!   sign-in) and the expiring page tokens of the listings.
 //! - `listing`: the user and group listings, the activity report and the token revoke.
-//! - `budget`: the Medium rate budget (per second and per day), its 429 headers, and the
-//!   simulator clock that tests move forward.
+//! - `budget`: the rate budgets, one per label (per second and per day), their 429
+//!   headers, and the simulator clock that tests move forward.
 //! - `oauth`: Server-to-Server token grants and bearer checks.
-//! - `server`: shared state, routes, the bearer and budget gate, the other handlers, and
-//!   connection serving that can close a connection without answering.
+//! - `stats`: the counters, and the body of `GET /_sim/stats`.
+//! - `lock`: locking that survives a poisoned mutex.
+//! - `state`: `Sim`, the shared state every request works on, with what the
+//!   handlers share: the bearer and budget gate, Zoom's error body, the seeded draw of
+//!   latency and faults.
 //! - `change`: the password change, with latency, the same-user 429 and seeded faults.
+//! - `endpoints`: the settings read, the token grant and the `/_sim/*` controls.
+//! - `server`: the routes to those handlers, and connection serving that can close a
+//!   connection without answering.
 //! - `neighbours`: other apps drawing on the same budget, and the 429s the job causes them.
+//!
+//! Imports run one way: the handlers use `state` (and the files below it: `account`,
+//! `budget`, `directory`, `oauth`, `config`), `server` uses the handlers, and only this
+//! file uses `server`. Plans and their per-label budgets are Zoom's facts, read from
+//! [`crate::zoom::plan`], never restated here.
 //!
 //! In-process use: [`start`] returns a [`SimHandle`] that reads counters and users and
 //! moves the clock; the `simulate` command uses [`serve_forever`].
@@ -29,18 +40,21 @@ mod budget;
 mod change;
 mod config;
 mod directory;
+mod endpoints;
 mod listing;
+mod lock;
 mod neighbours;
 mod oauth;
 mod server;
+mod state;
+mod stats;
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{anyhow, Context};
-use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::{CancellationToken, DropGuard};
@@ -50,82 +64,10 @@ pub use budget::{max_in_window, MAX_AHEAD};
 pub use config::{RetryAfterFormat, SimConfig, DEFAULT_USERS_FILE};
 pub use directory::{Profile, Status, EXPIRED_TOKEN_MESSAGE, MAX_PAGE_SIZE, SSO, WORK_EMAIL};
 pub use oauth::SCOPES;
+pub use stats::{Stats, StatsReport, UserCount};
 
-use server::Sim;
-
-/// Locking that a panic elsewhere cannot turn into a panic here. Every simulator mutex
-/// guards plain counters and tables that each critical section leaves consistent before
-/// anything can panic, so a poisoned lock still holds usable data: recovering it keeps
-/// one request's bug from taking down every later request (and the simulator with them).
-trait LockRecover<T> {
-    fn locked(&self) -> MutexGuard<'_, T>;
-}
-
-impl<T> LockRecover<T> for Mutex<T> {
-    fn locked(&self) -> MutexGuard<'_, T> {
-        self.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-/// Counters since the simulator started. Every field counts requests or responses of one
-/// kind; `max_concurrent_puts` is the peak of password changes processed at once.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Stats {
-    /// Requests to the API endpoints (password changes, settings, tokens), any answer.
-    pub requests_total: u64,
-    pub password_puts: u64,
-    pub responses_204: u64,
-    /// Changes applied, answered or not (drop-after and slow faults included).
-    pub changes_applied: u64,
-    pub rejected_400: u64,
-    pub not_found_404: u64,
-    pub unauthorized_401: u64,
-    pub forbidden_403: u64,
-    pub rate_limited_qps: u64,
-    pub rate_limited_daily: u64,
-    pub rate_limited_concurrent: u64,
-    pub faults_5xx: u64,
-    pub drops_before: u64,
-    pub drops_after: u64,
-    pub slow: u64,
-    pub token_grants: u64,
-    pub token_errors: u64,
-    pub settings_gets: u64,
-    pub max_concurrent_puts: u64,
-    pub users_list_gets: u64,
-    pub group_member_gets: u64,
-    pub activity_gets: u64,
-    /// SSO token revokes asked for (`DELETE /users/{id}/token`), any answer.
-    pub token_revokes: u64,
-    /// Pages asked for with an expired or unknown `next_page_token`.
-    pub page_tokens_refused: u64,
-    /// 429s of the Light budget (token revokes) and of the Heavy one (activity report).
-    pub rate_limited_light: u64,
-    pub rate_limited_heavy: u64,
-    /// Requests of the other apps on the account (`neighbours`), refused ones included;
-    /// they are not in `requests_total`.
-    pub other_app_requests: u64,
-    /// Of those, refused (per second or per day)...
-    pub other_app_rate_limited: u64,
-    /// ...and refused because the job took more than its share (defined in `neighbours`).
-    pub other_app_rate_limited_by_job: u64,
-}
-
-/// One user's change count, as `GET /_sim/stats` lists it (no passwords there).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct UserCount {
-    pub id: String,
-    pub email: String,
-    pub change_count: u32,
-}
-
-/// The body of `GET /_sim/stats`: the counters, flattened, and `users`.
-#[derive(Debug, Clone, Serialize)]
-pub struct StatsReport {
-    #[serde(flatten)]
-    pub stats: Stats,
-    pub users: Vec<UserCount>,
-}
+use lock::LockRecover;
+use state::Sim;
 
 /// A running simulator. Dropping it stops the server (its listener and open connections
 /// close at the next scheduling point); [`SimHandle::shutdown`] also waits for that.

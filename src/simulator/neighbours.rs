@@ -27,8 +27,9 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
 use super::budget::LimitKind;
-use super::server::Sim;
-use super::{LockRecover, SimConfig};
+use super::config::SimConfig;
+use super::lock::LockRecover;
+use super::state::Sim;
 
 const WINDOW: Duration = Duration::from_secs(1);
 
