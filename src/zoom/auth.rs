@@ -9,7 +9,8 @@
 //! fewer grants is the safe side). A token is renewed ahead of time when [`renew_margin`]
 //! of its life remains: 60 s, as Zoom's own SDK does, or a quarter of a shorter life, so
 //! a 30 s token still serves for 22 s instead of being renewed before every request. The
-//! token endpoint itself (bounded reads, clamped lifetimes, `api_url`) is [`endpoint`].
+//! token endpoint itself (bounded reads, clamped lifetimes, `api_url`) is [`endpoint`];
+//! when its first request is asked again is `zoom::retry::token_start`.
 
 pub mod endpoint;
 
