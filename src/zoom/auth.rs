@@ -9,12 +9,14 @@
 //! fewer grants is the safe side). A token is renewed ahead of time when [`renew_margin`]
 //! of its life remains: 60 s, as Zoom's own SDK does, or a quarter of a shorter life, so
 //! a 30 s token still serves for 22 s instead of being renewed before every request. The
-//! token endpoint itself (bounded reads, clamped lifetimes, `api_url`) is [`endpoint`].
+//! token endpoint itself (bounded reads, clamped lifetimes, `api_url`) is [`endpoint`];
+//! when its first request is asked again is `zoom::retry::token_start`.
 
 pub mod endpoint;
 
 pub use endpoint::api_base;
 
+use crate::zoom::retry::{token_start, RetrySettings};
 use reqwest::header::{HeaderValue, AUTHORIZATION};
 use secrecy::{ExposeSecret, SecretString};
 use std::time::{Duration, Instant};
@@ -213,7 +215,7 @@ impl Auth {
     }
 
     /// [`Auth::start`] with its own backoff: `base` after the first failure, doubling up
-    /// to `max`. A refusal (4xx) is never tried again.
+    /// to `max`. A refusal (4xx) is never tried again (the rules: [`token_start`]).
     pub async fn start_with_backoff(
         &self,
         http: &reqwest::Client,
@@ -223,27 +225,38 @@ impl Auth {
         let Auth::OAuth(o) = self else {
             return Ok(None);
         };
+        let pace = RetrySettings {
+            attempts: START_TRIES,
+            base_delay: base,
+            max_delay: max,
+        };
         let mut cache = o.cache.lock().await;
-        let mut tries = 0;
+        let mut state = token_start::State::default();
         loop {
-            tries += 1;
-            match o.fetch(http, 1).await {
+            let e = match o.fetch(http, 1).await {
                 Ok((cached, api_url)) => {
                     *cache = Some(cached);
                     return Ok(api_url);
                 }
-                Err(e) if e.is_transient() && tries < START_TRIES => {
-                    let wait = base.saturating_mul(1 << (tries - 1)).min(max);
+                Err(e) => e,
+            };
+            let event = if e.is_transient() {
+                token_start::Event::Unavailable
+            } else {
+                token_start::Event::Refused
+            };
+            match token_start::decide(&mut state, event, &pace) {
+                token_start::Step::AskAgain { wait, tries } => {
                     tracing::warn!(error = %e, tries, "the token endpoint failed; asking again");
                     tokio::time::sleep(wait).await;
                 }
-                Err(e) if e.is_transient() => {
+                token_start::Step::GiveUp { tries } => {
                     return Err(AuthError::GaveUp {
                         tries,
                         last: Box::new(e),
                     })
                 }
-                Err(e) => return Err(e),
+                token_start::Step::Final => return Err(e),
             }
         }
     }

@@ -2,18 +2,12 @@
 //! retries a `GET` makes safe, and a restart when a `next_page_token` has expired.
 //!
 //! Per request: the limiter (and any shared pause) first, then the bearer, then the
-//! request. A 429 waits its `Retry-After` (at most [`MAX_429_WAIT`]; longer, or a daily
-//! 429, ends the listing: a page token lives 15 minutes, so a listing never stalls
-//! waiting for tomorrow) and asks for the same page again; a 5xx or a network failure
-//! backs off (`[retry]`'s delays) and asks again, up to `[retry] attempts` tries; a 401
-//! renews the token once. A `GET` changes nothing, so every retry is safe.
-//!
-//! Expired page tokens: Zoom documents the 15-minute lifetime, not the answer. This
-//! code assumes the hardest case, a 400 that cannot be told from any other bad request
-//! (the simulator answers 400/300), so any 4xx other than 401/403/404/429 to a request
-//! that carried a `next_page_token` is taken as an expired token, and the listing
-//! restarts from its first page ([`each_page`]), at most [`MAX_RESTARTS`] times; the
-//! caller skips the users it already has, so a restart writes nobody twice.
+//! request. What each answer means (wait out a 429, back off after a 5xx or no answer,
+//! renew the token once after a 401, give up) is the pure policy
+//! `zoom::retry::listing`; [`Pager::page`] carries its steps out. An expired page token
+//! ends the page with [`PageError::ExpiredToken`], and [`each_page`] restarts the listing
+//! from its first page, at most [`MAX_RESTARTS`] times; the caller skips the users it
+//! already has, so a restart writes nobody twice.
 
 use std::time::Duration;
 
@@ -21,17 +15,15 @@ use serde_json::Value;
 
 use crate::pipeline::limiter::Limiter;
 use crate::vocab::stop::Stop;
-use crate::zoom::auth::Auth;
-use crate::zoom::client::{Answer, Sent, ZoomClient};
-use crate::zoom::outcome::{classify, RateKind};
-use crate::zoom::retry::{backoff, RetrySettings};
+use crate::zoom::auth::{Auth, Bearer};
+use crate::zoom::client::{Sent, ZoomClient};
+use crate::zoom::retry::listing::{decide, Event, Rules, State, Step};
+use crate::zoom::retry::RetrySettings;
+
+pub use crate::zoom::retry::listing::{PageError, MAX_429_TRIES, MAX_429_WAIT};
 
 /// Zoom's largest page: the fewest requests for a listing.
 pub const PAGE_SIZE: &str = "300";
-/// The longest 429 wait a listing sits out; a longer one is the daily limit in effect.
-pub const MAX_429_WAIT: Duration = Duration::from_secs(60);
-/// Per-second 429s in a row on one page before the listing gives up.
-pub const MAX_429_TRIES: u32 = 20;
 /// The most pages one walk follows: 30 million users at 300 a page, far past any
 /// account; a server paging past it is not ending.
 pub const MAX_PAGES: usize = 100_000;
@@ -54,44 +46,6 @@ pub enum Endpoint {
     },
 }
 
-/// Why a page could not be had. Carries no secret: Zoom's message, already redacted.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PageError {
-    #[error("stopped (interrupted)")]
-    Stopped,
-    #[error("the access token was refused even after renewal: {0}")]
-    Unauthorized(String),
-    /// 403 (a missing scope) or 404 (an unknown group): asking again cannot help.
-    #[error("HTTP {status}{}: {message}", code.map(|c| format!("/{c}")).unwrap_or_default())]
-    Refused {
-        status: u16,
-        code: Option<u32>,
-        message: String,
-    },
-    #[error("the page token was refused (expired?): HTTP {status}: {message}")]
-    ExpiredToken { status: u16, message: String },
-    #[error("rate limited: {0}")]
-    RateLimited(String),
-    #[error("{0}")]
-    Failed(String),
-    #[error("unexpected page body: {0}")]
-    Malformed(String),
-}
-
-impl PageError {
-    /// A refusal of the request itself (credentials, scope, an unknown group, a bad
-    /// query): what a fix of the setup, not a later try, cures.
-    pub fn is_refusal(&self) -> bool {
-        matches!(
-            self,
-            PageError::Unauthorized(_)
-                | PageError::Refused { .. }
-                | PageError::ExpiredToken { .. }
-                | PageError::Malformed(_)
-        )
-    }
-}
-
 /// What every request of a listing shares.
 pub struct Pager<'a> {
     pub client: &'a ZoomClient,
@@ -103,12 +57,7 @@ pub struct Pager<'a> {
 }
 
 impl Pager<'_> {
-    async fn send(
-        &self,
-        endpoint: &Endpoint,
-        token: Option<&str>,
-        bearer: &crate::zoom::auth::Bearer,
-    ) -> Sent {
+    async fn send(&self, endpoint: &Endpoint, token: Option<&str>, bearer: &Bearer) -> Sent {
         let mut query: Vec<(&str, &str)> = vec![("page_size", PAGE_SIZE)];
         match endpoint {
             Endpoint::Users { status, role_id } => {
@@ -147,149 +96,74 @@ impl Pager<'_> {
 
     /// One page of `endpoint` (the first, or the one `token` continues), as JSON.
     pub async fn page(&self, endpoint: &Endpoint, token: Option<&str>) -> Result<Value, PageError> {
-        let mut tries = Tries::default();
-        loop {
-            if !self.limiter.acquire(self.stop.token()).await {
-                return Err(PageError::Stopped);
-            }
-            let bearer = match self.auth.bearer(self.http).await {
-                Ok(b) => b,
-                Err(e) if e.is_transient() => {
-                    self.no_answer(e.to_string(), &mut tries)?;
-                    self.sleep(backoff(&self.retry, tries.failures)).await?;
-                    continue;
-                }
-                Err(e) => return Err(PageError::Unauthorized(e.to_string())),
-            };
-            // A GET changes nothing: on a stop it is abandoned at once, not waited for.
-            let sent = tokio::select! {
-                sent = self.send(endpoint, token, &bearer) => sent,
-                () = self.stop.stopped() => return Err(PageError::Stopped),
-            };
-            let next = match sent {
-                Sent::Answer(a) if a.status == 200 => {
-                    return serde_json::from_slice::<Value>(&a.body)
-                        .ok()
-                        .filter(Value::is_object)
-                        .ok_or_else(|| PageError::Malformed("not a JSON object".into()));
-                }
-                Sent::Answer(a) => self.judge(&a, token, &mut tries)?,
-                Sent::NotSent(m) | Sent::Unknown(m) => {
-                    self.no_answer(m, &mut tries)?;
-                    Next::Sleep(backoff(&self.retry, tries.failures))
-                }
-            };
-            match next {
-                Next::Sleep(wait) => self.sleep(wait).await?,
-                Next::Pause(wait) => self.limiter.pause_for(wait),
-                Next::Renew(message) => {
-                    let renewable = self
-                        .auth
-                        .renew_after_401(self.http, bearer.generation)
-                        .await
-                        .map_err(|e| PageError::Unauthorized(format!("{message}; {e}")))?;
-                    if !renewable {
-                        return Err(PageError::Unauthorized(message));
-                    }
-                }
-            }
-        }
-    }
-
-    /// Counts a try that got no answer (or a failing token endpoint); `Err` when it was
-    /// the last one allowed.
-    fn no_answer(&self, message: String, tries: &mut Tries) -> Result<(), PageError> {
-        tries.failures += 1;
-        if tries.failures >= self.retry.attempts {
-            return Err(PageError::Failed(format!(
-                "{message} (after {} tries)",
-                tries.failures
-            )));
-        }
-        tracing::warn!(error = %message, tries = tries.failures, "listing: no answer; asking again");
-        Ok(())
-    }
-
-    /// What to do after an answer other than 200: wait and ask again, renew, or give up.
-    fn judge(
-        &self,
-        answer: &Answer,
-        token: Option<&str>,
-        tries: &mut Tries,
-    ) -> Result<Next, PageError> {
-        let v = classify(
-            answer.status,
-            answer.ratelimit_type.as_deref(),
-            &answer.body,
-        );
-        let refused = |status| PageError::Refused {
-            status,
-            code: v.zoom_code,
-            message: v.message.clone(),
+        let rules = Rules {
+            retry: self.retry,
+            continued: token.is_some(),
         };
-        match answer.status {
-            401 if !tries.renewed => {
-                tries.renewed = true;
-                Ok(Next::Renew(v.message))
-            }
-            401 => Err(PageError::Unauthorized(v.message)),
-            429 => {
-                tries.limited += 1;
-                let wait = answer
-                    .retry_after
-                    .unwrap_or_else(|| backoff(&self.retry, tries.limited));
-                if v.rate == Some(RateKind::Daily) || wait > MAX_429_WAIT {
-                    return Err(PageError::RateLimited(format!(
-                        "{} (Zoom's daily limit: try again after 00:00 UTC)",
-                        v.message
-                    )));
+        let mut state = State::default();
+        // The generation of the token last sent: a 401's renewal is asked for that one,
+        // so one expired token shared by many callers is renewed once.
+        let mut generation = 0;
+        let mut step = Step::Ask;
+        loop {
+            let event = match step {
+                Step::Page(page) => return Ok(page),
+                Step::GiveUp(e) => return Err(e),
+                Step::Ask => self.ask(endpoint, token, &mut generation).await?,
+                Step::Backoff { wait, error, tries } => {
+                    tracing::warn!(error = %error, tries, "listing: no answer; asking again");
+                    self.sleep(wait).await?;
+                    self.ask(endpoint, token, &mut generation).await?
                 }
-                if tries.limited > MAX_429_TRIES {
-                    return Err(PageError::RateLimited(format!(
-                        "{} ({} times in a row)",
-                        v.message, tries.limited
-                    )));
+                Step::Pause { wait } => {
+                    tracing::warn!(
+                        wait_ms = wait.as_millis() as u64,
+                        "listing: rate limited; asking for the same page again"
+                    );
+                    self.limiter.pause_for(wait);
+                    self.ask(endpoint, token, &mut generation).await?
                 }
-                tracing::warn!(
-                    wait_ms = wait.as_millis() as u64,
-                    "listing: rate limited; asking for the same page again"
-                );
-                Ok(Next::Pause(wait))
-            }
-            status @ 500..=599 => {
-                self.no_answer(format!("HTTP {status}: {}", v.message), tries)?;
-                Ok(Next::Sleep(backoff(&self.retry, tries.failures)))
-            }
-            status @ (403 | 404) => Err(refused(status)),
-            status if token.is_some() && (400..500).contains(&status) => {
-                Err(PageError::ExpiredToken {
-                    status,
-                    message: v.message,
+                Step::Renew => match self.auth.renew_after_401(self.http, generation).await {
+                    Ok(true) => Event::Renewed,
+                    Ok(false) => Event::RenewRefused,
+                    Err(e) => Event::RenewFailed(e.to_string()),
+                },
+            };
+            step = decide(&mut state, event, &rules);
+        }
+    }
+
+    /// One request for the page: the limiter, the bearer (its generation kept in
+    /// `generation`), the request. `Err` only when the stop fires.
+    async fn ask(
+        &self,
+        endpoint: &Endpoint,
+        token: Option<&str>,
+        generation: &mut u64,
+    ) -> Result<Event, PageError> {
+        if !self.limiter.acquire(self.stop.token()).await {
+            return Err(PageError::Stopped);
+        }
+        let bearer = match self.auth.bearer(self.http).await {
+            Ok(b) => b,
+            Err(e) => {
+                return Ok(Event::TokenError {
+                    transient: e.is_transient(),
+                    message: e.to_string(),
                 })
             }
-            status => Err(refused(status)),
-        }
+        };
+        *generation = bearer.generation;
+        // A GET changes nothing: on a stop it is abandoned at once, not waited for.
+        let sent = tokio::select! {
+            sent = self.send(endpoint, token, &bearer) => sent,
+            () = self.stop.stopped() => return Err(PageError::Stopped),
+        };
+        Ok(match sent {
+            Sent::Answer(a) => Event::Answer(a),
+            Sent::NotSent(m) | Sent::Unknown(m) => Event::NoAnswer(m),
+        })
     }
-}
-
-/// What one page's requests have met so far.
-#[derive(Debug, Default)]
-struct Tries {
-    renewed: bool,
-    /// Tries without an answer, or with a 5xx.
-    failures: u32,
-    /// Per-second 429s.
-    limited: u32,
-}
-
-/// The step after an answer that was not the page.
-enum Next {
-    /// Back off, then ask again.
-    Sleep(Duration),
-    /// Pause the limiter (everyone sharing it), then ask again.
-    Pause(Duration),
-    /// Renew the token once (the 401's message), then ask again.
-    Renew(String),
 }
 
 /// The `next_page_token` of a page, when there is a next page.
@@ -356,19 +230,6 @@ pub enum Walk<E> {
 #[cfg(test)]
 mod unit {
     use super::*;
-
-    #[test]
-    fn backoff_doubles_and_is_capped_without_overflow() {
-        let r = RetrySettings {
-            attempts: 5,
-            base_delay: Duration::from_millis(500),
-            max_delay: Duration::from_secs(30),
-        };
-        assert_eq!(backoff(&r, 1), Duration::from_millis(500));
-        assert_eq!(backoff(&r, 3), Duration::from_secs(2));
-        assert_eq!(backoff(&r, 40), Duration::from_secs(30));
-        assert_eq!(backoff(&r, u32::MAX), Duration::from_secs(30));
-    }
 
     #[test]
     fn next_tokens() {

@@ -137,10 +137,9 @@ pub fn noting_unanswered(message: &str, unanswered: bool) -> String {
 
 /// Full-jitter exponential backoff for the `n`th retry (1-based), `jitter` in 0..=1.
 pub fn backoff(retry: &RetrySettings, n: u32, jitter: f64) -> Duration {
-    let cap = retry
-        .base_delay
-        .saturating_mul(1u32 << n.saturating_sub(1).min(16))
-        .min(retry.max_delay);
+    // The shared doubling, stopped at 2^16 as a row's backoff always was: its throttles
+    // reach 300, and with a small base under a large cap, doubling on would lengthen them.
+    let cap = crate::zoom::retry::backoff(retry, n.min(17));
     let jitter = if jitter.is_finite() {
         jitter.clamp(0.0, 1.0)
     } else {
