@@ -161,16 +161,7 @@ async fn prepare(
     // Every run that writes the report records what continues it (its input and flags).
     origin::record(&s.report, &s.input, &s.continue_words(program))?;
     stop.set_continue_command(origin::continue_command(&s.report));
-    let journal = if s.dry_run {
-        None
-    } else {
-        Some(Journal::start(
-            &side::journal(&s.report),
-            report::len(&s.report),
-            &carried,
-            z.timeout,
-        )?)
-    };
+    let journal = start_journal(s, &carried)?;
     let generator = s
         .generate
         .as_ref()
@@ -199,6 +190,23 @@ async fn prepare(
         pool,
         writer,
     })))
+}
+
+/// The write-ahead journal (none in a dry run, which sends nothing), carrying the
+/// records of a crashed run's requests still unsettled.
+fn start_journal(
+    s: &Settings,
+    carried: &[crate::ledger::journal::Record],
+) -> anyhow::Result<Option<Journal>> {
+    if s.dry_run {
+        return Ok(None);
+    }
+    Ok(Some(Journal::start(
+        &side::journal(&s.report),
+        report::len(&s.report),
+        carried,
+        s.zoom.timeout,
+    )?))
 }
 
 /// The `--generated-out` file (created, or on `--resume` read back so its users are sent
