@@ -28,7 +28,10 @@ type Pending = (Zeroizing<Vec<u8>>, oneshot::Sender<io::Result<()>>);
 
 /// The `--generated-out` file.
 pub struct SavedPasswords {
-    /// To the writer thread, which owns the file; it ends when this is dropped.
+    /// To the writer thread, which owns the file; it ends when this is dropped. Shared by
+    /// every row through the pool: the thread syncs once for whatever lines have queued,
+    /// off the runtime's threads. Unbounded, as the rows in flight bound it: each waits
+    /// for its line to be durable before its request leaves.
     tx: std_mpsc::Sender<Pending>,
     /// What the file held when a resumed run opened it: keyed hashes of each user's key
     /// and of its latest password, so saving the same pair again writes nothing.

@@ -29,7 +29,11 @@ pub const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 /// What the monitor needs to know.
 pub struct Monitor {
     pub writer: Writer,
+    /// The run's stop, shared with every stage: the monitor stops the run when the
+    /// report cannot be written or the breaker trips, and the workers then send no more.
     pub stop: Stop,
+    /// The workers' limiter, shared only to show the effective rate (on the bar, in
+    /// the progress lines); the monitor never paces anything.
     pub limiter: Option<Arc<Limiter>>,
     pub max_failures: u32,
     /// Report rows expected (on `--resume`, only the rows it sends or refuses, not those
