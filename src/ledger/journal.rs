@@ -172,7 +172,8 @@ impl Journal {
     }
 
     /// Records that a request for `user` (input `line`) is about to leave; returns once it
-    /// is on disk.
+    /// is on disk. Its span is at `trace`, as the row's that calls it is.
+    #[tracing::instrument(level = "trace", skip_all, fields(line = line, user = %user))]
     pub async fn sending(&self, line: u64, user: &str) -> io::Result<()> {
         let (ack, done) = oneshot::channel();
         let record = Record {

@@ -142,7 +142,9 @@ impl SavedPasswords {
     /// Appends one line and returns once it is synced to disk (by the writer thread, so
     /// no runtime thread waits on the fsync). The only place a generated password is
     /// written anywhere. A user whose line a resumed run found with this same password
-    /// is not written again.
+    /// is not written again. Its span is at `trace`, as the row's that calls it is, and
+    /// names the user only.
+    #[tracing::instrument(level = "trace", skip_all, fields(user = %user_id))]
     pub async fn save(&self, user_id: &str, password: &SecretString) -> io::Result<()> {
         if !self.present.is_empty() {
             let user = self.keys.hash_one(user_key(user_id));

@@ -235,6 +235,11 @@ impl Dispatched {
 
 /// Takes items from the reader until it is done, and reports every row. Returns how many
 /// items it received and the users skipped because `--resume` found them final.
+///
+/// The spans here and in the rows are at `trace`: tracing-indicatif draws a bar for every
+/// span it sees, so a span per row at `debug` would put a spinner per row under the run's
+/// bar at `-v`; and the rows' events carry their line and user as fields anyway.
+#[tracing::instrument(level = "trace", skip_all, fields(dry_run = dry_run))]
 pub async fn dispatch(
     pool: Arc<Pool>,
     mut items: mpsc::Receiver<Item>,

@@ -194,6 +194,10 @@ impl Limiter {
     /// must not be released into it. The holder of the turn waits the pause out while
     /// holding it, so everyone queued behind stays queued, and they go on one period
     /// apart once it is over.
+    ///
+    /// Not instrumented: it runs inside the row's span (`Pool::rotate`), which already
+    /// names the line and user, and it is the one step whose timing is the pacing Zoom
+    /// sees, where a span entered and left on every poll would only add jitter.
     pub async fn acquire_turn(&self, stop: &CancellationToken) -> Acquired {
         tokio::select! {
             turn = async {

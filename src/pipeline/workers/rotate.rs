@@ -142,6 +142,7 @@ impl Pool {
 
     /// Sees one row through: carries out the policy's steps and returns its report row.
     /// `progress` tells the dispatcher, should this panic, what had been sent.
+    #[tracing::instrument(name = "row", level = "trace", skip_all, fields(line = job.line, user = %job.user_id))]
     pub async fn rotate(&self, job: Job, unanswered: bool, progress: &Progress) -> Row {
         let rules = Rules {
             retry: self.retry,
