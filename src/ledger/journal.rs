@@ -26,11 +26,18 @@ use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::oneshot;
 
+/// Where the journal thread says a record is durable (or why it is not): the row waits on
+/// it before its request may leave.
 type Ack = oneshot::Sender<io::Result<()>>;
 
 /// A handle to the journal thread.
 #[derive(Clone)]
 pub struct Journal {
+    /// To the thread that owns the file, shared by every row: the thread takes whatever
+    /// records have queued, writes them and syncs once for all of them (group commit),
+    /// keeping the fsync off the runtime's threads. Unbounded, as the rows in flight
+    /// bound it: each waits for its ack before it sends anything else. The thread ends
+    /// when the last handle is dropped.
     tx: std_mpsc::Sender<(Record, Ack)>,
 }
 
@@ -165,7 +172,8 @@ impl Journal {
     }
 
     /// Records that a request for `user` (input `line`) is about to leave; returns once it
-    /// is on disk.
+    /// is on disk. Its span is at `trace`, as the row's that calls it is.
+    #[tracing::instrument(level = "trace", skip_all, fields(line = line, user = %user))]
     pub async fn sending(&self, line: u64, user: &str) -> io::Result<()> {
         let (ack, done) = oneshot::channel();
         let record = Record {

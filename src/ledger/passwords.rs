@@ -28,7 +28,10 @@ type Pending = (Zeroizing<Vec<u8>>, oneshot::Sender<io::Result<()>>);
 
 /// The `--generated-out` file.
 pub struct SavedPasswords {
-    /// To the writer thread, which owns the file; it ends when this is dropped.
+    /// To the writer thread, which owns the file; it ends when this is dropped. Shared by
+    /// every row through the pool: the thread syncs once for whatever lines have queued,
+    /// off the runtime's threads. Unbounded, as the rows in flight bound it: each waits
+    /// for its line to be durable before its request leaves.
     tx: std_mpsc::Sender<Pending>,
     /// What the file held when a resumed run opened it: keyed hashes of each user's key
     /// and of its latest password, so saving the same pair again writes nothing.
@@ -139,7 +142,9 @@ impl SavedPasswords {
     /// Appends one line and returns once it is synced to disk (by the writer thread, so
     /// no runtime thread waits on the fsync). The only place a generated password is
     /// written anywhere. A user whose line a resumed run found with this same password
-    /// is not written again.
+    /// is not written again. Its span is at `trace`, as the row's that calls it is, and
+    /// names the user only.
+    #[tracing::instrument(level = "trace", skip_all, fields(user = %user_id))]
     pub async fn save(&self, user_id: &str, password: &SecretString) -> io::Result<()> {
         if !self.present.is_empty() {
             let user = self.keys.hash_one(user_key(user_id));

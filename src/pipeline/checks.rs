@@ -1,5 +1,6 @@
-//! The checks every row passes before it may be sent, in the order a reader would give
-//! the reasons: shape, size, encoding, presence, the user ID, duplicates, the password.
+//! The checks every row passes before it may be sent, in the order they run (the first
+//! that fails gives the reason): shape, size, encoding, presence, the user ID, the
+//! password, duplicates.
 //!
 //! A refused row costs no request: it becomes an `invalid_input` report row with a reason
 //! precise enough to fix the spreadsheet, and never the password itself. The duplicate
@@ -101,6 +102,11 @@ impl Checker {
     }
 
     /// Checks one record; `info` says where it starts and whether a field was cut.
+    ///
+    /// The steps run in this order, and the first that refuses gives the reason: shape,
+    /// size, encoding, presence, the user ID, the password, duplicates. The password is
+    /// judged before the duplicate index sees the user, so a row refused for its password
+    /// does not claim the user: a corrected row for the same user further down is sent.
     pub fn check(
         &mut self,
         info: &RecordInfo,
@@ -109,31 +115,38 @@ impl Checker {
     ) -> Result<Job, RowError> {
         let line = info.line;
         let raw_user = record.get(columns.user).unwrap_or_default();
-        let shown = || printable(String::from_utf8_lossy(raw_user).trim());
-        let refuse = |reason: String| RowError {
-            user_id: shown(),
-            reason,
+        let refuse = |why: Why| RowError {
+            user_id: printable(String::from_utf8_lossy(raw_user).trim()),
+            reason: format!("line {line}: {why}"),
         };
-        if record.len() != columns.width {
+        if let Err(why) = shape(record, columns) {
+            let mut refused = refuse(why);
             // With the password column before the user column, an unquoted comma in a
             // password shifts its second half into the user's place: show no user then.
-            let user_id = if columns.password.is_some_and(|p| p < columns.user) {
-                String::new()
-            } else {
-                shown()
-            };
-            return Err(RowError {
-                user_id,
-                reason: format!(
-                    "line {line}: the row has {} field{}, the header has {}",
-                    record.len(),
-                    if record.len() == 1 { "" } else { "s" },
-                    columns.width
-                ),
-            });
+            if columns.password.is_some_and(|p| p < columns.user) {
+                refused.user_id.clear();
+            }
+            return Err(refused);
         }
-        // The reader cut a field that was over its bound and measured it; a field it
-        // did not cut is measured here.
+        self.size(info, record).map_err(refuse)?;
+        let (user, password) = encoding(raw_user, record, columns).map_err(refuse)?;
+        presence(user).map_err(refuse)?;
+        user_id(user).map_err(refuse)?;
+        if let Some(p) = password {
+            self.password(p).map_err(refuse)?;
+        }
+        self.first_sighting(user, line).map_err(refuse)?;
+        let password = self.password_to_send(user, password).map_err(refuse)?;
+        Ok(Job {
+            line,
+            user_id: user.to_string(),
+            password,
+        })
+    }
+
+    /// Size: no field over `input.max_field_bytes`. The reader cut a field that was over
+    /// its bound and measured it; a field it did not cut is measured here.
+    fn size(&self, info: &RecordInfo, record: &csv::ByteRecord) -> Result<(), Why> {
         let oversized = info
             .oversized
             .filter(|(_, len)| *len > self.max_field_bytes as u64)
@@ -144,109 +157,150 @@ impl Checker {
                     .find(|(_, f)| f.len() > self.max_field_bytes)
                     .map(|(i, f)| (i, f.len() as u64))
             });
-        if let Some((i, len)) = oversized {
-            return Err(refuse(format!(
-                "line {line}: field {} is {len} bytes, more than the {}-byte limit (input.max_field_bytes)",
+        match oversized {
+            Some((i, len)) => Err(format!(
+                "field {} is {len} bytes, more than the {}-byte limit (input.max_field_bytes)",
                 i + 1,
                 self.max_field_bytes
-            )));
+            )),
+            None => Ok(()),
         }
-        let user = std::str::from_utf8(raw_user)
-            .map_err(|_| refuse(format!("line {line}: the user ID is not valid UTF-8")))?
-            .trim();
-        let password = match columns.password {
-            Some(col) => {
-                let raw = record.get(col).unwrap_or_default();
-                // Exactly as the file holds it: never trimmed (see the blank check below).
-                let p = std::str::from_utf8(raw)
-                    .map_err(|_| refuse(format!("line {line}: the password is not valid UTF-8")))?;
-                Some(p)
-            }
-            None => None,
-        };
-        if user.is_empty() {
-            return Err(refuse(format!("line {line}: missing user ID")));
+    }
+
+    /// The password as the file holds it, against the blanks, control characters and
+    /// decoding marks no one could type, then against Zoom's rules.
+    fn password(&self, p: &str) -> Result<(), Why> {
+        if p.trim().is_empty() {
+            return Err("missing password".into());
         }
-        if user.chars().any(char::is_control) {
-            return Err(refuse(format!(
-                "line {line}: the user ID contains a control character"
-            )));
+        // A blank at either end is refused, neither trimmed nor sent. Zoom's rules
+        // (API-NOTES) say nothing of blanks, so Zoom may refuse them or keep them;
+        // and one at an end is most often a spreadsheet's or a paste's slip. Trimming
+        // would set a password the file does not hold; sending would set one the user
+        // is unlikely to type. Either way the user is locked out unseen, so the row
+        // goes back to the operator. Blanks inside are sent as written: Zoom answers
+        // for them, and the report shows its answer.
+        if p.starts_with(char::is_whitespace) || p.ends_with(char::is_whitespace) {
+            return Err(
+                "the password begins or ends with a blank (space, tab or other \
+                        whitespace); it was not sent, and is never trimmed: fix the cell so it \
+                        holds exactly the password"
+                    .into(),
+            );
         }
-        if user.contains(char::REPLACEMENT_CHARACTER) {
-            return Err(refuse(format!(
-                "line {line}: the user ID holds U+FFFD, the mark of bytes that could not be \
-                 decoded: check the file's encoding (--encoding)"
-            )));
+        if p.chars().any(char::is_control) {
+            return Err("the password contains a control character".into());
         }
-        if user == "." || user == ".." {
-            return Err(refuse(format!(
-                "line {line}: {user:?} is not a user ID or email"
-            )));
+        // U+FFFD is what a decoder (UTF-16, --encoding) puts where bytes made no
+        // character: sending it would set a password nobody can type.
+        if p.contains(char::REPLACEMENT_CHARACTER) {
+            return Err(
+                "the password holds U+FFFD, the mark of bytes that could not \
+                        be decoded: check the file's encoding (--encoding)"
+                    .into(),
+            );
         }
-        if user.eq_ignore_ascii_case("me") {
-            // To Zoom, `me` is the caller: the admin whose token runs this job.
-            return Err(refuse(format!(
-                "line {line}: \"me\" names the account running this job, not a user: give the user's ID or email"
-            )));
-        }
-        if let Some(p) = password {
-            if p.trim().is_empty() {
-                return Err(refuse(format!("line {line}: missing password")));
-            }
-            // A blank at either end is refused, neither trimmed nor sent. Zoom's rules
-            // (API-NOTES) say nothing of blanks, so Zoom may refuse them or keep them;
-            // and one at an end is most often a spreadsheet's or a paste's slip. Trimming
-            // would set a password the file does not hold; sending would set one the user
-            // is unlikely to type. Either way the user is locked out unseen, so the row
-            // goes back to the operator. Blanks inside are sent as written: Zoom answers
-            // for them, and the report shows its answer.
-            if p.starts_with(char::is_whitespace) || p.ends_with(char::is_whitespace) {
-                return Err(refuse(format!(
-                    "line {line}: the password begins or ends with a blank (space, tab or other \
-                     whitespace); it was not sent, and is never trimmed: fix the cell so it \
-                     holds exactly the password"
-                )));
-            }
-            if p.chars().any(char::is_control) {
-                return Err(refuse(format!(
-                    "line {line}: the password contains a control character"
-                )));
-            }
-            // U+FFFD is what a decoder (UTF-16, --encoding) puts where bytes made no
-            // character: sending it would set a password nobody can type.
-            if p.contains(char::REPLACEMENT_CHARACTER) {
-                return Err(refuse(format!(
-                    "line {line}: the password holds U+FFFD, the mark of bytes that could not \
-                     be decoded: check the file's encoding (--encoding)"
-                )));
-            }
-            if let Err(v) = rules::check(p, &self.policy) {
-                return Err(refuse(format!(
-                    "line {line}: the password breaks Zoom's password rules (code {}): {}",
-                    v.code, v.message
-                )));
-            }
-        }
-        let key = self.user_hash(user);
-        if let Some(first) = self.seen.get(&key) {
-            return Err(refuse(format!(
-                "line {line}: duplicate of line {first} (user IDs and emails compare case-insensitively)"
-            )));
-        }
-        self.seen.insert(key, line.min(u32::MAX as u64) as u32);
-        let password = match (password, &mut self.generator) {
-            (Some(p), _) => SecretString::from(p.to_string()),
-            (None, Some(g)) => g
-                .password_for(user, &self.policy)
-                .map_err(|e| refuse(format!("line {line}: {e}")))?,
-            (None, None) => unreachable!("columns without a password require --generate"),
-        };
-        Ok(Job {
-            line,
-            user_id: user.to_string(),
-            password,
+        rules::check(p, &self.policy).map_err(|v| {
+            format!(
+                "the password breaks Zoom's password rules (code {}): {}",
+                v.code, v.message
+            )
         })
     }
+
+    /// Duplicates: the first row of a user claims it; a later one names that row.
+    fn first_sighting(&mut self, user: &str, line: u64) -> Result<(), Why> {
+        let key = self.user_hash(user);
+        if let Some(first) = self.seen.get(&key) {
+            return Err(format!(
+                "duplicate of line {first} (user IDs and emails compare case-insensitively)"
+            ));
+        }
+        self.seen.insert(key, line.min(u32::MAX as u64) as u32);
+        Ok(())
+    }
+
+    /// The password to send: the file's, or with `--generate` a new one.
+    fn password_to_send(&mut self, user: &str, given: Option<&str>) -> Result<SecretString, Why> {
+        match (given, &mut self.generator) {
+            (Some(p), _) => Ok(SecretString::from(p.to_string())),
+            (None, Some(g)) => g
+                .password_for(user, &self.policy)
+                .map_err(|e| e.to_string()),
+            (None, None) => unreachable!("columns without a password require --generate"),
+        }
+    }
+}
+
+/// Why a step refused a row, without the line (which [`Checker::check`] puts in front).
+type Why = String;
+
+/// Shape: as many fields as the header.
+fn shape(record: &csv::ByteRecord, columns: &Columns) -> Result<(), Why> {
+    if record.len() == columns.width {
+        return Ok(());
+    }
+    Err(format!(
+        "the row has {} field{}, the header has {}",
+        record.len(),
+        if record.len() == 1 { "" } else { "s" },
+        columns.width
+    ))
+}
+
+/// Encoding: the user ID (trimmed) and the password (exactly as the file holds it: never
+/// trimmed, see [`Checker::password`]) as UTF-8.
+fn encoding<'r>(
+    raw_user: &'r [u8],
+    record: &'r csv::ByteRecord,
+    columns: &Columns,
+) -> Result<(&'r str, Option<&'r str>), Why> {
+    let user = std::str::from_utf8(raw_user)
+        .map_err(|_| "the user ID is not valid UTF-8".to_string())?
+        .trim();
+    let password = match columns.password {
+        Some(col) => {
+            let raw = record.get(col).unwrap_or_default();
+            let p = std::str::from_utf8(raw)
+                .map_err(|_| "the password is not valid UTF-8".to_string())?;
+            Some(p)
+        }
+        None => None,
+    };
+    Ok((user, password))
+}
+
+/// Presence: a user ID at all.
+fn presence(user: &str) -> Result<(), Why> {
+    if user.is_empty() {
+        return Err("missing user ID".into());
+    }
+    Ok(())
+}
+
+/// The user ID: printable, decoded, and naming a user rather than a path or the caller.
+fn user_id(user: &str) -> Result<(), Why> {
+    if user.chars().any(char::is_control) {
+        return Err("the user ID contains a control character".into());
+    }
+    if user.contains(char::REPLACEMENT_CHARACTER) {
+        return Err(
+            "the user ID holds U+FFFD, the mark of bytes that could not be \
+                    decoded: check the file's encoding (--encoding)"
+                .into(),
+        );
+    }
+    if user == "." || user == ".." {
+        return Err(format!("{user:?} is not a user ID or email"));
+    }
+    if user.eq_ignore_ascii_case("me") {
+        // To Zoom, `me` is the caller: the admin whose token runs this job.
+        return Err(
+            "\"me\" names the account running this job, not a user: give the user's ID or email"
+                .into(),
+        );
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -35,6 +35,9 @@ pub fn wait_for(
 }
 
 /// Passes `items` to `out`, holding the in-flight users back for `wait`.
+// At `trace`, as the workers' spans are (see `workers::dispatch`): a span at `debug`
+// would draw a spinner of its own under the run's bar at `-v`.
+#[tracing::instrument(level = "trace", skip_all, fields(wait_ms = wait.as_millis() as u64))]
 pub async fn hold_back(
     mut items: mpsc::Receiver<Item>,
     out: mpsc::Sender<Item>,

@@ -21,6 +21,7 @@ use crate::vocab::{Row, Tally};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
+use tracing::Instrument;
 use tracing_indicatif::span_ext::IndicatifSpanExt;
 
 /// How often a progress line is logged when there is no bar.
@@ -29,7 +30,11 @@ pub const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 /// What the monitor needs to know.
 pub struct Monitor {
     pub writer: Writer,
+    /// The run's stop, shared with every stage: the monitor stops the run when the
+    /// report cannot be written or the breaker trips, and the workers then send no more.
     pub stop: Stop,
+    /// The workers' limiter, shared only to show the effective rate (on the bar, in
+    /// the progress lines); the monitor never paces anything.
     pub limiter: Option<Arc<Limiter>>,
     pub max_failures: u32,
     /// Report rows expected (on `--resume`, only the rows it sends or refuses, not those
@@ -106,14 +111,14 @@ impl Breaker {
 
 impl Monitor {
     /// Writes rows until every sender is gone; returns the tally.
-    pub async fn run(mut self, mut rows: mpsc::Receiver<Row>) -> anyhow::Result<Tally> {
-        let mut tally = Tally::default();
-        let mut breaker = Breaker {
-            limit: self.max_failures,
-            key: None,
-            streak: 0,
-        };
-        let span = tracing::info_span!("rotate");
+    ///
+    /// Inside the run's span, `rotate`, which carries the progress bar. The span is made
+    /// here rather than by `#[instrument]` so that the bar has its style and length
+    /// before the span is first entered, which is when tracing-indicatif draws it.
+    pub async fn run(self, rows: mpsc::Receiver<Row>) -> anyhow::Result<Tally> {
+        // `indicatif.pb_show` (empty: never printed) keeps this span's bar should the
+        // indicatif layer be told to draw only the spans that ask for one.
+        let span = tracing::info_span!("rotate", indicatif.pb_show = tracing::field::Empty);
         if self.bar {
             span.pb_set_style(
                 &indicatif::ProgressStyle::with_template(
@@ -123,7 +128,21 @@ impl Monitor {
             );
             span.pb_set_length(self.total.unwrap_or(0));
         }
-        let _entered = span.enter();
+        self.write_rows(rows, span.clone()).instrument(span).await
+    }
+
+    /// [`Monitor::run`]'s loop, `span` being the bar it moves.
+    async fn write_rows(
+        mut self,
+        mut rows: mpsc::Receiver<Row>,
+        span: tracing::Span,
+    ) -> anyhow::Result<Tally> {
+        let mut tally = Tally::default();
+        let mut breaker = Breaker {
+            limit: self.max_failures,
+            key: None,
+            streak: 0,
+        };
         let started = Instant::now();
         let mut last_log = Instant::now();
         let mut ticker = tokio::time::interval(PROGRESS_EVERY);

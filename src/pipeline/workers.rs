@@ -53,21 +53,39 @@ pub enum Concurrency {
     Auto { max: u32 },
 }
 
-/// Everything a worker needs, shared by all of them.
+/// Everything a worker needs, shared by all of them: the dispatcher holds it in an `Arc`,
+/// and each row's task holds a clone through its [`Slot`].
 pub struct Pool {
     pub client: ZoomClient,
     pub http: reqwest::Client,
+    /// One token cache for every worker and for the run that fetched the first token with
+    /// it: a token renewed after a 401 is renewed once, and every worker sends the new one.
     pub auth: Arc<Auth>,
+    /// One pace and one shared pause for every request of the run. The monitor holds the
+    /// same limiter to show the rate, and the run reads the day's budget from it at the end.
     pub limiter: Arc<Limiter>,
     pub retry: RetrySettings,
+    /// The run's stop, a clone of the one every stage holds: a row that learns something
+    /// about the whole run (the day's budget spent, authentication lost) stops the others
+    /// with it, and every wait here selects on it.
     pub stop: Stop,
+    /// Handles to the journal's writer thread and the generated-passwords file's, shared
+    /// by every row: the threads group what the rows queue into one fsync per batch.
     pub journal: Option<Journal>,
     pub saved: Option<SavedPasswords>,
     pub concurrency: Concurrency,
     /// Smoothed request latency in microseconds (0: none observed yet); sizes the pool.
+    /// Every row's task writes it after an answer and the dispatcher reads it before each
+    /// dispatch; relaxed, as it is an estimate: a stale read sizes the pool a row off for
+    /// a moment, no more.
     latency_us: AtomicU64,
-    /// Rows being worked on; the dispatcher waits on `slot_freed` when it is full.
+    /// Rows being worked on: added to by the dispatcher alone (`slot`), so its check and
+    /// its add cannot race each other past the target, and taken from by each [`Slot`]'s
+    /// drop, in whichever task the row ends.
     in_flight: AtomicUsize,
+    /// Wakes the dispatcher, waiting for a slot when the pool is full, as a row gives its
+    /// slot back. `notify_one`: the dispatcher is the only waiter, and a wake-up sent
+    /// while it is not waiting is kept for its next wait rather than lost.
     slot_freed: Notify,
     /// What each token generation has proved, so a 401 can be read (see [`Generations`]).
     generations: Generations,
@@ -156,7 +174,11 @@ impl Pool {
 
 /// One row's place in the pool, freed when dropped: at the row's end, and equally when
 /// its task unwinds from a panic or is cancelled.
-pub struct Slot(Arc<Pool>);
+pub struct Slot(
+    /// The pool whose count the slot gives back, held by `Arc`: the slot lives in the row's
+    /// task, which the dispatcher spawns and does not wait for.
+    Arc<Pool>,
+);
 
 impl Drop for Slot {
     fn drop(&mut self) {
@@ -213,6 +235,11 @@ impl Dispatched {
 
 /// Takes items from the reader until it is done, and reports every row. Returns how many
 /// items it received and the users skipped because `--resume` found them final.
+///
+/// The spans here and in the rows are at `trace`: tracing-indicatif draws a bar for every
+/// span it sees, so a span per row at `debug` would put a spinner per row under the run's
+/// bar at `-v`; and the rows' events carry their line and user as fields anyway.
+#[tracing::instrument(level = "trace", skip_all, fields(dry_run = dry_run))]
 pub async fn dispatch(
     pool: Arc<Pool>,
     mut items: mpsc::Receiver<Item>,

@@ -62,15 +62,26 @@ pub const TRANSIT_JITTER: Duration = Duration::from_millis(5);
 /// came from a server is never trusted further than this.
 pub const MAX_PAUSE: Duration = Duration::from_secs(300);
 
-/// The run's rate limiter. Shared by every worker through an `Arc`.
+/// The run's rate limiter. Shared by every worker through an `Arc` (and read by the
+/// monitor for the rate it shows). The std locks here are held for a few instructions
+/// and never across an await; only the gate is held while waiting.
 pub struct Limiter {
-    // Replaced whole when the controller changes the rate: governor quotas are fixed at
-    // creation.
+    /// The pace, replaced whole when the controller changes the rate: governor quotas
+    /// are fixed at creation. Read by the gate's holder on every request, written only on
+    /// a rate change, hence a `RwLock`; an `Arc` inside, so the holder clones it out and
+    /// waits on it without holding the lock (a swap meanwhile lets that one release
+    /// finish on the old pace).
     pace: RwLock<Arc<DefaultDirectRateLimiter>>,
+    /// The controller and the day's budget: numbered by the gate's holder as a request
+    /// leaves, fed by whichever worker got the answer. One lock for both so a request is
+    /// numbered and the day's budget checked in the same step.
     control: Mutex<Control>,
+    /// The shared pause: set by any worker told of a per-second 429 (`pause_for`), and
+    /// read by the gate's holder before and after the pace, so no one is released into it.
     pause_until: Mutex<Option<Instant>>,
     /// One waiter at a time on the pace (FIFO): a release wakes one task, not every
-    /// worker waiting for its turn.
+    /// worker waiting for its turn. A tokio mutex, as it is held across the waits for
+    /// the pause and the pace.
     gate: tokio::sync::Mutex<()>,
 }
 
@@ -183,6 +194,10 @@ impl Limiter {
     /// must not be released into it. The holder of the turn waits the pause out while
     /// holding it, so everyone queued behind stays queued, and they go on one period
     /// apart once it is over.
+    ///
+    /// Not instrumented: it runs inside the row's span (`Pool::rotate`), which already
+    /// names the line and user, and it is the one step whose timing is the pacing Zoom
+    /// sees, where a span entered and left on every poll would only add jitter.
     pub async fn acquire_turn(&self, stop: &CancellationToken) -> Acquired {
         tokio::select! {
             turn = async {

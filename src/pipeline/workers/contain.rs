@@ -20,6 +20,11 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::task::{Context, Poll};
 
 /// What one row has done so far, kept outside its future so that it survives a panic.
+///
+/// Only the row's own task touches it: the row's future while it runs, then, should it
+/// panic, [`panicked`]. The fields are atomics rather than `Cell`s only because the
+/// future borrows this across its awaits and must be `Send` to be spawned; `Relaxed` is
+/// enough, as no other task reads them.
 #[derive(Debug, Default)]
 pub struct Progress {
     /// A request for this row was handed to the client (it may have left).

@@ -31,8 +31,12 @@ use tokio::sync::Notify;
 /// acceptance may still be on its way), is a refusal: the credentials are not good.
 #[derive(Default)]
 pub(super) struct Generations {
-    /// generation → (requests on the wire, accepted at least once)
+    /// generation → (requests on the wire, accepted at least once). Every row's task
+    /// counts its request in before it leaves and out when it is answered (or dropped);
+    /// a std `Mutex`, since it is held for a map update only, never across an await.
     state: Mutex<HashMap<u64, (usize, bool)>>,
+    /// Wakes the rows waiting in [`Generations::worked`] each time a request comes back.
+    /// `notify_waiters`: every such row must look again, whichever generation it waits on.
     answered: Notify,
 }
 
@@ -138,6 +142,7 @@ impl Pool {
 
     /// Sees one row through: carries out the policy's steps and returns its report row.
     /// `progress` tells the dispatcher, should this panic, what had been sent.
+    #[tracing::instrument(name = "row", level = "trace", skip_all, fields(line = job.line, user = %job.user_id))]
     pub async fn rotate(&self, job: Job, unanswered: bool, progress: &Progress) -> Row {
         let rules = Rules {
             retry: self.retry,
