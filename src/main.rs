@@ -49,7 +49,7 @@ fn main() -> ExitCode {
         Command::Status(args) => status(&args),
         Command::Simulate(args) => simulate(&args, cli.verbose),
         Command::Users(args) => {
-            init_logging(cli.verbose, LogFormat::Text, false);
+            zoom_rotate::output::logs::init(cli.verbose, LogFormat::Text, false);
             let result = runtime().block_on(async {
                 let stop = Stop::new();
                 on_signals(stop.clone());
@@ -83,12 +83,12 @@ fn run(args: &RunArgs, verbose: u8, argv: &[String], started_at: SystemTime) -> 
                 .log_format
                 .or_else(|| file.and_then(|f| f.run.log_format))
                 .unwrap_or(LogFormat::Text);
-            init_logging(verbose, format, false);
+            zoom_rotate::output::logs::init(verbose, format, false);
             return refused(&e, format == LogFormat::Json, &unparsed(argv, started_at));
         }
     };
     let format = settings.log_format;
-    init_logging(
+    zoom_rotate::output::logs::init(
         verbose,
         format,
         format == LogFormat::Text && std::io::stderr().is_terminal(),
@@ -122,7 +122,7 @@ fn simulate(args: &zoom_rotate::cli::SimulateArgs, verbose: u8) -> Exit {
         Ok(f) => f,
         Err(e) => return fail(&format!("{e:#}")),
     };
-    init_logging(verbose, LogFormat::Text, false);
+    zoom_rotate::output::logs::init(verbose, LogFormat::Text, false);
     let result = runtime().block_on(zoom_rotate::simulator::serve_forever(
         file.simulator,
         args.listen,
@@ -181,44 +181,4 @@ fn runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .expect("cannot start the tokio runtime")
-}
-
-/// stderr logging: `RUST_LOG` if set, else info (-v debug, -vv trace) for this crate and
-/// warnings for its dependencies. Text shares stderr with the progress bar; JSON writes
-/// one object a line (`pipeline::monitor::JsonLog`) and never draws a bar.
-fn init_logging(verbose: u8, format: LogFormat, bar: bool) {
-    use tracing_subscriber::layer::SubscriberExt;
-    use tracing_subscriber::util::SubscriberInitExt;
-    use tracing_subscriber::EnvFilter;
-    let default = match verbose {
-        0 => "warn,zoom_rotate=info",
-        1 => "warn,zoom_rotate=debug",
-        _ => "trace",
-    };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let registry = tracing_subscriber::registry().with(filter);
-    let text = || tracing_subscriber::fmt::layer().with_target(false);
-    match format {
-        LogFormat::Json => registry
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .event_format(zoom_rotate::pipeline::monitor::JsonLog)
-                    .with_writer(std::io::stderr),
-            )
-            .init(),
-        LogFormat::Text if bar => {
-            let indicatif = tracing_indicatif::IndicatifLayer::new();
-            registry
-                .with(text().with_writer(indicatif.get_stderr_writer()))
-                .with(indicatif)
-                .init()
-        }
-        LogFormat::Text => registry
-            .with(
-                text()
-                    .with_ansi(std::io::stderr().is_terminal())
-                    .with_writer(std::io::stderr),
-            )
-            .init(),
-    }
 }

@@ -70,7 +70,7 @@ pub async fn run(
 }
 
 /// Runs resolved settings: prepare, the pipeline, finish.
-#[tracing::instrument(skip_all, fields(report = %s.report.display()))]
+#[tracing::instrument(level = "debug", skip_all, fields(report = %s.report.display()))]
 pub async fn execute(
     s: Settings,
     ctx: &RunContext,
