@@ -105,6 +105,7 @@ mod config_search;
 mod docs;
 mod excel;
 mod help;
+mod house;
 mod json_exits;
 mod papercuts;
 mod preview;
