@@ -98,7 +98,8 @@ fn run(args: &RunArgs, verbose: u8, argv: &[String], started_at: SystemTime) -> 
         let stop = Stop::new();
         on_signals(stop.clone());
         let creds = Credentials::from_env();
-        zoom_rotate::commands::run::execute(settings, &ctx, creds, stop, argv).await
+        let disk = zoom_rotate::ledger::files::Disk::default();
+        zoom_rotate::commands::run::execute(settings, &ctx, creds, stop, argv, disk).await
     });
     match result {
         Ok(r) => r.exit_code,

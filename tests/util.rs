@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use zoom_rotate::cli::{Cli, Command, RunArgs};
 use zoom_rotate::commands::run::RunResult;
+use zoom_rotate::ledger::files::Disk;
 use zoom_rotate::ledger::report;
 use zoom_rotate::simulator::{self, SimConfig, SimHandle};
 use zoom_rotate::vocab::stop::Stop;
@@ -65,13 +66,24 @@ pub fn token(t: &str) -> Credentials {
 
 /// Runs in-process with `creds`; `Err` is what `main` reports as exit 2.
 pub async fn run(dir: &Path, words: &[&str], creds: Credentials) -> anyhow::Result<RunResult> {
+    run_with_disk(dir, words, creds, Disk::default()).await
+}
+
+/// [`run`], making the run's files durable through `disk` (a [`Disk::traced`] to read
+/// back the order of its syncs).
+pub async fn run_with_disk(
+    dir: &Path,
+    words: &[&str],
+    creds: Credentials,
+    disk: Disk,
+) -> anyhow::Result<RunResult> {
     let args = run_args(dir, words);
     let argv: Vec<String> = ["zoom-rotate", "run"]
         .iter()
         .chain(words)
         .map(|w| w.to_string())
         .collect();
-    zoom_rotate::commands::run::run(&args, creds, Stop::new(), &argv).await
+    zoom_rotate::commands::run::run_with_disk(&args, creds, Stop::new(), &argv, disk).await
 }
 
 /// Starts a simulator on an OS-chosen loopback port.

@@ -11,6 +11,7 @@
 
 use crate::cli::{LogFormat, RunArgs};
 use crate::commands::target::Target;
+use crate::ledger::files::Disk;
 use crate::ledger::journal::Journal;
 use crate::ledger::passwords::SavedPasswords;
 use crate::ledger::resume::{origin, Resume};
@@ -63,13 +64,26 @@ pub async fn run(
     stop: Stop,
     argv: &[String],
 ) -> anyhow::Result<RunResult> {
+    run_with_disk(args, creds, stop, argv, Disk::default()).await
+}
+
+/// [`run`], making the run's files durable through `disk`: a test hands in a
+/// [`Disk::traced`] to read back the order of the run's syncs and removals.
+pub async fn run_with_disk(
+    args: &RunArgs,
+    creds: Credentials,
+    stop: Stop,
+    argv: &[String],
+    disk: Disk,
+) -> anyhow::Result<RunResult> {
     let file = FileConfig::load(args.zoom.config.as_deref())?;
     let settings = Settings::resolve(args, &file)?;
     let ctx = RunContext::of(&settings, std::time::SystemTime::now());
-    execute(settings, &ctx, creds, stop, argv).await
+    execute(settings, &ctx, creds, stop, argv, disk).await
 }
 
-/// Runs resolved settings: prepare, the pipeline, finish.
+/// Runs resolved settings: prepare, the pipeline, finish. Every file the run makes
+/// durable goes through `disk` (`Disk::default()` but for a test watching the order).
 #[tracing::instrument(level = "debug", skip_all, fields(report = %s.report.display()))]
 pub async fn execute(
     s: Settings,
@@ -77,13 +91,14 @@ pub async fn execute(
     creds: Credentials,
     stop: Stop,
     argv: &[String],
+    disk: Disk,
 ) -> anyhow::Result<RunResult> {
     let started = Instant::now();
     let program = argv.first().map_or("zoom-rotate", String::as_str);
-    match prepare(&s, creds, &stop, program).await? {
+    match prepare(&s, creds, &stop, program, &disk).await? {
         Prepared::Preview(p) => preview::run(&s, ctx, *p, &stop, started).await,
         Prepared::Run(p) => {
-            let ran = pipeline(&s, *p, &stop).await?;
+            let ran = pipeline(&s, *p, &stop, &disk).await?;
             Ok(finish(&s, ctx, ran, &stop, started))
         }
     }
@@ -121,6 +136,7 @@ async fn prepare(
     creds: Credentials,
     stop: &Stop,
     program: &str,
+    disk: &Disk,
 ) -> anyhow::Result<Prepared> {
     let z = &s.zoom;
     let target = Target::choose(
@@ -138,7 +154,7 @@ async fn prepare(
     )?;
     let claim = claim::claim_report(s)?;
     let (resume, carried, wait) = if claim.continuing {
-        claim::load_resume(s, &side::journal(&s.report))?
+        claim::load_resume(s, &side::journal(&s.report), disk)?
     } else {
         (Resume::default(), Vec::new(), None)
     };
@@ -157,11 +173,11 @@ async fn prepare(
     ));
     let (auth, base, policy) = connect(s, &target, &http, &limiter, stop).await?;
     let (saved, reuse) = open_saved(s)?;
-    let writer = report::Writer::open(&s.report, claim.continuing)?;
+    let writer = report::Writer::open(&s.report, claim.continuing, disk)?;
     // Every run that writes the report records what continues it (its input and flags).
-    origin::record(&s.report, &s.input, &s.continue_words(program))?;
+    origin::record(&s.report, &s.input, &s.continue_words(program), disk)?;
     stop.set_continue_command(origin::continue_command(&s.report));
-    let journal = start_journal(s, &carried)?;
+    let journal = start_journal(s, &carried, disk)?;
     let generator = s
         .generate
         .as_ref()
@@ -197,6 +213,7 @@ async fn prepare(
 fn start_journal(
     s: &Settings,
     carried: &[crate::ledger::journal::Record],
+    disk: &Disk,
 ) -> anyhow::Result<Option<Journal>> {
     if s.dry_run {
         return Ok(None);
@@ -206,6 +223,7 @@ fn start_journal(
         report::len(&s.report),
         carried,
         s.zoom.timeout,
+        disk,
     )?))
 }
 
@@ -238,7 +256,7 @@ struct Ran {
 }
 
 /// The pipeline: reader → (bounded) → hold → dispatcher/workers → (bounded) → monitor.
-async fn pipeline(s: &Settings, r: Ready, stop: &Stop) -> anyhow::Result<Ran> {
+async fn pipeline(s: &Settings, r: Ready, stop: &Stop, disk: &Disk) -> anyhow::Result<Ran> {
     let (item_tx, item_rx) = mpsc::channel(CHANNEL_DEPTH);
     let (row_tx, row_rx) = mpsc::channel(CHANNEL_DEPTH);
     let input = r.input;
@@ -282,7 +300,7 @@ async fn pipeline(s: &Settings, r: Ready, stop: &Stop) -> anyhow::Result<Ran> {
     // A local failure (the report, the journal, the password file) may have left rows
     // unrecorded: the journal is then the only record of what was on the wire, so it stays.
     if !s.dry_run && !matches!(stop.reason(), Some(StopReason::Local(_))) {
-        crate::ledger::journal::finish(&side::journal(&s.report));
+        crate::ledger::journal::finish(&side::journal(&s.report), disk);
     }
     drop(r.claim);
     if let Some(h) = r.sim {

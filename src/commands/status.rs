@@ -211,7 +211,8 @@ mod unit {
         );
         // This version's: the words the run recorded, then the report.
         let words = ["/bin/zr", "run", "/in put.csv", "--simulate"].map(String::from);
-        origin::record(&report, &input, &words).unwrap();
+        let disk = crate::ledger::files::Disk::default();
+        origin::record(&report, &input, &words, &disk).unwrap();
         assert_eq!(
             origin::continue_command(&report),
             format!(

@@ -14,8 +14,10 @@
 //! Durability: a file is synced before the entry that makes it count is removed (the
 //! report before the journal), and a directory is synced after a file is created,
 //! renamed or removed in it, since the entry lives in the directory, not in the file.
-//! Each of those syncs and removals is noted in a small in-memory [`trace`], which the
-//! tests read to check the order.
+//! Those syncs and removals are the methods of a [`Disk`], which the run creates and
+//! hands to everything that makes a file durable. A test gives the run a `Disk` with a
+//! [`Trace`] of its own and reads the order back from it; the run's own `Disk` notes
+//! nothing.
 
 pub mod lock;
 
@@ -24,7 +26,8 @@ pub use lock::{InputLock, ReportLock};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 /// Added to every open: never follow a symlink, never block on a FIFO.
 const SAFE_OPEN: i32 = libc::O_NOFOLLOW | libc::O_NONBLOCK;
@@ -182,106 +185,135 @@ pub fn read_private(path: &Path) -> io::Result<Option<Vec<u8>>> {
     Ok(Some(bytes))
 }
 
-/// Opens `path` to append, creating it (0600) when missing; never through a symlink,
-/// never a special file. For the files several runs add to (`<report>.torn`).
-pub fn append_private(path: &Path) -> io::Result<File> {
-    let created = !path.exists();
-    let file = OpenOptions::new()
-        .append(true)
-        .create(true)
-        .mode(0o600)
-        .custom_flags(SAFE_OPEN)
-        .open(path)
-        .map_err(|e| open_error(e, path, "open"))?;
-    let file = regular(file, path)?;
-    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    if created {
-        sync_dir_of(path)?;
+/// How a run makes its files durable: every sync, directory sync and durable removal that
+/// orders the run's files (the journal's and the password file's per-record syncs aside)
+/// goes through the one `Disk` the run was handed. Cheap to clone (the report writer keeps
+/// one for its last sync). The default notes nothing; [`Disk::traced`] notes each step in
+/// a [`Trace`] its maker reads back.
+#[derive(Debug, Clone, Default)]
+pub struct Disk {
+    /// `None` unless the run's caller watches it (the tests of the sync order): an
+    /// untraced step costs only this check.
+    trace: Option<Arc<Trace>>,
+}
+
+impl Disk {
+    /// A `Disk` that notes every step it takes in `trace`.
+    pub fn traced(trace: Arc<Trace>) -> Disk {
+        Disk { trace: Some(trace) }
     }
-    Ok(file)
-}
 
-/// Replaces `path` with `bytes` atomically (a temporary beside it, synced, renamed over
-/// it, the directory synced): a crash leaves the old content or the new, never a mix.
-pub fn replace_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    replace_private_open(path, bytes).map(drop)
-}
-
-/// [`replace_private`], keeping the new file open (for appending, as the journal does).
-pub fn replace_private_open(path: &Path, bytes: &[u8]) -> io::Result<File> {
-    let tmp = crate::ledger::side::tmp(path);
-    // A leftover from a crash (or a symlink planted there) goes; remove_file never follows.
-    let _ = std::fs::remove_file(&tmp);
-    let mut file = create_private(&tmp)?;
-    file.write_all(bytes)?;
-    sync(&file, &tmp)?;
-    std::fs::rename(&tmp, path)
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot rename {}: {e}", tmp.display())))?;
-    sync_dir_of(path)?;
-    Ok(file)
-}
-
-/// Syncs a file's data and metadata to disk.
-pub fn sync(file: &File, path: &Path) -> io::Result<()> {
-    file.sync_all()
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot sync {}: {e}", path.display())))?;
-    trace::note("sync", path);
-    Ok(())
-}
-
-/// Syncs the directory holding `path`, so that creating, renaming or removing `path` is
-/// durable too.
-pub fn sync_dir_of(path: &Path) -> io::Result<()> {
-    let dir = parent_of(path).unwrap_or(Path::new("."));
-    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| {
-        io::Error::new(
-            e.kind(),
-            format!("cannot sync directory {}: {e}", dir.display()),
-        )
-    })?;
-    trace::note("sync_dir", dir);
-    Ok(())
-}
-
-/// Removes `path` (a symlink itself, never its target) and syncs its directory. A file
-/// that is already gone is fine.
-pub fn remove_durably(path: &Path) -> io::Result<()> {
-    match std::fs::remove_file(path) {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(e),
-    }
-    trace::note("remove", path);
-    sync_dir_of(path)
-}
-
-/// The syncs and removals of the run, in order, for the tests of the sync order. Kept
-/// in memory, bounded: a long-lived process keeps only the latest.
-pub mod trace {
-    use std::collections::VecDeque;
-    use std::path::{Path, PathBuf};
-    use std::sync::Mutex;
-
-    const KEEP: usize = 4096;
-    static EVENTS: Mutex<VecDeque<(&'static str, PathBuf)>> = Mutex::new(VecDeque::new());
-
-    pub(crate) fn note(op: &'static str, path: &Path) {
-        let mut events = EVENTS.lock().unwrap_or_else(|p| p.into_inner());
-        if events.len() == KEEP {
-            events.pop_front();
+    fn note(&self, op: &'static str, path: &Path) {
+        if let Some(trace) = &self.trace {
+            trace.note(op, path);
         }
-        events.push_back((op, path.to_path_buf()));
     }
 
-    /// `(operation, path)` for every sync (`sync`, `sync_dir`) and removal (`remove`)
-    /// of a path under `dir`, oldest first.
-    pub fn under(dir: &Path) -> Vec<(&'static str, PathBuf)> {
-        let events = EVENTS.lock().unwrap_or_else(|p| p.into_inner());
-        events
-            .iter()
-            .filter(|(_, p)| p.starts_with(dir))
-            .cloned()
-            .collect()
+    /// Opens `path` to append, creating it (0600) when missing, and then syncing its
+    /// directory; never through a symlink, never a special file. For the files several
+    /// runs add to (`<report>.torn`).
+    pub fn append_private(&self, path: &Path) -> io::Result<File> {
+        let created = !path.exists();
+        let file = OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(0o600)
+            .custom_flags(SAFE_OPEN)
+            .open(path)
+            .map_err(|e| open_error(e, path, "open"))?;
+        let file = regular(file, path)?;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        if created {
+            self.sync_dir_of(path)?;
+        }
+        Ok(file)
+    }
+
+    /// Replaces `path` with `bytes` atomically (a temporary beside it, synced, renamed
+    /// over it, the directory synced): a crash leaves the old content or the new, never
+    /// a mix.
+    pub fn replace_private(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
+        self.replace_private_open(path, bytes).map(drop)
+    }
+
+    /// [`Disk::replace_private`], keeping the new file open (for appending, as the
+    /// journal does).
+    pub fn replace_private_open(&self, path: &Path, bytes: &[u8]) -> io::Result<File> {
+        let tmp = crate::ledger::side::tmp(path);
+        // A leftover from a crash (or a symlink planted there) goes; remove_file never
+        // follows.
+        let _ = std::fs::remove_file(&tmp);
+        let mut file = create_private(&tmp)?;
+        file.write_all(bytes)?;
+        self.sync(&file, &tmp)?;
+        std::fs::rename(&tmp, path).map_err(|e| {
+            io::Error::new(e.kind(), format!("cannot rename {}: {e}", tmp.display()))
+        })?;
+        self.sync_dir_of(path)?;
+        Ok(file)
+    }
+
+    /// Syncs a file's data and metadata to disk.
+    pub fn sync(&self, file: &File, path: &Path) -> io::Result<()> {
+        file.sync_all().map_err(|e| {
+            io::Error::new(e.kind(), format!("cannot sync {}: {e}", path.display()))
+        })?;
+        self.note("sync", path);
+        Ok(())
+    }
+
+    /// Syncs the directory holding `path`, so that creating, renaming or removing `path`
+    /// is durable too.
+    pub fn sync_dir_of(&self, path: &Path) -> io::Result<()> {
+        let dir = parent_of(path).unwrap_or(Path::new("."));
+        File::open(dir).and_then(|d| d.sync_all()).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot sync directory {}: {e}", dir.display()),
+            )
+        })?;
+        self.note("sync_dir", dir);
+        Ok(())
+    }
+
+    /// Removes `path` (a symlink itself, never its target) and syncs its directory. A
+    /// file that is already gone is fine.
+    pub fn remove_durably(&self, path: &Path) -> io::Result<()> {
+        match std::fs::remove_file(path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        }
+        self.note("remove", path);
+        self.sync_dir_of(path)
+    }
+}
+
+/// The durable steps taken through a [`Disk::traced`] over it, oldest first, for the tests
+/// of the sync order: a test makes it, hands it to the run inside the `Disk`, and reads it
+/// back; nothing else shares it.
+#[derive(Debug, Default)]
+pub struct Trace {
+    /// Behind a lock because the run's tasks share their `Disk` (the report's last sync
+    /// is the monitor task's); only a traced run ever takes it. Unbounded: a run takes a
+    /// handful of steps, not one per row (the journal's and the password file's
+    /// per-request syncs are their own).
+    events: Mutex<Vec<(&'static str, PathBuf)>>,
+}
+
+impl Trace {
+    fn note(&self, op: &'static str, path: &Path) {
+        let mut events = self.events.lock().unwrap_or_else(|p| p.into_inner());
+        events.push((op, path.to_path_buf()));
+    }
+
+    /// `(operation, path)` for every sync (`sync`, `sync_dir`) and removal (`remove`),
+    /// oldest first.
+    pub fn events(&self) -> Vec<(&'static str, PathBuf)> {
+        self.events
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 
@@ -301,7 +333,7 @@ mod unit {
             e.ends_with("is a symbolic link, and a file the run writes is never followed"),
             "{e}"
         );
-        assert!(append_private(&link).is_err());
+        assert!(Disk::default().append_private(&link).is_err());
         assert!(read_private(&link).is_err());
         assert!(create_private(&link).is_err());
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep");
@@ -318,15 +350,17 @@ mod unit {
     fn replace_is_atomic_and_traced() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("m");
-        replace_private(&path, b"one").unwrap();
-        replace_private(&path, b"two").unwrap();
+        let trace = Arc::new(Trace::default());
+        let disk = Disk::traced(trace.clone());
+        disk.replace_private(&path, b"one").unwrap();
+        disk.replace_private(&path, b"two").unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"two");
-        remove_durably(&path).unwrap();
-        remove_durably(&path).unwrap();
+        disk.remove_durably(&path).unwrap();
+        disk.remove_durably(&path).unwrap();
         let tmp = dir.path().join("m.tmp");
         let d = dir.path().to_path_buf();
         assert_eq!(
-            trace::under(dir.path()),
+            trace.events(),
             vec![
                 ("sync", tmp.clone()),
                 ("sync_dir", d.clone()),

@@ -17,6 +17,7 @@
 //! whatever has queued and syncs once for all of it, so a fast run pays one fsync per
 //! batch, not per request, and no request leaves before its record is durable.
 
+use crate::ledger::files::Disk;
 use percent_encoding::percent_decode_str;
 use std::collections::HashSet;
 use std::fs::File;
@@ -152,6 +153,7 @@ impl Journal {
         report_len: u64,
         carried: &[Record],
         timeout: Duration,
+        disk: &Disk,
     ) -> io::Result<Journal> {
         let now = SystemTime::now();
         let mut head = format!(
@@ -163,7 +165,7 @@ impl Journal {
             record.write_to(&mut head, now);
         }
         // Atomically: a crash leaves the previous journal or this one, never a mix.
-        let file = crate::ledger::files::replace_private_open(path, head.as_bytes())?;
+        let file = disk.replace_private_open(path, head.as_bytes())?;
         let (tx, rx) = std_mpsc::channel::<(Record, Ack)>();
         std::thread::Builder::new()
             .name("journal".into())
@@ -213,8 +215,8 @@ fn writer(mut file: File, rx: std_mpsc::Receiver<(Record, Ack)>) {
 
 /// Removes the journal (and syncs its directory) once the run has written, and synced,
 /// a row for every input row.
-pub fn finish(path: &Path) {
-    if let Err(e) = crate::ledger::files::remove_durably(path) {
+pub fn finish(path: &Path, disk: &Disk) {
+    if let Err(e) = disk.remove_durably(path) {
         tracing::warn!(path = %path.display(), error = %e, "could not remove the journal");
     }
 }
@@ -232,7 +234,14 @@ mod unit {
             user: Some("carried@example.com".into()),
         }];
         let before = SystemTime::now() - Duration::from_millis(1);
-        let journal = Journal::start(&path, 71, &carried, Duration::from_millis(2500)).unwrap();
+        let journal = Journal::start(
+            &path,
+            71,
+            &carried,
+            Duration::from_millis(2500),
+            &Disk::default(),
+        )
+        .unwrap();
         journal.sending(2, "a b@example.com").await.unwrap();
         journal.sending(3, "x\ny %41").await.unwrap();
         drop(journal);

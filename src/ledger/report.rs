@@ -11,6 +11,7 @@
 //! ([`tail`]). At the end of the run the writer syncs the file ([`Writer::sync`]): only
 //! then may the journal go.
 
+use crate::ledger::files::Disk;
 use crate::vocab::{Row, MAY_HAVE_APPLIED};
 use serde::Deserialize;
 use std::fs::File;
@@ -91,6 +92,8 @@ impl Format {
 pub struct Writer {
     out: Out,
     path: PathBuf,
+    /// The run's, for the report's last sync.
+    disk: Disk,
 }
 
 /// One writer per format, each with its own 64 KiB buffer, kept for the whole run: a row
@@ -105,7 +108,7 @@ impl Writer {
     /// directory synced, so the report exists before anything is sent), or, when
     /// `resume` and the report exists, opens it to append. A resumed report must end
     /// on a whole record: [`tail::set_aside_torn`] sees to that first.
-    pub fn open(path: &Path, resume: bool) -> anyhow::Result<Writer> {
+    pub fn open(path: &Path, resume: bool, disk: &Disk) -> anyhow::Result<Writer> {
         let existing = resume && std::fs::symlink_metadata(path).is_ok();
         let (mut file, header) = if existing {
             let file = crate::ledger::files::open_append(path)?;
@@ -120,8 +123,8 @@ impl Writer {
             writeln!(file, "{CSV_HEADER}")?;
         }
         if !existing {
-            crate::ledger::files::sync(&file, path)?;
-            crate::ledger::files::sync_dir_of(path)?;
+            disk.sync(&file, path)?;
+            disk.sync_dir_of(path)?;
         }
         let out = match format {
             Format::JsonLines => Out::JsonLines(BufWriter::with_capacity(64 * 1024, file)),
@@ -135,6 +138,7 @@ impl Writer {
         Ok(Writer {
             out,
             path: path.to_path_buf(),
+            disk: disk.clone(),
         })
     }
 
@@ -191,7 +195,7 @@ impl Writer {
             Out::Csv(out) => out.get_ref(),
             Out::JsonLines(out) => out.get_ref(),
         };
-        crate::ledger::files::sync(file, &self.path)
+        self.disk.sync(file, &self.path)
     }
 }
 
@@ -303,7 +307,7 @@ mod unit {
             message: "line one\nline two".into(),
             may_have_applied: true,
         };
-        let mut w = Writer::open(&path, false).unwrap();
+        let mut w = Writer::open(&path, false, &Disk::default()).unwrap();
         w.write(&row).unwrap();
         w.flush().unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
@@ -312,7 +316,10 @@ mod unit {
             format!("{CSV_HEADER}\n7,\"a,\"\"b\"\"@x.com\",rejected,403,,1,2026-11-29T03:00:00Z,\"line one\nline two\",true\n")
         );
         assert_eq!(read(&path).unwrap(), vec![row]);
-        assert!(Writer::open(&path, false).is_err(), "never overwritten");
+        assert!(
+            Writer::open(&path, false, &Disk::default()).is_err(),
+            "never overwritten"
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 use zoom_rotate::commands::run::RunResult;
+use zoom_rotate::ledger::files::Disk;
 use zoom_rotate::ledger::report::CSV_HEADER;
 
 mod durable;
@@ -79,9 +80,21 @@ async fn run(
     report: &Path,
     extra: &[&str],
 ) -> anyhow::Result<RunResult> {
+    run_with_disk(dir, server, input, report, extra, Disk::default()).await
+}
+
+/// [`run`], making the run's files durable through `disk`.
+async fn run_with_disk(
+    dir: &Path,
+    server: &MockServer,
+    input: &Path,
+    report: &Path,
+    extra: &[&str],
+    disk: Disk,
+) -> anyhow::Result<RunResult> {
     let w = words(server, input, report, extra);
     let w: Vec<&str> = w.iter().map(String::as_str).collect();
-    util::run(dir, &w, util::token(TOKEN)).await
+    util::run_with_disk(dir, &w, util::token(TOKEN), disk).await
 }
 
 /// The error of a run refused with exit 2, as `main` prints it.

@@ -5,6 +5,7 @@
 //! user in flight at a crash is known even if the input was edited before resuming.
 
 use super::*;
+use zoom_rotate::ledger::files::Disk;
 
 // ---------------------------------------------------------------- the daily limit
 
@@ -277,7 +278,7 @@ async fn change_limit_24h_is_tried_again_only_after_24_hours() {
         r.finished_at -= Duration::from_secs(25 * 3600);
     }
     std::fs::remove_file(&report).unwrap();
-    let mut w = report::Writer::open(&report, false).unwrap();
+    let mut w = report::Writer::open(&report, false, &Disk::default()).unwrap();
     for r in &rows {
         w.write(r).unwrap();
     }

@@ -3,7 +3,7 @@
 //! left) is read into the resume plan. A preview (`--resume --dry-run`) does the reading
 //! only: no lock, no sidecar, no torn tail set aside (see `preview`).
 
-use crate::ledger::files::{InputLock, ReportLock};
+use crate::ledger::files::{Disk, InputLock, ReportLock};
 use crate::ledger::journal::{self, Record};
 use crate::ledger::report;
 use crate::ledger::resume::{self, Resume};
@@ -59,10 +59,12 @@ pub(super) fn claim_report(s: &Settings) -> anyhow::Result<Claim> {
 
 /// What `--resume` found in a report and the journal a crash left: the plan, the rows
 /// to carry into the new journal, and how long the rows in flight at the crash must wait
-/// before they are sent again (`None`: they need not).
+/// before they are sent again (`None`: they need not). A torn tail is set aside through
+/// the run's `disk`.
 pub(super) fn load_resume(
     s: &Settings,
     journal_path: &std::path::Path,
+    disk: &Disk,
 ) -> anyhow::Result<(Resume, Vec<Record>, Option<Duration>)> {
     let preview = s.dry_run;
     resume::origin::verify(&s.report, &s.input, preview)?;
@@ -70,7 +72,7 @@ pub(super) fn load_resume(
         read_as_is(&s.report)?
     } else {
         // Before the report is read or appended to: a torn last row would swallow the next.
-        report::tail::set_aside_torn(&s.report)?.0
+        report::tail::set_aside_torn(&s.report, disk)?.0
     };
     let previous = journal::read(journal_path)?;
     let now = std::time::SystemTime::now();

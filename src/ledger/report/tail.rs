@@ -20,6 +20,7 @@
 //! torn too: nothing proves it whole.
 
 use super::Format;
+use crate::ledger::files::Disk;
 use std::io::Write;
 use std::path::Path;
 
@@ -45,7 +46,7 @@ pub fn whole_len(bytes: &[u8], format: Format) -> usize {
 /// Moves a torn tail of `report` into its `.torn` side file ([`crate::ledger::side::torn`]) and cuts it off the report. Returns
 /// the report's bytes as they now are (so a resume reads the file once) and how many
 /// bytes were moved (0: the report ended on a whole record).
-pub fn set_aside_torn(report: &Path) -> anyhow::Result<(Vec<u8>, u64)> {
+pub fn set_aside_torn(report: &Path, disk: &Disk) -> anyhow::Result<(Vec<u8>, u64)> {
     let mut bytes = crate::ledger::files::read_private(report)?.ok_or_else(|| {
         anyhow::anyhow!("cannot read report {}: it does not exist", report.display())
     })?;
@@ -57,12 +58,12 @@ pub fn set_aside_torn(report: &Path) -> anyhow::Result<(Vec<u8>, u64)> {
     let torn = crate::ledger::side::torn(report);
     // Kept durably first: a crash between the two steps leaves the tail in both places,
     // never in neither.
-    let mut kept = crate::ledger::files::append_private(&torn)?;
+    let mut kept = disk.append_private(&torn)?;
     kept.write_all(&tail)?;
-    crate::ledger::files::sync(&kept, &torn)?;
+    disk.sync(&kept, &torn)?;
     let file = crate::ledger::files::open_append(report)?;
     file.set_len(end as u64)?;
-    crate::ledger::files::sync(&file, report)?;
+    disk.sync(&file, report)?;
     tracing::warn!(
         report = %report.display(),
         torn = %torn.display(),
@@ -102,11 +103,18 @@ mod unit {
         let dir = tempfile::tempdir().unwrap();
         let report = dir.path().join("r.csv");
         std::fs::write(&report, "h\n1,\"cut, here\n").unwrap();
-        assert_eq!(set_aside_torn(&report).unwrap(), (b"h\n".to_vec(), 13));
+        let disk = Disk::default();
+        assert_eq!(
+            set_aside_torn(&report, &disk).unwrap(),
+            (b"h\n".to_vec(), 13)
+        );
         assert_eq!(std::fs::read_to_string(&report).unwrap(), "h\n");
-        assert_eq!(set_aside_torn(&report).unwrap(), (b"h\n".to_vec(), 0));
+        assert_eq!(
+            set_aside_torn(&report, &disk).unwrap(),
+            (b"h\n".to_vec(), 0)
+        );
         std::fs::write(&report, "h\n2,x").unwrap();
-        assert_eq!(set_aside_torn(&report).unwrap().1, 3);
+        assert_eq!(set_aside_torn(&report, &disk).unwrap().1, 3);
         assert_eq!(
             std::fs::read_to_string(crate::ledger::side::torn(&report)).unwrap(),
             "1,\"cut, here\n2,x"

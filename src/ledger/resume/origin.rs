@@ -11,7 +11,7 @@
 //! input has no path, so a report started from it, or resumed from it, is not compared.
 //! A report from before the sidecar existed is accepted, and its input recorded then.
 
-use crate::ledger::files::{self, FileId};
+use crate::ledger::files::{self, Disk, FileId};
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -78,7 +78,7 @@ fn input_name(input: &Path) -> String {
 /// Records, beside `report`, the input it is written for and the words of the command
 /// that continues it. Written again by every run that appends to the report, so the
 /// command is the latest run's.
-pub fn record(report: &Path, input: &Path, command: &[String]) -> anyhow::Result<()> {
+pub fn record(report: &Path, input: &Path, command: &[String], disk: &Disk) -> anyhow::Result<()> {
     // A resume from standard input keeps the file the report was started for.
     let input = match (input_name(input), recorded(report)) {
         (now, Some(before)) if now == "-" => before.input,
@@ -90,7 +90,7 @@ pub fn record(report: &Path, input: &Path, command: &[String]) -> anyhow::Result
     };
     let mut text = serde_json::to_vec(&meta)?;
     text.push(b'\n');
-    files::replace_private(&crate::ledger::side::meta(report), &text)?;
+    disk.replace_private(&crate::ledger::side::meta(report), &text)?;
     Ok(())
 }
 
@@ -199,7 +199,7 @@ mod unit {
         std::fs::write(&input, "user_id\n").unwrap();
         let report = dir.path().join("r.csv");
         std::fs::write(&report, "").unwrap();
-        record(&report, &input, &[]).unwrap();
+        record(&report, &input, &[], &Disk::default()).unwrap();
         std::fs::write(&input, "user_id\nedited\n").unwrap();
         verify(&report, &dir.path().join(".").join("in.csv"), false).unwrap();
         verify(&report, Path::new("-"), false).unwrap();
@@ -213,10 +213,10 @@ mod unit {
         verify(&report, &other, true).unwrap();
         assert!(!crate::ledger::side::meta(&report).exists());
         verify(&report, &other, false).unwrap();
-        record(&report, &other, &[]).unwrap();
+        record(&report, &other, &[], &Disk::default()).unwrap();
         assert!(verify(&report, &input, false).is_err());
         // A resume from standard input keeps the file the report was started for.
-        record(&report, Path::new("-"), &[]).unwrap();
+        record(&report, Path::new("-"), &[], &Disk::default()).unwrap();
         assert!(verify(&report, &input, false).is_err());
         assert_eq!(
             recorded_input(&report),

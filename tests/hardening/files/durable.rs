@@ -7,6 +7,7 @@ use super::*;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use wiremock::{Request, Respond};
+use zoom_rotate::ledger::files::Trace;
 
 /// Answers 204 and notes when each request arrived.
 struct Clocked(Arc<Mutex<Vec<(String, SystemTime)>>>);
@@ -73,14 +74,16 @@ async fn the_report_is_synced_before_the_journal_is_removed() {
     let dir = util::tmp();
     let input = input(dir.path(), "in.csv", 2);
     let report = dir.path().join("r.csv");
-    let result = run(dir.path(), &server, &input, &report, &[])
+    let trace = Arc::new(Trace::default());
+    let disk = Disk::traced(trace.clone());
+    let result = run_with_disk(dir.path(), &server, &input, &report, &[], disk)
         .await
         .unwrap();
     assert_eq!(result.exit_code, 0);
     let d = dir.path().to_path_buf();
     let at = |name: &str| d.join(name);
     assert_eq!(
-        zoom_rotate::ledger::files::trace::under(dir.path()),
+        trace.events(),
         vec![
             // The report exists, durably, before anything is sent…
             ("sync", at("r.csv")),
