@@ -123,6 +123,8 @@ struct Ready {
     wait: Option<Duration>,
     /// The rows that get a report row in this run: sent or refused, not skipped.
     report_rows: Option<u64>,
+    /// The run's one limiter, shared by the workers (who pace through it) and the
+    /// monitor (which shows its rate), and read at the end for the daily budget left.
     limiter: Arc<Limiter>,
     pool: Pool,
     writer: report::Writer,

@@ -90,6 +90,8 @@ enum Prior {
 #[derive(Debug, Default)]
 pub struct Resume {
     users: HashMap<String, Prior>,
+    /// Users in flight at a crash: shared with the pipeline's hold, which keeps them back
+    /// until the dead run's requests have surely ended.
     in_flight: Arc<InFlight>,
 }
 

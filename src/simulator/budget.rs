@@ -32,6 +32,8 @@ const ADMITTED_LOG_CAP: usize = 100_000;
 /// carry the same offset, so advancing the clock empties the per-second window too.
 #[derive(Debug, Default)]
 pub struct SimClock {
+    /// Moved forward by `/_sim/clock` while requests read it: behind a lock so every
+    /// reader sees the one offset.
     offset: Mutex<Duration>,
 }
 

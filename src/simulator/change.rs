@@ -39,6 +39,8 @@ enum Outcome {
 /// Marks a user busy for as long as it lives; a second request finds the mark and gets
 /// the concurrent-request 429.
 struct InFlight {
+    /// The simulator whose in-flight set the mark is in: the guard removes it on drop,
+    /// from whichever task the request ends on.
     sim: Arc<Sim>,
     idx: usize,
 }

@@ -72,8 +72,11 @@ use state::Sim;
 /// A running simulator. Dropping it stops the server (its listener and open connections
 /// close at the next scheduling point); [`SimHandle::shutdown`] also waits for that.
 pub struct SimHandle {
+    /// The state the server's connections serve, shared with them: the handle reads its
+    /// counters and moves its clock while they run.
     sim: Arc<Sim>,
     addr: SocketAddr,
+    /// The accept loop, awaited by `shutdown` so that the port is free when it returns.
     task: JoinHandle<()>,
     _stop_on_drop: DropGuard,
 }

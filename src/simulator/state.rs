@@ -47,7 +47,11 @@ pub struct Sim {
     pub config: SimConfig,
     pub api_url: String,
     pub clock: SimClock,
+    /// The users and their passwords, history and change counts: every PUT reads and
+    /// changes them, one request at a time per step.
     pub account: Mutex<Account>,
+    /// The Medium label's budget: the per-second window and the daily count every
+    /// Medium request (the job's and the other apps') is counted against at arrival.
     pub budget: Mutex<Budget>,
     /// The Light label's budget (the SSO token revoke), counted apart from the Medium one.
     pub light: Mutex<Budget>,
@@ -57,6 +61,7 @@ pub struct Sim {
     pub(super) pages: Mutex<Pages>,
     /// The tokens the OAuth endpoint granted, which the gate checks bearers against.
     pub(super) tokens: Mutex<TokenStore>,
+    /// The counters tests and the benchmark read while requests are being served.
     stats: Mutex<Stats>,
     /// One seeded generator for latency jitter and faults: the same seed and the same
     /// request order reproduce the same run.

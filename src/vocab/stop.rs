@@ -65,9 +65,13 @@ pub const GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 /// a row that panicked (and was contained) must not make every later stop panic too.
 #[derive(Clone, Default)]
 pub struct Stop {
+    /// Cancelled at the first stop: every stage `select!`s on it (the reader, the
+    /// dispatcher, the workers at the limiter), so nothing new starts after a stop.
     token: CancellationToken,
     /// Fires [`GRACE`] after `token`: in-flight requests stop waiting for their answer.
     abort: CancellationToken,
+    /// The first reason given, shared by every clone (each stage holds one): it decides
+    /// the exit code and the summary's `stopped`, so later reasons must not replace it.
     reason: Arc<Mutex<Option<StopReason>>>,
     /// The command that continues the run, once the run has recorded it in the ledger:
     /// shared with the signal task, which prints it when a second signal quits at once.

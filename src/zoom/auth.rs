@@ -136,6 +136,8 @@ pub struct OAuth {
     client_secret: SecretString,
     /// Each token request's own limit: [`endpoint::TOKEN_TIMEOUT`], or less.
     timeout: Duration,
+    /// The one token every worker uses, and its generation: behind one lock so that a
+    /// renewal happens once for all of them (a new token may invalidate the old one).
     cache: Mutex<Option<Cached>>,
 }
 
