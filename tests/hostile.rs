@@ -11,7 +11,7 @@
 //! rules), `generate` (`--generate`, a kill -9 between saving and sending, `--resume`) and
 //! `fuzz` (proptest over the reader and the checks).
 
-use crate::util;
+use crate::util::{self, ok_server, v2, zoom_error};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -25,26 +25,6 @@ use zoom_rotate::vocab::Row;
 const TOKEN: &str = "tok-hostile-5Kq";
 /// Two attempts per row, 10–20 ms apart.
 const FAST_RETRY: &str = "[retry]\nattempts = 2\nbase_delay_ms = 10\nmax_delay_ms = 20\n";
-
-/// Zoom's error body: `{"code": N, "message": "..."}` as application/json.
-fn zoom(status: u16, code: u32, message: &str) -> ResponseTemplate {
-    ResponseTemplate::new(status).set_body_json(json!({ "code": code, "message": message }))
-}
-
-/// A server that answers 204 to every password change.
-async fn ok_server() -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("PUT"))
-        .respond_with(ResponseTemplate::new(204))
-        .mount(&server)
-        .await;
-    server
-}
-
-/// The API base of a wiremock server.
-fn v2(server: &MockServer) -> String {
-    format!("{}/v2", server.uri())
-}
 
 /// Runs `csv` in-process against `base` with `token`, `config` as the config file,
 /// `--no-fetch-policy` and `--yes`; the report is `dir/report.csv`.

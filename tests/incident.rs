@@ -8,7 +8,7 @@
 //! `listing` (the paging loop against exact wiremock sequences), `filters`, `roundtrip`
 //! (the binary: users → run), `directory` (the simulator's endpoints) and `evidence`.
 
-use crate::util;
+use crate::util::{self, p, v2};
 use clap::Parser;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -38,10 +38,6 @@ u5,ivy@corp.example,Ivy-Pw-Valid-55,admin,0,,100|101,inactive,2,Sales,,g-fin
 u6,pat@other.example,Pat-Pw-Valid-66,member,0,,100,active,1,sales,2026-11-29T10:00:00Z,
 u7,pending@corp.example,Pen-Pw-Valid-77,member,0,,100,pending,1,Finance,,g-fin
 ";
-
-fn p(path: &Path) -> String {
-    path.display().to_string()
-}
 
 /// Parses `zoom-rotate users <words>`, adding `--config <dir>/c.toml` ([`FAST_RETRY`])
 /// when none is given.

@@ -9,7 +9,7 @@
 //! util-linux `script`. The tests are grouped by what an operator relies on: `summary`,
 //! `breaker`, `prompt` (the plan and the confirmation), `runbook`, `docs`.
 
-use crate::util;
+use crate::util::{self, p, v2};
 use serde_json::{json, Value};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -75,10 +75,6 @@ fn bin() -> Command {
     scrubbed(env!("CARGO_BIN_EXE_zoom-rotate"))
 }
 
-fn base(server: &MockServer) -> String {
-    format!("{}/v2", server.uri())
-}
-
 /// Paths of the PUTs the server received, in order.
 async fn puts(server: &MockServer) -> Vec<String> {
     server
@@ -93,10 +89,6 @@ async fn puts(server: &MockServer) -> Vec<String> {
 
 fn forbidden() -> ResponseTemplate {
     ResponseTemplate::new(403).set_body_json(json!({"code": 4700, "message": SCOPE_MESSAGE}))
-}
-
-fn p(path: &Path) -> String {
-    path.display().to_string()
 }
 
 mod breaker;

@@ -13,12 +13,12 @@
 //! (rows never sent), `pace` (the limiter and the pool), `report` (format, privacy,
 //! secrecy) and `mixed` (every case in one run).
 
-use crate::util;
+use crate::util::{self, next_midnight, v2, zoom_error};
 use percent_encoding::percent_decode_str;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockBuilder, MockServer, Request, ResponseTemplate};
 use zoom_rotate::commands::run::RunResult;
@@ -44,11 +44,6 @@ const DAILY_429: &str = "You have reached the maximum daily rate limit for this 
 const BAD_GATEWAY_HTML: &str = "<html><body><h1>502 Bad Gateway</h1></body></html>";
 const NO_SCOPE: &str =
     "Invalid access token, does not contain scopes:[user:write:admin, user:update:password:admin].";
-
-/// Zoom's error body: `{"code": N, "message": "..."}` as application/json.
-fn zoom(status: u16, code: u32, message: &str) -> ResponseTemplate {
-    ResponseTemplate::new(status).set_body_json(json!({ "code": code, "message": message }))
-}
 
 /// `PUT /v2/users/{segment}/password`, the segment as the server receives it.
 fn put_to(segment: &str) -> MockBuilder {
@@ -85,11 +80,6 @@ async fn rotate(
     ];
     words.extend_from_slice(extra);
     (util::run(dir, &words, util::token(token)).await, report)
-}
-
-/// The API base of a wiremock server.
-fn v2(server: &MockServer) -> String {
-    format!("{}/v2", server.uri())
 }
 
 /// What a table test compares of a row: outcome, http_status, zoom_code, attempts, message.
@@ -161,15 +151,6 @@ fn assert_rows(report: &Path, expected: &[Expected]) {
 
 fn header<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
     request.headers.get(name).map(|v| v.to_str().unwrap())
-}
-
-/// The next 00:00 UTC.
-fn next_midnight() -> SystemTime {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    UNIX_EPOCH + Duration::from_secs((secs / 86_400 + 1) * 86_400)
 }
 
 mod answers;

@@ -5,8 +5,9 @@
 //! `faults` (concurrency, 502s, dropped connections, slow answers, seeds) and `demo`
 //! (the fixtures, control endpoints, generated users).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
+use crate::util::next_midnight;
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{json, Value};
@@ -74,11 +75,6 @@ async fn assert_changed(sim: &SimHandle, response: Response, user: &str, passwor
     assert_eq!(header(&response, "content-type"), None);
     assert!(response.bytes().await.unwrap().is_empty());
     assert_eq!(sim.user(user).unwrap().current_password, password);
-}
-
-fn next_midnight(now: SystemTime) -> SystemTime {
-    let secs = now.duration_since(UNIX_EPOCH).unwrap().as_secs();
-    UNIX_EPOCH + Duration::from_secs((secs / 86_400 + 1) * 86_400)
 }
 
 /// Moves the clock off the last minute before midnight, so a day boundary cannot fall

@@ -9,6 +9,9 @@
 use clap::Parser;
 use std::path::{Path, PathBuf};
 use std::process::Output;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, ResponseTemplate};
 use zoom_rotate::cli::{Cli, Command, RunArgs};
 use zoom_rotate::commands::run::RunResult;
 use zoom_rotate::ledger::report;
@@ -147,4 +150,36 @@ pub fn text(o: &Output) -> (String, String) {
         String::from_utf8_lossy(&o.stdout).into_owned(),
         String::from_utf8_lossy(&o.stderr).into_owned(),
     )
+}
+
+/// A path as a command-line word.
+pub fn p(path: &Path) -> String {
+    path.display().to_string()
+}
+
+/// The API base (`…/v2`) of a wiremock server.
+pub fn v2(server: &MockServer) -> String {
+    format!("{}/v2", server.uri())
+}
+
+/// A wiremock Zoom that answers 204 to every password change (every PUT).
+pub async fn ok_server() -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("PUT"))
+        .respond_with(ResponseTemplate::new(204))
+        .mount(&server)
+        .await;
+    server
+}
+
+/// Zoom's error answer: `status` with `{"code": N, "message": "..."}` as application/json.
+pub fn zoom_error(status: u16, code: u32, message: &str) -> ResponseTemplate {
+    ResponseTemplate::new(status)
+        .set_body_json(serde_json::json!({ "code": code, "message": message }))
+}
+
+/// The first 00:00 UTC after `t`.
+pub fn next_midnight(t: SystemTime) -> SystemTime {
+    let secs = t.duration_since(UNIX_EPOCH).unwrap().as_secs();
+    UNIX_EPOCH + Duration::from_secs((secs / 86_400 + 1) * 86_400)
 }

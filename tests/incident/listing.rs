@@ -51,10 +51,6 @@ fn ok(body: Value) -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_json(body)
 }
 
-fn base(server: &MockServer) -> String {
-    format!("{}/v2", server.uri())
-}
-
 const HEADER: &str = "id,email,type,status,login_types,last_login_time,dept,group_ids,role_id";
 
 #[tokio::test]
@@ -85,7 +81,7 @@ async fn several_pages_are_walked_with_page_size_300_and_each_next_page_token() 
     let file = out(dir.path(), "all.csv");
     let r = users(
         dir.path(),
-        &["--base-url", &base(&server), "--out", &p(&file)],
+        &["--base-url", &v2(&server), "--out", &p(&file)],
         util::token("wm-token"),
     )
     .await
@@ -151,7 +147,7 @@ async fn a_429_between_pages_waits_and_asks_for_the_same_page_again() {
     let file = out(dir.path(), "all.csv");
     let r = users(
         dir.path(),
-        &["--base-url", &base(&server), "--out", &p(&file)],
+        &["--base-url", &v2(&server), "--out", &p(&file)],
         util::token("wm-token"),
     )
     .await
@@ -213,7 +209,7 @@ async fn an_expired_page_token_restarts_from_the_first_page_and_writes_nobody_tw
     let file = out(dir.path(), "all.csv");
     let r = users(
         dir.path(),
-        &["--base-url", &base(&server), "--out", &p(&file)],
+        &["--base-url", &v2(&server), "--out", &p(&file)],
         util::token("wm-token"),
     )
     .await
@@ -246,7 +242,7 @@ async fn a_token_that_keeps_expiring_stops_the_listing_exit_3_marked_incomplete(
     let file = out(dir.path(), "all.csv");
     let r = users(
         dir.path(),
-        &["--base-url", &base(&server), "--out", &p(&file)],
+        &["--base-url", &v2(&server), "--out", &p(&file)],
         util::token("wm-token"),
     )
     .await
@@ -296,7 +292,7 @@ async fn a_daily_429_mid_listing_stops_exit_3_with_the_count_and_never_waits_for
     let file = out(dir.path(), "all.csv");
     let r = users(
         dir.path(),
-        &["--base-url", &base(&server), "--out", &p(&file)],
+        &["--base-url", &v2(&server), "--out", &p(&file)],
         util::token("wm-token"),
     )
     .await
@@ -326,7 +322,7 @@ async fn server_errors_are_retried_then_the_page_is_served() {
     let file = out(dir.path(), "all.jsonl");
     let r = users(
         dir.path(),
-        &["--base-url", &base(&server), "--out", &p(&file)],
+        &["--base-url", &v2(&server), "--out", &p(&file)],
         util::token("wm-token"),
     )
     .await
@@ -355,7 +351,7 @@ async fn zooms_filters_are_sent_as_query_parameters() {
     let file = out(dir.path(), "none.csv");
     let words = [
         "--base-url",
-        &base(&server),
+        &v2(&server),
         "--status",
         "inactive",
         "--role-id",
@@ -383,7 +379,7 @@ async fn a_refused_token_or_missing_scope_is_exit_2_and_leaves_no_file() {
     let file = out(dir.path(), "all.csv");
     let e = users(
         dir.path(),
-        &["--base-url", &base(&server), "--out", &p(&file)],
+        &["--base-url", &v2(&server), "--out", &p(&file)],
         util::token("wm-token"),
     )
     .await
@@ -429,7 +425,7 @@ async fn a_stop_mid_listing_is_exit_3_with_the_users_written_so_far() {
     let file = out(dir.path(), "all.csv");
     let args = users_args(
         dir.path(),
-        &["--base-url", &base(&server), "--out", &p(&file)],
+        &["--base-url", &v2(&server), "--out", &p(&file)],
     );
     let stop = Stop::new();
     let run = tokio::spawn({
@@ -472,7 +468,7 @@ async fn a_server_that_repeats_a_page_token_cannot_keep_the_listing_going_foreve
     let file = out(dir.path(), "all.csv");
     let r = users(
         dir.path(),
-        &["--base-url", &base(&server), "--out", &p(&file)],
+        &["--base-url", &v2(&server), "--out", &p(&file)],
         util::token("wm-token"),
     )
     .await

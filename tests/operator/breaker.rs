@@ -23,7 +23,7 @@ async fn circuit_breaker_trips_on_n_identical_failures() {
         .args(["--config", &p(&util::empty_config(dir.path()))])
         .args([
             "--base-url",
-            &base(&server),
+            &v2(&server),
             "--no-fetch-policy",
             "--rate",
             "100",
@@ -83,7 +83,7 @@ async fn circuit_breaker_trips_on_n_identical_failures() {
             env!("CARGO_BIN_EXE_zoom-rotate"),
             p(&input),
             p(&util::empty_config(dir.path())),
-            base(&server),
+            v2(&server),
             p(&report)
         )),
         "{stdout}"
@@ -121,7 +121,7 @@ async fn circuit_breaker_ignores_n_mixed_failures() {
             "--report",
             &p(&dir.path().join("r.csv")),
             "--base-url",
-            &base(&server),
+            &v2(&server),
             "--no-fetch-policy",
             "--rate",
             "100",
@@ -184,7 +184,7 @@ async fn circuit_breaker_streak_spans_user_not_found_rows() {
             "--report",
             &p(&dir.path().join("r.csv")),
             "--base-url",
-            &base(&server),
+            &v2(&server),
             "--no-fetch-policy",
             "--rate",
             "100",
@@ -228,7 +228,7 @@ async fn circuit_breaker_off_with_zero_and_at_20_by_default() {
             "--report".into(),
             p(&dir.path().join(report)),
             "--base-url".into(),
-            base(&server),
+            v2(&server),
             "--no-fetch-policy".into(),
             "--rate".into(),
             "100".into(),

@@ -55,7 +55,7 @@ async fn first_run(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     let mut cmd = bin();
     cmd.env("ZOOM_ACCESS_TOKEN", TOKEN)
         .args(["run", &p(&input), "--report", &p(&report), "--config"])
-        .args([&p(&config), "--base-url", &base(&server)])
+        .args([&p(&config), "--base-url", &v2(&server)])
         .args(["--no-fetch-policy", "--rate", "1000", "--rate-above-plan"]);
     let out = util::bin_output(cmd).await;
     let (stdout, stderr) = util::text(&out);
@@ -124,7 +124,7 @@ async fn a_dry_run_resume_writes_nothing_and_a_resume_then_does_what_it_said() {
         let mut cmd = bin();
         cmd.env("ZOOM_ACCESS_TOKEN", TOKEN)
             .args(["run", &p(&input), "--report", &p(&report), "--config"])
-            .args([&p(&config), "--base-url", &base(&server), "--resume"])
+            .args([&p(&config), "--base-url", &v2(&server), "--resume"])
             .args(["--no-fetch-policy", "--rate", "2", "--log-format", format])
             .args(extra);
         cmd
@@ -342,7 +342,7 @@ async fn the_prompt_names_the_target_the_rows_to_send_and_the_rate() {
         "--config",
         &p(&config),
         "--base-url",
-        &base(&server),
+        &v2(&server),
         "--resume",
         "--no-fetch-policy",
         "--rate",
@@ -357,7 +357,7 @@ async fn the_prompt_names_the_target_the_rows_to_send_and_the_rate() {
     assert_eq!(out.status.code(), Some(2), "{tty}");
     let question = format!(
         "Change the passwords of up to 3 users at {} (2.50 requests/s)? Type y or yes to go on: ",
-        base(&server)
+        v2(&server)
     );
     assert!(tty.contains(&question), "{tty}");
     assert!(tty.contains("not confirmed: nothing was sent"), "{tty}");
@@ -390,7 +390,7 @@ async fn sigterm_says_what_a_second_signal_does() {
     cmd.env("ZOOM_ACCESS_TOKEN", TOKEN)
         .args(["run", &p(&input), "--report", &p(&dir.path().join("r.csv"))])
         .args(["--config", &p(&util::empty_config(dir.path()))])
-        .args(["--base-url", &base(&server), "--no-fetch-policy"])
+        .args(["--base-url", &v2(&server), "--no-fetch-policy"])
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&stderr_path).unwrap());
     let mut child = cmd.spawn().unwrap();

@@ -125,7 +125,7 @@ async fn confirm_setup(dir: &Path, above: u64) -> (MockServer, Vec<String>) {
         "--config".into(),
         p(&config),
         "--base-url".into(),
-        base(&server),
+        v2(&server),
         "--no-fetch-policy".into(),
         "--rate".into(),
         "1000".into(),
@@ -147,7 +147,7 @@ async fn confirmation_refused_on_a_terminal_sends_nothing() {
     assert!(
         tty.contains(&format!(
             "Change the passwords of up to 3 users at {} (1000 requests/s)? {PROMPT}",
-            base(&server)
+            v2(&server)
         )),
         "{tty}"
     );

@@ -22,7 +22,7 @@ async fn runbook(keep: &[&str]) -> (tempfile::TempDir, Output, Vec<String>) {
         .args(["--config", &p(&util::empty_config(dir.path()))])
         .args([
             "--base-url",
-            &base(&server),
+            &v2(&server),
             "--no-fetch-policy",
             "--rate",
             "100",
@@ -169,7 +169,7 @@ async fn nightly_resume_starts_a_new_report_and_a_rerun_sends_nothing() {
         "--report".into(),
         p(&report),
         "--base-url".into(),
-        base(&server),
+        v2(&server),
         "--no-fetch-policy".into(),
         "--yes".into(),
     ];

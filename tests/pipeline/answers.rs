@@ -56,7 +56,7 @@ async fn answer_204_is_changed() {
 
 #[tokio::test]
 async fn answer_400_300_same_as_old() {
-    let (result, row) = answered(zoom(400, 300, SAME_AS_OLD), 1, FAST_RETRY).await;
+    let (result, row) = answered(zoom_error(400, 300, SAME_AS_OLD), 1, FAST_RETRY).await;
     assert_eq!(
         brief(&row),
         ("same_as_old", Some(400), Some(300), 1, SAME_AS_OLD)
@@ -66,7 +66,7 @@ async fn answer_400_300_same_as_old() {
 
 #[tokio::test]
 async fn answer_400_300_24_hour_limit() {
-    let (result, row) = answered(zoom(400, 300, LIMIT_24H), 1, FAST_RETRY).await;
+    let (result, row) = answered(zoom_error(400, 300, LIMIT_24H), 1, FAST_RETRY).await;
     assert_eq!(
         brief(&row),
         ("change_limit_24h", Some(400), Some(300), 1, LIMIT_24H)
@@ -76,7 +76,7 @@ async fn answer_400_300_24_hour_limit() {
 
 #[tokio::test]
 async fn answer_400_300_validation_failed_is_rejected() {
-    let (result, row) = answered(zoom(400, 300, "Validation Failed."), 1, FAST_RETRY).await;
+    let (result, row) = answered(zoom_error(400, 300, "Validation Failed."), 1, FAST_RETRY).await;
     assert_eq!(
         brief(&row),
         ("rejected", Some(400), Some(300), 1, "Validation Failed.")
@@ -87,7 +87,7 @@ async fn answer_400_300_validation_failed_is_rejected() {
 #[tokio::test]
 async fn answer_400_1117_admin_is_rejected() {
     let msg = "Can not update Admin's password";
-    let (result, row) = answered(zoom(400, 1117, msg), 1, FAST_RETRY).await;
+    let (result, row) = answered(zoom_error(400, 1117, msg), 1, FAST_RETRY).await;
     assert_eq!(brief(&row), ("rejected", Some(400), Some(1117), 1, msg));
     assert_eq!(result.exit_code, 1);
 }
@@ -95,7 +95,7 @@ async fn answer_400_1117_admin_is_rejected() {
 #[tokio::test]
 async fn answer_400_1123_not_work_email_is_rejected() {
     let msg = "Can only update password of Zoom work email account";
-    let (result, row) = answered(zoom(400, 1123, msg), 1, FAST_RETRY).await;
+    let (result, row) = answered(zoom_error(400, 1123, msg), 1, FAST_RETRY).await;
     assert_eq!(brief(&row), ("rejected", Some(400), Some(1123), 1, msg));
     assert_eq!(result.exit_code, 1);
 }
@@ -104,7 +104,7 @@ macro_rules! policy_rejected {
     ($($name:ident: $code:expr, $msg:expr;)*) => {$(
         #[tokio::test]
         async fn $name() {
-            let (result, row) = answered(zoom(400, $code, $msg), 1, FAST_RETRY).await;
+            let (result, row) = answered(zoom_error(400, $code, $msg), 1, FAST_RETRY).await;
             assert_eq!(
                 brief(&row),
                 ("policy_rejected", Some(400), Some($code), 1, $msg)
@@ -129,7 +129,7 @@ policy_rejected! {
 #[tokio::test]
 async fn answer_404_1001_is_user_not_found() {
     let msg = "User does not exist: u1@example.com.";
-    let (result, row) = answered(zoom(404, 1001, msg), 1, FAST_RETRY).await;
+    let (result, row) = answered(zoom_error(404, 1001, msg), 1, FAST_RETRY).await;
     assert_eq!(
         brief(&row),
         ("user_not_found", Some(404), Some(1001), 1, msg)
@@ -140,7 +140,7 @@ async fn answer_404_1001_is_user_not_found() {
 #[tokio::test]
 async fn answer_404_1010_is_user_not_found() {
     let msg = "User not exist or not belong to this account.";
-    let (result, row) = answered(zoom(404, 1010, msg), 1, FAST_RETRY).await;
+    let (result, row) = answered(zoom_error(404, 1010, msg), 1, FAST_RETRY).await;
     assert_eq!(
         brief(&row),
         ("user_not_found", Some(404), Some(1010), 1, msg)
@@ -150,7 +150,7 @@ async fn answer_404_1010_is_user_not_found() {
 
 #[tokio::test]
 async fn answer_403_is_rejected() {
-    let (result, row) = answered(zoom(403, 4700, NO_SCOPE), 1, FAST_RETRY).await;
+    let (result, row) = answered(zoom_error(403, 4700, NO_SCOPE), 1, FAST_RETRY).await;
     assert_eq!(
         brief(&row),
         ("rejected", Some(403), Some(4700), 1, NO_SCOPE)
@@ -237,7 +237,7 @@ async fn answer_429_per_second_waits_retry_after_and_retries() {
     let server = MockServer::start().await;
     put_to(U1_SEGMENT)
         .respond_with(
-            zoom(429, 429, QPS_429)
+            zoom_error(429, 429, QPS_429)
                 .insert_header("Retry-After", "1")
                 .insert_header("X-RateLimit-Category", "Medium")
                 .insert_header("X-RateLimit-Type", "QPS"),
@@ -317,7 +317,7 @@ async fn stops_the_run(answer: ResponseTemplate) -> (RunResult, PathBuf, tempfil
 
 #[tokio::test]
 async fn answer_401_124_with_a_fixed_token_stops_the_run() {
-    let (result, report, _dir) = stops_the_run(zoom(401, 124, "Invalid access token.")).await;
+    let (result, report, _dir) = stops_the_run(zoom_error(401, 124, "Invalid access token.")).await;
     assert_eq!(result.exit_code, 3);
     assert!(
         matches!(result.stop, Some(StopReason::AuthLost(_))),
@@ -338,9 +338,9 @@ async fn answer_401_124_with_a_fixed_token_stops_the_run() {
 async fn answer_429_daily_stops_the_run_until_retry_after() {
     // A day after the next midnight: within the 48 h a Retry-After is believed for
     // (client::MAX_RETRY_AFTER), and never in the past, even across midnight.
-    let at = next_midnight() + Duration::from_secs(24 * 3600);
+    let at = next_midnight(SystemTime::now()) + Duration::from_secs(24 * 3600);
     let at = humantime::format_rfc3339_seconds(at).to_string();
-    let daily = zoom(429, 429, DAILY_429)
+    let daily = zoom_error(429, 429, DAILY_429)
         .insert_header("X-RateLimit-Category", "Medium")
         .insert_header("X-RateLimit-Type", "Daily-limit")
         .insert_header("X-RateLimit-Limit", "2000")
@@ -368,9 +368,9 @@ async fn answer_429_daily_stops_the_run_until_retry_after() {
 
 #[tokio::test]
 async fn answer_429_daily_without_headers_stops_until_midnight_utc() {
-    let (result, report, _dir) = stops_the_run(zoom(429, 429, DAILY_429)).await;
+    let (result, report, _dir) = stops_the_run(zoom_error(429, 429, DAILY_429)).await;
     assert_eq!(result.exit_code, 3);
-    let midnight = humantime::format_rfc3339_seconds(next_midnight()).to_string();
+    let midnight = humantime::format_rfc3339_seconds(next_midnight(SystemTime::now())).to_string();
     let gone = format!("not sent: Zoom's daily rate limit was reached; it resets at {midnight}");
     #[rustfmt::skip]
     let expected: &[Expected] = &[

@@ -17,7 +17,7 @@ async fn report_server() -> MockServer {
         .mount(&server)
         .await;
     put_to("bob%2Bops%40example.com")
-        .respond_with(zoom(403, 4700, NO_SCOPE))
+        .respond_with(zoom_error(403, 4700, NO_SCOPE))
         .expect(1)
         .mount(&server)
         .await;
@@ -214,7 +214,7 @@ async fn no_password_or_token_in_the_report_or_the_output_even_at_trace() {
         .mount(&server)
         .await;
     put_to("c2%40example.com")
-        .respond_with(zoom(400, 300, SAME_AS_OLD))
+        .respond_with(zoom_error(400, 300, SAME_AS_OLD))
         .expect(1)
         .mount(&server)
         .await;
