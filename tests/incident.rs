@@ -42,6 +42,7 @@ u7,pending@corp.example,Pen-Pw-Valid-77,member,0,,100,pending,1,Finance,,g-fin
 /// Parses `zoom-rotate users <words>`, adding `--config <dir>/c.toml` ([`FAST_RETRY`])
 /// when none is given.
 fn users_args(dir: &Path, words: &[&str]) -> UsersArgs {
+    util::hermetic();
     let mut argv: Vec<String> = vec!["zoom-rotate".into(), "users".into()];
     argv.extend(words.iter().map(|w| w.to_string()));
     if !words.contains(&"--config") {

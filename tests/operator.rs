@@ -44,28 +44,12 @@ fn ids_csv(dir: &Path, name: &str, n: usize) -> PathBuf {
     util::write(dir, name, s)
 }
 
-/// Every variable the program reads settings or credentials from.
-const ENV: &[&str] = &[
-    "ZOOM_ACCESS_TOKEN",
-    "ZOOM_ACCOUNT_ID",
-    "ZOOM_CLIENT_ID",
-    "ZOOM_CLIENT_SECRET",
-    "ZOOM_BASE_URL",
-    "ZOOM_TOKEN_URL",
-    "ZOOM_ROTATE_PLAN",
-    "ZOOM_ROTATE_RATE",
-    "ZOOM_ROTATE_CONCURRENCY",
-    "ZOOM_ROTATE_REPORT",
-    "RUST_LOG",
-];
-
-/// `program` from the repository root (where the demo fixtures are), with none of `ENV`.
+/// `program` from the repository root (where the demo fixtures are), with no `ZOOM_*`
+/// variable of the test's environment ([`util::scrub`]).
 fn scrubbed(program: &str) -> Command {
     let mut c = Command::new(program);
-    for var in ENV {
-        c.env_remove(var);
-    }
-    c.current_dir(env!("CARGO_MANIFEST_DIR"))
+    util::scrub(&mut c)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
         .stdin(Stdio::null());
     c
 }

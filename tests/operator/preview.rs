@@ -283,7 +283,7 @@ fn sh_quote(s: &str) -> String {
 /// The binary on a pty (util-linux `script`) with `typed` at it; `None` when no pty can
 /// be had here.
 async fn on_pty(args: Vec<String>, typed: &'static str) -> Option<Output> {
-    let probe = Command::new("script")
+    let probe = scrubbed("script")
         .args(["-qec", "true", "/dev/null"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())

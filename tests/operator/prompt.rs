@@ -57,7 +57,7 @@ const PROMPT: &str = "Type y or yes to go on";
 
 /// Whether util-linux `script` can give a child a pty here.
 fn have_pty() -> bool {
-    let ok = Command::new("script")
+    let ok = scrubbed("script")
         .args(["-qec", "true", "/dev/null"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
