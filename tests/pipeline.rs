@@ -50,8 +50,7 @@ fn put_to(segment: &str) -> MockBuilder {
     Mock::given(method("PUT")).and(path(format!("/v2/users/{segment}/password")))
 }
 
-/// Runs `csv` in-process against `base` with a fixed `token`, `config` as the config file,
-/// `--no-fetch-policy` and `--yes`; the report is `dir/<report>`.
+/// [`util::rotate`] with a fixed `token`; the report is `dir/<report>`.
 async fn rotate(
     dir: &Path,
     base: &str,
@@ -61,25 +60,7 @@ async fn rotate(
     report: &str,
     extra: &[&str],
 ) -> (anyhow::Result<RunResult>, PathBuf) {
-    let input = util::write(dir, "input.csv", csv).display().to_string();
-    let config = util::write(dir, "config.toml", config)
-        .display()
-        .to_string();
-    let report = dir.join(report);
-    let report_arg = report.display().to_string();
-    let mut words: Vec<&str> = vec![
-        &input,
-        "--report",
-        &report_arg,
-        "--base-url",
-        base,
-        "--config",
-        &config,
-        "--no-fetch-policy",
-        "--yes",
-    ];
-    words.extend_from_slice(extra);
-    (util::run(dir, &words, util::token(token)).await, report)
+    util::rotate(dir, base, util::token(token), csv, config, report, extra).await
 }
 
 /// What a table test compares of a row: outcome, http_status, zoom_code, attempts, message.

@@ -143,6 +143,37 @@ pub async fn run(dir: &Path, words: &[&str], creds: Credentials) -> anyhow::Resu
     zoom_rotate::commands::run::run(&args, creds, Stop::new(), &argv).await
 }
 
+/// Runs `csv` (written to `dir/input.csv`) in-process against `base` with `creds`, `config`
+/// (written to `dir/config.toml`) as the config file, `--no-fetch-policy`, `--yes`, then
+/// `extra`; returns the run and the report's path, `dir/<report>`.
+pub async fn rotate(
+    dir: &Path,
+    base: &str,
+    creds: Credentials,
+    csv: impl AsRef<[u8]>,
+    config: &str,
+    report: &str,
+    extra: &[&str],
+) -> (anyhow::Result<RunResult>, PathBuf) {
+    let input = p(&write(dir, "input.csv", csv));
+    let config = p(&write(dir, "config.toml", config));
+    let report = dir.join(report);
+    let report_arg = p(&report);
+    let mut words: Vec<&str> = vec![
+        &input,
+        "--report",
+        &report_arg,
+        "--base-url",
+        base,
+        "--config",
+        &config,
+        "--no-fetch-policy",
+        "--yes",
+    ];
+    words.extend_from_slice(extra);
+    (run(dir, &words, creds).await, report)
+}
+
 /// Starts a simulator on an OS-chosen loopback port.
 pub async fn sim(config: SimConfig) -> SimHandle {
     simulator::start(config, ([127, 0, 0, 1], 0).into())

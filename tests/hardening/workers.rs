@@ -60,8 +60,8 @@ fn row(
     )
 }
 
-/// Runs `csv` in-process against `base` with `config`, `--no-fetch-policy --yes` and
-/// `extra`; the report is `dir/report.csv`. A run that does not end in 20 s is a hang.
+/// [`util::rotate`] with the report at `dir/report.csv`. A run that does not end in 20 s is
+/// a hang.
 async fn rotate(
     dir: &Path,
     base: &str,
@@ -70,30 +70,11 @@ async fn rotate(
     extra: &[&str],
     creds: Credentials,
 ) -> (RunResult, PathBuf) {
-    let input = util::write(dir, "input.csv", csv).display().to_string();
-    let config = util::write(dir, "config.toml", config)
-        .display()
-        .to_string();
-    let report = dir.join("report.csv");
-    let report_arg = report.display().to_string();
-    let mut words: Vec<&str> = vec![
-        &input,
-        "--report",
-        &report_arg,
-        "--base-url",
-        base,
-        "--config",
-        &config,
-        "--no-fetch-policy",
-        "--yes",
-    ];
-    words.extend_from_slice(extra);
-    let run = util::run(dir, &words, creds);
-    let result = tokio::time::timeout(Duration::from_secs(20), run)
+    let run = util::rotate(dir, base, creds, csv, config, "report.csv", extra);
+    let (result, report) = tokio::time::timeout(Duration::from_secs(20), run)
         .await
-        .expect("the run ends (no hang)")
-        .expect("the run starts");
-    (result, report)
+        .expect("the run ends (no hang)");
+    (result.expect("the run starts"), report)
 }
 
 async fn puts(server: &MockServer) -> Vec<String> {
