@@ -72,7 +72,7 @@ async fn puts(server: &MockServer) -> Vec<String> {
 }
 
 fn forbidden() -> ResponseTemplate {
-    ResponseTemplate::new(403).set_body_json(json!({"code": 4700, "message": SCOPE_MESSAGE}))
+    util::zoom_error(403, 4700, SCOPE_MESSAGE)
 }
 
 mod breaker;

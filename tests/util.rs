@@ -174,6 +174,41 @@ pub async fn rotate(
     (run(dir, &words, creds).await, report)
 }
 
+/// Runs the cases of a table, each `(name, check)`, side by side in tasks of their own,
+/// and fails naming every case that failed, with its failure. A table test runs on a
+/// multi-threaded runtime so its cases run as separate tests would.
+pub async fn table<F>(cases: impl IntoIterator<Item = (&'static str, F)>)
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    let running: Vec<_> = cases
+        .into_iter()
+        .map(|(name, check)| (name, tokio::spawn(check)))
+        .collect();
+    let mut failed = Vec::new();
+    for (name, case) in running {
+        if let Err(e) = case.await {
+            let why = e.try_into_panic().map_or_else(
+                |e| e.to_string(),
+                |panic| {
+                    panic
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_default()
+                },
+            );
+            failed.push(format!("{name}: {why}"));
+        }
+    }
+    assert!(
+        failed.is_empty(),
+        "{} case(s) failed:\n{}",
+        failed.len(),
+        failed.join("\n")
+    );
+}
+
 /// Starts a simulator on an OS-chosen loopback port.
 pub async fn sim(config: SimConfig) -> SimHandle {
     simulator::start(config, ([127, 0, 0, 1], 0).into())

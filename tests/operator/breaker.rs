@@ -101,10 +101,7 @@ async fn circuit_breaker_ignores_n_mixed_failures() {
         .await;
     Mock::given(method("PUT"))
         .and(path_regex(r"^/v2/users/even\d+/password$"))
-        .respond_with(
-            ResponseTemplate::new(400)
-                .set_body_json(json!({"code": 1123, "message": WORK_EMAIL_MESSAGE})),
-        )
+        .respond_with(util::zoom_error(400, 1123, WORK_EMAIL_MESSAGE))
         .mount(&server)
         .await;
     let dir = util::tmp();
@@ -159,10 +156,7 @@ async fn circuit_breaker_streak_spans_user_not_found_rows() {
     let server = MockServer::start().await;
     Mock::given(method("PUT"))
         .and(path_regex(r"^/v2/users/gone\d+/password$"))
-        .respond_with(
-            ResponseTemplate::new(404)
-                .set_body_json(json!({"code": 1001, "message": "User does not exist: gone."})),
-        )
+        .respond_with(util::zoom_error(404, 1001, "User does not exist: gone."))
         .mount(&server)
         .await;
     Mock::given(method("PUT"))

@@ -28,8 +28,7 @@ async fn first_run(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
         ("u01", ResponseTemplate::new(204)),
         (
             "u02",
-            ResponseTemplate::new(404)
-                .set_body_json(json!({"code": 1001, "message": "User does not exist: u02."})),
+            util::zoom_error(404, 1001, "User does not exist: u02."),
         ),
         (
             "u03",
@@ -115,11 +114,7 @@ async fn a_dry_run_resume_writes_nothing_and_a_resume_then_does_what_it_said() {
     let mtime = std::fs::metadata(&report).unwrap().modified().unwrap();
     let files = listing(dir.path());
     // A server that would accept anything: the preview must send nothing to it.
-    let server = MockServer::start().await;
-    Mock::given(method("PUT"))
-        .respond_with(ResponseTemplate::new(204))
-        .mount(&server)
-        .await;
+    let server = util::ok_server().await;
     let run = |extra: &[&str], format: &str| {
         let mut cmd = bin();
         cmd.env("ZOOM_ACCESS_TOKEN", TOKEN)
@@ -324,11 +319,7 @@ async fn on_pty(args: Vec<String>, typed: &'static str) -> Option<Output> {
 async fn the_prompt_names_the_target_the_rows_to_send_and_the_rate() {
     let dir = util::tmp();
     let (input, report, _) = first_run(dir.path()).await;
-    let server = MockServer::start().await;
-    Mock::given(method("PUT"))
-        .respond_with(ResponseTemplate::new(204))
-        .mount(&server)
-        .await;
+    let server = util::ok_server().await;
     let config = util::write(
         dir.path(),
         "ask.toml",

@@ -155,11 +155,7 @@ async fn report_directory_the_run_creates_is_private() {
 /// it does not exist yet, and a second run the same day sends nothing more.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nightly_resume_starts_a_new_report_and_a_rerun_sends_nothing() {
-    let server = MockServer::start().await;
-    Mock::given(method("PUT"))
-        .respond_with(ResponseTemplate::new(204))
-        .mount(&server)
-        .await;
+    let server = util::ok_server().await;
     let dir = util::tmp();
     let input = users_csv(dir.path(), "nightly.csv", "u", 3);
     let report = dir.path().join("reports").join("2026-03-01.csv");

@@ -169,26 +169,12 @@ async fn check(case: Answer) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_answer_of_the_response_table_is_its_report_row_and_exit_code() {
-    let cases: Vec<_> = response_table()
-        .into_iter()
-        .map(|case| (case.name, tokio::spawn(check(case))))
-        .collect();
-    let mut failed = Vec::new();
-    for (name, case) in cases {
-        if let Err(e) = case.await {
-            let why = e.try_into_panic().map_or_else(
-                |e| e.to_string(),
-                |p| {
-                    p.downcast_ref::<String>()
-                        .cloned()
-                        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                        .unwrap_or_default()
-                },
-            );
-            failed.push(format!("{name}: {why}"));
-        }
-    }
-    assert!(failed.is_empty(), "failed cases:\n{}", failed.join("\n"));
+    util::table(
+        response_table()
+            .into_iter()
+            .map(|case| (case.name, check(case))),
+    )
+    .await;
 }
 
 #[tokio::test]
