@@ -33,14 +33,20 @@ fn client() -> Client {
         .unwrap()
 }
 
-/// `PUT {base}/users/{segment}/password` with a JSON body; `segment` is sent as is.
-async fn put_raw(sim: &SimHandle, segment: &str, password: &str) -> Response {
-    let url = format!("{}/users/{segment}/password", sim.base_url());
+/// `PUT {url}` with the bearer and `{"password": ...}` as JSON; a connection error is
+/// the caller's to expect or not.
+async fn send_put(url: String, password: &str) -> reqwest::Result<Response> {
     let request = client()
         .put(url)
         .bearer_auth(TOKEN)
         .json(&json!({ "password": password }));
-    request.send().await.unwrap()
+    request.send().await
+}
+
+/// `PUT {base}/users/{segment}/password` with a JSON body; `segment` is sent as is.
+async fn put_raw(sim: &SimHandle, segment: &str, password: &str) -> Response {
+    let url = format!("{}/users/{segment}/password", sim.base_url());
+    send_put(url, password).await.unwrap()
 }
 
 /// The same, with the user ID or e-mail percent-encoded as one segment.
