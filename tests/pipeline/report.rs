@@ -60,25 +60,24 @@ fn assert_private(path: &Path) {
     assert_eq!(mode, 0o600, "{} has mode {mode:o}", path.display());
 }
 
-#[tokio::test]
-async fn csv_report_is_exact_and_private() {
+/// Runs [`REPORT_CSV`] against [`report_server`] into `dir/<name>`, which must end exit 1,
+/// every expected request made, and the report private; returns the report, the times
+/// every `finished_at` must fall between, and the directory.
+async fn report_run(name: &str) -> (PathBuf, SystemTime, SystemTime, tempfile::TempDir) {
     let server = report_server().await;
     let dir = util::tmp();
     let before = SystemTime::now() - Duration::from_secs(1);
-    let (result, report) = rotate(
-        dir.path(),
-        &v2(&server),
-        TOKEN,
-        REPORT_CSV,
-        "",
-        "r.csv",
-        &[],
-    )
-    .await;
+    let (result, report) = rotate(dir.path(), &v2(&server), TOKEN, REPORT_CSV, "", name, &[]).await;
     let after = SystemTime::now() + Duration::from_secs(1);
     assert_eq!(result.unwrap().exit_code, 1);
     server.verify().await;
     assert_private(&report);
+    (report, before, after, dir)
+}
+
+#[tokio::test]
+async fn csv_report_is_exact_and_private() {
+    let (report, before, after, _dir) = report_run("r.csv").await;
 
     let (text, stamps) = mask_times(&std::fs::read_to_string(&report).unwrap());
     let mut lines: Vec<&str> = text.lines().collect();
@@ -109,23 +108,7 @@ async fn csv_report_is_exact_and_private() {
 
 #[tokio::test]
 async fn jsonl_report_has_the_same_fields() {
-    let server = report_server().await;
-    let dir = util::tmp();
-    let before = SystemTime::now() - Duration::from_secs(1);
-    let (result, report) = rotate(
-        dir.path(),
-        &v2(&server),
-        TOKEN,
-        REPORT_CSV,
-        "",
-        "r.jsonl",
-        &[],
-    )
-    .await;
-    let after = SystemTime::now() + Duration::from_secs(1);
-    assert_eq!(result.unwrap().exit_code, 1);
-    server.verify().await;
-    assert_private(&report);
+    let (report, before, after, _dir) = report_run("r.jsonl").await;
 
     let text = std::fs::read_to_string(&report).unwrap();
     assert!(text.ends_with('\n'));
