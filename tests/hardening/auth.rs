@@ -55,7 +55,7 @@ async fn run(
     let input = util::write(dir, "in.csv", input_csv(n));
     let config = util::write(dir, "c.toml", FAST);
     let report = dir.join("r.csv");
-    let base = format!("{}/v2", server.uri());
+    let base = util::v2(server);
     let token = format!("{}/oauth/token", server.uri());
     let (input, config, report_s) = (
         input.display().to_string(),
@@ -202,7 +202,7 @@ async fn a_refused_fixed_token_stops_before_any_put_with_exit_2() {
             "--config",
             &util::empty_config(dir.path()).display().to_string(),
         ])
-        .args(["--base-url", &format!("{}/v2", server.uri())]);
+        .args(["--base-url", &util::v2(&server)]);
     let out = util::bin_output(cmd).await;
     let (stdout, stderr) = util::text(&out);
     assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");

@@ -111,7 +111,7 @@ async fn a_retry_after_of_u64_max_stops_for_the_day_and_loses_no_row() {
     let before = SystemTime::now();
     let (result, report) = rotate(
         dir.path(),
-        &format!("{}/v2", server.uri()),
+        &util::v2(&server),
         csv,
         FAST,
         &["--concurrency", "1"],
@@ -288,7 +288,7 @@ async fn a_401_during_a_token_endpoint_blip_renews_after_a_backoff() {
     let token_url = format!("{}/oauth/token", server.uri());
     let (result, report) = rotate(
         dir.path(),
-        &format!("{}/v2", server.uri()),
+        &util::v2(&server),
         "email,password\nann@example.com,Rotated-1-Kqx\n",
         "[retry]\nattempts = 3\nbase_delay_ms = 1\nmax_delay_ms = 2\n",
         &["--token-url", &token_url],
@@ -368,7 +368,7 @@ async fn a_redirect_is_failed_not_followed_and_resume_tries_again() {
         .respond_with(ResponseTemplate::new(204))
         .mount(&server)
         .await;
-    let base = format!("{}/v2", server.uri());
+    let base = util::v2(&server);
     let csv = "email,password\nann@example.com,Rotated-1-Kqx\n";
     let (first, report) = rotate(dir.path(), &base, csv, FAST, &[], util::token(TOKEN)).await;
     assert_eq!((first.exit_code, first.stop), (1, None));
