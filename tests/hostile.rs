@@ -11,7 +11,7 @@
 //! rules), `generate` (`--generate`, a kill -9 between saving and sending, `--resume`) and
 //! `fuzz` (proptest over the reader and the checks).
 
-use crate::util;
+use crate::util::{self, ok_server, v2, zoom_error};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -26,28 +26,7 @@ const TOKEN: &str = "tok-hostile-5Kq";
 /// Two attempts per row, 10–20 ms apart.
 const FAST_RETRY: &str = "[retry]\nattempts = 2\nbase_delay_ms = 10\nmax_delay_ms = 20\n";
 
-/// Zoom's error body: `{"code": N, "message": "..."}` as application/json.
-fn zoom(status: u16, code: u32, message: &str) -> ResponseTemplate {
-    ResponseTemplate::new(status).set_body_json(json!({ "code": code, "message": message }))
-}
-
-/// A server that answers 204 to every password change.
-async fn ok_server() -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("PUT"))
-        .respond_with(ResponseTemplate::new(204))
-        .mount(&server)
-        .await;
-    server
-}
-
-/// The API base of a wiremock server.
-fn v2(server: &MockServer) -> String {
-    format!("{}/v2", server.uri())
-}
-
-/// Runs `csv` in-process against `base` with `token`, `config` as the config file,
-/// `--no-fetch-policy` and `--yes`; the report is `dir/report.csv`.
+/// [`util::rotate`] with a fixed `token`; the report is `dir/report.csv`.
 async fn rotate(
     dir: &Path,
     base: &str,
@@ -56,25 +35,16 @@ async fn rotate(
     config: &str,
     extra: &[&str],
 ) -> (anyhow::Result<RunResult>, PathBuf) {
-    let input = util::write(dir, "input.csv", csv).display().to_string();
-    let config = util::write(dir, "config.toml", config)
-        .display()
-        .to_string();
-    let report = dir.join("report.csv");
-    let report_arg = report.display().to_string();
-    let mut words: Vec<&str> = vec![
-        &input,
-        "--report",
-        &report_arg,
-        "--base-url",
+    util::rotate(
+        dir,
         base,
-        "--config",
-        &config,
-        "--no-fetch-policy",
-        "--yes",
-    ];
-    words.extend_from_slice(extra);
-    (util::run(dir, &words, util::token(token)).await, report)
+        util::token(token),
+        csv,
+        config,
+        "report.csv",
+        extra,
+    )
+    .await
 }
 
 /// Every password change the server received: the raw path and the JSON body, in

@@ -8,7 +8,7 @@
 //! `listing` (the paging loop against exact wiremock sequences), `filters`, `roundtrip`
 //! (the binary: users → run), `directory` (the simulator's endpoints) and `evidence`.
 
-use crate::util;
+use crate::util::{self, p, v2};
 use clap::Parser;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -39,13 +39,10 @@ u6,pat@other.example,Pat-Pw-Valid-66,member,0,,100,active,1,sales,2026-11-29T10:
 u7,pending@corp.example,Pen-Pw-Valid-77,member,0,,100,pending,1,Finance,,g-fin
 ";
 
-fn p(path: &Path) -> String {
-    path.display().to_string()
-}
-
 /// Parses `zoom-rotate users <words>`, adding `--config <dir>/c.toml` ([`FAST_RETRY`])
 /// when none is given.
 fn users_args(dir: &Path, words: &[&str]) -> UsersArgs {
+    util::hermetic();
     let mut argv: Vec<String> = vec!["zoom-rotate".into(), "users".into()];
     argv.extend(words.iter().map(|w| w.to_string()));
     if !words.contains(&"--config") {

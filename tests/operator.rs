@@ -9,7 +9,7 @@
 //! util-linux `script`. The tests are grouped by what an operator relies on: `summary`,
 //! `breaker`, `prompt` (the plan and the confirmation), `runbook`, `docs`.
 
-use crate::util;
+use crate::util::{self, p, v2};
 use serde_json::{json, Value};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -44,28 +44,12 @@ fn ids_csv(dir: &Path, name: &str, n: usize) -> PathBuf {
     util::write(dir, name, s)
 }
 
-/// Every variable the program reads settings or credentials from.
-const ENV: &[&str] = &[
-    "ZOOM_ACCESS_TOKEN",
-    "ZOOM_ACCOUNT_ID",
-    "ZOOM_CLIENT_ID",
-    "ZOOM_CLIENT_SECRET",
-    "ZOOM_BASE_URL",
-    "ZOOM_TOKEN_URL",
-    "ZOOM_ROTATE_PLAN",
-    "ZOOM_ROTATE_RATE",
-    "ZOOM_ROTATE_CONCURRENCY",
-    "ZOOM_ROTATE_REPORT",
-    "RUST_LOG",
-];
-
-/// `program` from the repository root (where the demo fixtures are), with none of `ENV`.
+/// `program` from the repository root (where the demo fixtures are), with no `ZOOM_*`
+/// variable of the test's environment ([`util::scrub`]).
 fn scrubbed(program: &str) -> Command {
     let mut c = Command::new(program);
-    for var in ENV {
-        c.env_remove(var);
-    }
-    c.current_dir(env!("CARGO_MANIFEST_DIR"))
+    util::scrub(&mut c)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
         .stdin(Stdio::null());
     c
 }
@@ -73,10 +57,6 @@ fn scrubbed(program: &str) -> Command {
 /// The binary, scrubbed.
 fn bin() -> Command {
     scrubbed(env!("CARGO_BIN_EXE_zoom-rotate"))
-}
-
-fn base(server: &MockServer) -> String {
-    format!("{}/v2", server.uri())
 }
 
 /// Paths of the PUTs the server received, in order.
@@ -92,11 +72,7 @@ async fn puts(server: &MockServer) -> Vec<String> {
 }
 
 fn forbidden() -> ResponseTemplate {
-    ResponseTemplate::new(403).set_body_json(json!({"code": 4700, "message": SCOPE_MESSAGE}))
-}
-
-fn p(path: &Path) -> String {
-    path.display().to_string()
+    util::zoom_error(403, 4700, SCOPE_MESSAGE)
 }
 
 mod breaker;

@@ -13,12 +13,12 @@
 //! (rows never sent), `pace` (the limiter and the pool), `report` (format, privacy,
 //! secrecy) and `mixed` (every case in one run).
 
-use crate::util;
+use crate::util::{self, next_midnight, v2, zoom_error};
 use percent_encoding::percent_decode_str;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockBuilder, MockServer, Request, ResponseTemplate};
 use zoom_rotate::commands::run::RunResult;
@@ -45,18 +45,12 @@ const BAD_GATEWAY_HTML: &str = "<html><body><h1>502 Bad Gateway</h1></body></htm
 const NO_SCOPE: &str =
     "Invalid access token, does not contain scopes:[user:write:admin, user:update:password:admin].";
 
-/// Zoom's error body: `{"code": N, "message": "..."}` as application/json.
-fn zoom(status: u16, code: u32, message: &str) -> ResponseTemplate {
-    ResponseTemplate::new(status).set_body_json(json!({ "code": code, "message": message }))
-}
-
 /// `PUT /v2/users/{segment}/password`, the segment as the server receives it.
 fn put_to(segment: &str) -> MockBuilder {
     Mock::given(method("PUT")).and(path(format!("/v2/users/{segment}/password")))
 }
 
-/// Runs `csv` in-process against `base` with a fixed `token`, `config` as the config file,
-/// `--no-fetch-policy` and `--yes`; the report is `dir/<report>`.
+/// [`util::rotate`] with a fixed `token`; the report is `dir/<report>`.
 async fn rotate(
     dir: &Path,
     base: &str,
@@ -66,30 +60,7 @@ async fn rotate(
     report: &str,
     extra: &[&str],
 ) -> (anyhow::Result<RunResult>, PathBuf) {
-    let input = util::write(dir, "input.csv", csv).display().to_string();
-    let config = util::write(dir, "config.toml", config)
-        .display()
-        .to_string();
-    let report = dir.join(report);
-    let report_arg = report.display().to_string();
-    let mut words: Vec<&str> = vec![
-        &input,
-        "--report",
-        &report_arg,
-        "--base-url",
-        base,
-        "--config",
-        &config,
-        "--no-fetch-policy",
-        "--yes",
-    ];
-    words.extend_from_slice(extra);
-    (util::run(dir, &words, util::token(token)).await, report)
-}
-
-/// The API base of a wiremock server.
-fn v2(server: &MockServer) -> String {
-    format!("{}/v2", server.uri())
+    util::rotate(dir, base, util::token(token), csv, config, report, extra).await
 }
 
 /// What a table test compares of a row: outcome, http_status, zoom_code, attempts, message.
@@ -161,15 +132,6 @@ fn assert_rows(report: &Path, expected: &[Expected]) {
 
 fn header<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
     request.headers.get(name).map(|v| v.to_str().unwrap())
-}
-
-/// The next 00:00 UTC.
-fn next_midnight() -> SystemTime {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    UNIX_EPOCH + Duration::from_secs((secs / 86_400 + 1) * 86_400)
 }
 
 mod answers;

@@ -4,7 +4,7 @@
 //! exceed it (`daily`); and with another app drawing on the same budget in the simulator,
 //! the job backs off to what it leaves (`neighbours`, the one real-time test).
 
-use crate::util;
+use crate::util::{self, p, v2};
 use std::path::{Path, PathBuf};
 use wiremock::MockServer;
 
@@ -18,14 +18,6 @@ fn users_csv(dir: &Path, n: usize) -> PathBuf {
         s.push_str(&format!("u{i}@example.com,Harbor-Violet-{i}q\n"));
     }
     util::write(dir, "users.csv", s)
-}
-
-fn base(server: &MockServer) -> String {
-    format!("{}/v2", server.uri())
-}
-
-fn p(path: &Path) -> String {
-    path.display().to_string()
 }
 
 mod daily;

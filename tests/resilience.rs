@@ -8,12 +8,12 @@
 //! renewal, refused credentials), `resume` (the daily limit, 24 hours, kill -9, an edited
 //! input, unanswered attempts) and `signals` (SIGTERM, a second signal, the grace, the lock).
 
-use crate::util;
+use crate::util::{self, next_midnight, p};
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 use zoom_rotate::ledger::journal;
@@ -66,10 +66,6 @@ async fn gen_sim(n: u32, f: impl FnOnce(&mut SimConfig)) -> SimHandle {
 
 fn s2s() -> Credentials {
     Credentials::simulator("sim-account", "sim-client", "sim-secret")
-}
-
-fn p(path: &Path) -> String {
-    path.display().to_string()
 }
 
 /// A run of users 1..=n with [`FAST_RETRY`], reporting to `dir/r.csv`, plus `extra` words.
@@ -128,11 +124,6 @@ fn attempts(rows: &[Row]) -> u64 {
 
 fn count(rows: &[Row], o: Outcome) -> usize {
     rows.iter().filter(|r| r.outcome == o).count()
-}
-
-fn next_midnight(t: SystemTime) -> SystemTime {
-    let secs = t.duration_since(UNIX_EPOCH).unwrap().as_secs();
-    UNIX_EPOCH + Duration::from_secs((secs / 86_400 + 1) * 86_400)
 }
 
 /// Moves the simulator past the next 00:00 UTC.

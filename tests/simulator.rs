@@ -5,8 +5,9 @@
 //! `faults` (concurrency, 502s, dropped connections, slow answers, seeds) and `demo`
 //! (the fixtures, control endpoints, generated users).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
+use crate::util::next_midnight;
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{json, Value};
@@ -32,14 +33,20 @@ fn client() -> Client {
         .unwrap()
 }
 
-/// `PUT {base}/users/{segment}/password` with a JSON body; `segment` is sent as is.
-async fn put_raw(sim: &SimHandle, segment: &str, password: &str) -> Response {
-    let url = format!("{}/users/{segment}/password", sim.base_url());
+/// `PUT {url}` with the bearer and `{"password": ...}` as JSON; a connection error is
+/// the caller's to expect or not.
+async fn send_put(url: String, password: &str) -> reqwest::Result<Response> {
     let request = client()
         .put(url)
         .bearer_auth(TOKEN)
         .json(&json!({ "password": password }));
-    request.send().await.unwrap()
+    request.send().await
+}
+
+/// `PUT {base}/users/{segment}/password` with a JSON body; `segment` is sent as is.
+async fn put_raw(sim: &SimHandle, segment: &str, password: &str) -> Response {
+    let url = format!("{}/users/{segment}/password", sim.base_url());
+    send_put(url, password).await.unwrap()
 }
 
 /// The same, with the user ID or e-mail percent-encoded as one segment.
@@ -74,11 +81,6 @@ async fn assert_changed(sim: &SimHandle, response: Response, user: &str, passwor
     assert_eq!(header(&response, "content-type"), None);
     assert!(response.bytes().await.unwrap().is_empty());
     assert_eq!(sim.user(user).unwrap().current_password, password);
-}
-
-fn next_midnight(now: SystemTime) -> SystemTime {
-    let secs = now.duration_since(UNIX_EPOCH).unwrap().as_secs();
-    UNIX_EPOCH + Duration::from_secs((secs / 86_400 + 1) * 86_400)
 }
 
 /// Moves the clock off the last minute before midnight, so a day boundary cannot fall

@@ -3,12 +3,24 @@
 //!
 //! Every in-process run gets `--config` pointing at an empty file unless the test gives
 //! one, so the repository's own config.toml never leaks into a test.
+//!
+//! The environment is hermetic: an operator's exported `ZOOM_*` variables (credentials,
+//! `ZOOM_BASE_URL`, every `ZOOM_ROTATE_*` setting, and any added later) never reach a test.
+//! [`hermetic`] removes them from this process once, before the first command line is
+//! parsed (clap reads them through `env = ...`); [`scrub`] removes them from every child
+//! process the tests start, and points `XDG_CONFIG_HOME` at an empty directory so no
+//! user's config.toml is found. A test that wants a variable sets it on its command after.
 
 #![allow(dead_code)]
 
 use clap::Parser;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Output;
+use std::sync::{Once, OnceLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, ResponseTemplate};
 use zoom_rotate::cli::{Cli, Command, RunArgs};
 use zoom_rotate::commands::run::RunResult;
 use zoom_rotate::ledger::files::Disk;
@@ -17,6 +29,62 @@ use zoom_rotate::simulator::{self, SimConfig, SimHandle};
 use zoom_rotate::vocab::stop::Stop;
 use zoom_rotate::vocab::Row;
 use zoom_rotate::zoom::auth::Credentials;
+
+/// Whether `name` is one of the program's variables: `ZOOM_*`, which holds `ZOOM_ROTATE_*`.
+fn is_ours(name: &OsString) -> bool {
+    name.as_encoded_bytes().starts_with(b"ZOOM_")
+}
+
+/// The `ZOOM_*` variables [`hermetic`] found in the test process, removed.
+static REMOVED: OnceLock<Vec<OsString>> = OnceLock::new();
+
+/// Removes every `ZOOM_*` variable from this test process, once, and points
+/// `XDG_CONFIG_HOME` at an empty directory. Called by every helper that parses a command
+/// line or starts a run or a binary, so no test sees the environment it was started in;
+/// a test that parses a command line itself calls it first.
+pub fn hermetic() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let ours: Vec<OsString> = std::env::vars_os()
+            .map(|(name, _)| name)
+            .filter(is_ours)
+            .collect();
+        for name in &ours {
+            std::env::remove_var(name);
+        }
+        std::env::set_var("XDG_CONFIG_HOME", no_config_home());
+        REMOVED.set(ours).expect("set once");
+    });
+}
+
+/// An empty directory standing for `XDG_CONFIG_HOME`: it holds no zoom-rotate/config.toml.
+fn no_config_home() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("no-config-home");
+        std::fs::create_dir_all(&dir).expect("create the empty config home");
+        dir
+    })
+}
+
+/// Clears `cmd`'s environment of every `ZOOM_*` variable (those the test process was
+/// started with and any there now) and of `RUST_LOG`, and gives it the empty
+/// `XDG_CONFIG_HOME`. Variables the test sets on `cmd` afterwards are kept.
+pub fn scrub(cmd: &mut std::process::Command) -> &mut std::process::Command {
+    hermetic();
+    let now = std::env::vars_os().map(|(name, _)| name).filter(is_ours);
+    for name in REMOVED
+        .get()
+        .expect("hermetic ran")
+        .iter()
+        .cloned()
+        .chain(now)
+    {
+        cmd.env_remove(name);
+    }
+    cmd.env_remove("RUST_LOG")
+        .env("XDG_CONFIG_HOME", no_config_home())
+}
 
 /// A fresh temporary directory, removed when dropped.
 pub fn tmp() -> tempfile::TempDir {
@@ -41,6 +109,7 @@ pub fn empty_config(dir: &Path) -> PathBuf {
 
 /// Parses `zoom-rotate run <words>`; adds `--config <empty>` when none is given.
 pub fn run_args(dir: &Path, words: &[&str]) -> RunArgs {
+    hermetic();
     let mut argv: Vec<String> = vec!["zoom-rotate".into(), "run".into()];
     argv.extend(words.iter().map(|w| w.to_string()));
     if !words.iter().any(|w| *w == "--config" || *w == "-c") {
@@ -84,6 +153,72 @@ pub async fn run_with_disk(
         .map(|w| w.to_string())
         .collect();
     zoom_rotate::commands::run::run_with_disk(&args, creds, Stop::new(), &argv, disk).await
+}
+
+/// Runs `csv` (written to `dir/input.csv`) in-process against `base` with `creds`, `config`
+/// (written to `dir/config.toml`) as the config file, `--no-fetch-policy`, `--yes`, then
+/// `extra`; returns the run and the report's path, `dir/<report>`.
+pub async fn rotate(
+    dir: &Path,
+    base: &str,
+    creds: Credentials,
+    csv: impl AsRef<[u8]>,
+    config: &str,
+    report: &str,
+    extra: &[&str],
+) -> (anyhow::Result<RunResult>, PathBuf) {
+    let input = p(&write(dir, "input.csv", csv));
+    let config = p(&write(dir, "config.toml", config));
+    let report = dir.join(report);
+    let report_arg = p(&report);
+    let mut words: Vec<&str> = vec![
+        &input,
+        "--report",
+        &report_arg,
+        "--base-url",
+        base,
+        "--config",
+        &config,
+        "--no-fetch-policy",
+        "--yes",
+    ];
+    words.extend_from_slice(extra);
+    (run(dir, &words, creds).await, report)
+}
+
+/// Runs the cases of a table, each `(name, check)`, side by side in tasks of their own,
+/// and fails naming every case that failed, with its failure. A table test runs on a
+/// multi-threaded runtime so its cases run as separate tests would.
+pub async fn table<F>(cases: impl IntoIterator<Item = (&'static str, F)>)
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    let running: Vec<_> = cases
+        .into_iter()
+        .map(|(name, check)| (name, tokio::spawn(check)))
+        .collect();
+    let mut failed = Vec::new();
+    for (name, case) in running {
+        if let Err(e) = case.await {
+            let why = e.try_into_panic().map_or_else(
+                |e| e.to_string(),
+                |panic| {
+                    panic
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_default()
+                },
+            );
+            failed.push(format!("{name}: {why}"));
+        }
+    }
+    assert!(
+        failed.is_empty(),
+        "{} case(s) failed:\n{}",
+        failed.len(),
+        failed.join("\n")
+    );
 }
 
 /// Starts a simulator on an OS-chosen loopback port.
@@ -134,15 +269,10 @@ pub fn summary(path: &Path) -> Vec<Brief> {
         .collect()
 }
 
-/// The built binary.
+/// The built binary, [`scrub`]bed, with stdin closed.
 pub fn bin() -> std::process::Command {
     let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_zoom-rotate"));
-    c.env_remove("ZOOM_ACCESS_TOKEN")
-        .env_remove("ZOOM_ACCOUNT_ID")
-        .env_remove("ZOOM_CLIENT_ID")
-        .env_remove("ZOOM_CLIENT_SECRET")
-        .env_remove("RUST_LOG")
-        .stdin(std::process::Stdio::null());
+    scrub(&mut c).stdin(std::process::Stdio::null());
     c
 }
 
@@ -159,4 +289,36 @@ pub fn text(o: &Output) -> (String, String) {
         String::from_utf8_lossy(&o.stdout).into_owned(),
         String::from_utf8_lossy(&o.stderr).into_owned(),
     )
+}
+
+/// A path as a command-line word.
+pub fn p(path: &Path) -> String {
+    path.display().to_string()
+}
+
+/// The API base (`…/v2`) of a wiremock server.
+pub fn v2(server: &MockServer) -> String {
+    format!("{}/v2", server.uri())
+}
+
+/// A wiremock Zoom that answers 204 to every password change (every PUT).
+pub async fn ok_server() -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("PUT"))
+        .respond_with(ResponseTemplate::new(204))
+        .mount(&server)
+        .await;
+    server
+}
+
+/// Zoom's error answer: `status` with `{"code": N, "message": "..."}` as application/json.
+pub fn zoom_error(status: u16, code: u32, message: &str) -> ResponseTemplate {
+    ResponseTemplate::new(status)
+        .set_body_json(serde_json::json!({ "code": code, "message": message }))
+}
+
+/// The first 00:00 UTC after `t`.
+pub fn next_midnight(t: SystemTime) -> SystemTime {
+    let secs = t.duration_since(UNIX_EPOCH).unwrap().as_secs();
+    UNIX_EPOCH + Duration::from_secs((secs / 86_400 + 1) * 86_400)
 }

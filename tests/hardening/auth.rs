@@ -4,7 +4,7 @@
 //! 12); the token endpoint's answer is read to a bound, its blips are retried at startup
 //! and its `api_url` is followed only to Zoom's own hosts (defect 17, in `endpoint`).
 
-use crate::util;
+use crate::util::{self, ok_server};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use wiremock::matchers::{method, path};
@@ -41,16 +41,6 @@ fn grant(token: &str, expires_in: serde_json::Value) -> ResponseTemplate {
     }))
 }
 
-/// A wiremock Zoom: every PUT answers 204; the token endpoint and settings are the test's.
-async fn zoom() -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("PUT"))
-        .respond_with(ResponseTemplate::new(204))
-        .mount(&server)
-        .await;
-    server
-}
-
 /// Users 1..=n in-process against `server`, with [`FAST`], plus `extra` words.
 async fn run(
     dir: &Path,
@@ -65,7 +55,7 @@ async fn run(
     let input = util::write(dir, "in.csv", input_csv(n));
     let config = util::write(dir, "c.toml", FAST);
     let report = dir.join("r.csv");
-    let base = format!("{}/v2", server.uri());
+    let base = util::v2(server);
     let token = format!("{}/oauth/token", server.uri());
     let (input, config, report_s) = (
         input.display().to_string(),
@@ -133,7 +123,7 @@ async fn short_absurd_zero_and_absent_token_lifetimes_cost_one_token_request() {
         serde_json::Value::Null,
     ];
     for expires_in in cases {
-        let server = zoom().await;
+        let server = ok_server().await;
         Mock::given(method("POST"))
             .and(path("/oauth/token"))
             .respond_with(grant("tok-1", expires_in.clone()))
@@ -181,7 +171,7 @@ async fn settings_answer(server: &MockServer, status: u16, body: &str) {
 
 #[tokio::test]
 async fn a_refused_fixed_token_stops_before_any_put_with_exit_2() {
-    let server = zoom().await;
+    let server = ok_server().await;
     settings_answer(&server, 401, INVALID_TOKEN).await;
     let dir = util::tmp();
     let (r, report) = run(dir.path(), &server, 3, &[], util::token("bad-token-1234")).await;
@@ -212,7 +202,7 @@ async fn a_refused_fixed_token_stops_before_any_put_with_exit_2() {
             "--config",
             &util::empty_config(dir.path()).display().to_string(),
         ])
-        .args(["--base-url", &format!("{}/v2", server.uri())]);
+        .args(["--base-url", &util::v2(&server)]);
     let out = util::bin_output(cmd).await;
     let (stdout, stderr) = util::text(&out);
     assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
@@ -223,7 +213,7 @@ async fn a_refused_fixed_token_stops_before_any_put_with_exit_2() {
 
 #[tokio::test]
 async fn a_fresh_s2s_token_refused_by_the_settings_read_is_renewed_once_then_refused() {
-    let server = zoom().await;
+    let server = ok_server().await;
     settings_answer(&server, 401, INVALID_TOKEN).await;
     for token in ["tok-1", "tok-2"] {
         Mock::given(method("POST"))
@@ -259,7 +249,7 @@ async fn a_fresh_s2s_token_refused_by_the_settings_read_is_renewed_once_then_ref
 
 #[tokio::test]
 async fn a_settings_read_without_the_scope_still_falls_back_to_the_basic_rules() {
-    let server = zoom().await;
+    let server = ok_server().await;
     settings_answer(
         &server,
         403,

@@ -10,7 +10,7 @@
 //! Users are plain ids (`u1`, `u2`…), so a request's path is `/v2/users/<id>/password`
 //! and its body `{"password":"…"}` exactly.
 
-use crate::util;
+use crate::util::{self, ok_server, p, v2};
 use std::path::{Path, PathBuf};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -40,20 +40,6 @@ fn input(dir: &Path, name: &str, n: usize) -> PathBuf {
     util::write(dir, name, s)
 }
 
-/// A server that answers every PUT 204.
-async fn ok_server() -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("PUT"))
-        .respond_with(ResponseTemplate::new(204))
-        .mount(&server)
-        .await;
-    server
-}
-
-fn p(path: &Path) -> String {
-    path.display().to_string()
-}
-
 /// The words of a run on `input` into `report` against `server`, one request at a time,
 /// then `extra`.
 fn words(server: &MockServer, input: &Path, report: &Path, extra: &[&str]) -> Vec<String> {
@@ -62,7 +48,7 @@ fn words(server: &MockServer, input: &Path, report: &Path, extra: &[&str]) -> Ve
         "--report".into(),
         p(report),
         "--base-url".into(),
-        format!("{}/v2", server.uri()),
+        v2(server),
         "--no-fetch-policy".into(),
         "--concurrency".into(),
         "1".into(),

@@ -61,7 +61,7 @@ async fn an_impossible_account_policy_stops_the_run_before_any_put() {
     let dir = util::tmp();
     let input = util::write(dir.path(), "in.csv", "email,name\na@x.com,A\nb@x.com,B\n");
     let report = dir.path().join("r.csv");
-    let base = format!("{}/v2", server.uri());
+    let base = util::v2(&server);
     let words = [
         input.to_str().unwrap(),
         "--report",
@@ -256,7 +256,7 @@ async fn a_password_with_blanks_at_its_ends_is_refused_never_trimmed() {
         e@x.com,Orbit-Lantern-19x\n";
     let input = util::write(dir.path(), "in.csv", csv);
     let report = dir.path().join("r.csv");
-    let base = format!("{}/v2", server.uri());
+    let base = util::v2(&server);
     let words = [
         input.to_str().unwrap(),
         "--report",

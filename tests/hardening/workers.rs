@@ -60,8 +60,8 @@ fn row(
     )
 }
 
-/// Runs `csv` in-process against `base` with `config`, `--no-fetch-policy --yes` and
-/// `extra`; the report is `dir/report.csv`. A run that does not end in 20 s is a hang.
+/// [`util::rotate`] with the report at `dir/report.csv`. A run that does not end in 20 s is
+/// a hang.
 async fn rotate(
     dir: &Path,
     base: &str,
@@ -70,30 +70,11 @@ async fn rotate(
     extra: &[&str],
     creds: Credentials,
 ) -> (RunResult, PathBuf) {
-    let input = util::write(dir, "input.csv", csv).display().to_string();
-    let config = util::write(dir, "config.toml", config)
-        .display()
-        .to_string();
-    let report = dir.join("report.csv");
-    let report_arg = report.display().to_string();
-    let mut words: Vec<&str> = vec![
-        &input,
-        "--report",
-        &report_arg,
-        "--base-url",
-        base,
-        "--config",
-        &config,
-        "--no-fetch-policy",
-        "--yes",
-    ];
-    words.extend_from_slice(extra);
-    let run = util::run(dir, &words, creds);
-    let result = tokio::time::timeout(Duration::from_secs(20), run)
+    let run = util::rotate(dir, base, creds, csv, config, "report.csv", extra);
+    let (result, report) = tokio::time::timeout(Duration::from_secs(20), run)
         .await
-        .expect("the run ends (no hang)")
-        .expect("the run starts");
-    (result, report)
+        .expect("the run ends (no hang)");
+    (result.expect("the run starts"), report)
 }
 
 async fn puts(server: &MockServer) -> Vec<String> {
@@ -130,7 +111,7 @@ async fn a_retry_after_of_u64_max_stops_for_the_day_and_loses_no_row() {
     let before = SystemTime::now();
     let (result, report) = rotate(
         dir.path(),
-        &format!("{}/v2", server.uri()),
+        &util::v2(&server),
         csv,
         FAST,
         &["--concurrency", "1"],
@@ -307,7 +288,7 @@ async fn a_401_during_a_token_endpoint_blip_renews_after_a_backoff() {
     let token_url = format!("{}/oauth/token", server.uri());
     let (result, report) = rotate(
         dir.path(),
-        &format!("{}/v2", server.uri()),
+        &util::v2(&server),
         "email,password\nann@example.com,Rotated-1-Kqx\n",
         "[retry]\nattempts = 3\nbase_delay_ms = 1\nmax_delay_ms = 2\n",
         &["--token-url", &token_url],
@@ -387,7 +368,7 @@ async fn a_redirect_is_failed_not_followed_and_resume_tries_again() {
         .respond_with(ResponseTemplate::new(204))
         .mount(&server)
         .await;
-    let base = format!("{}/v2", server.uri());
+    let base = util::v2(&server);
     let csv = "email,password\nann@example.com,Rotated-1-Kqx\n";
     let (first, report) = rotate(dir.path(), &base, csv, FAST, &[], util::token(TOKEN)).await;
     assert_eq!((first.exit_code.code(), first.stop), (1, None));

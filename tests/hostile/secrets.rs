@@ -257,13 +257,13 @@ impl Respond for Echo {
                 ))
         };
         match user {
-            "settings" => zoom(403, 4700, &format!("no scope for {auth}")),
-            "e400" => zoom(
+            "settings" => zoom_error(403, 4700, &format!("no scope for {auth}")),
+            "e400" => zoom_error(
                 400,
                 300,
                 &format!("Request Body should be a valid JSON object: {echo}"),
             ),
-            "e1124" => zoom(400, 1124, &format!("Minimum of 6 characters, not {echo}")),
+            "e1124" => zoom_error(400, 1124, &format!("Minimum of 6 characters, not {echo}")),
             "e1129" => ResponseTemplate::new(400).set_body_raw(
                 format!(
                     r#"{{"code":1129,"message":"{}"}}"#,
@@ -271,13 +271,13 @@ impl Respond for Echo {
                 ),
                 "application/json",
             ),
-            "e404" => zoom(404, 1001, &format!("User does not exist: {echo}")),
+            "e404" => zoom_error(404, 1001, &format!("User does not exist: {echo}")),
             "e403" => html_page(403, &percent),
             "e500" => ResponseTemplate::new(500).set_body_string(echo),
             "e502" => html_page(502, &html),
-            "e429" => zoom(429, 429, &format!("per-second rate limit, {echo}"))
+            "e429" => zoom_error(429, 429, &format!("per-second rate limit, {echo}"))
                 .insert_header("retry-after", "0"),
-            "e401" => zoom(401, 124, &format!("Invalid access token: {auth}")),
+            "e401" => zoom_error(401, 124, &format!("Invalid access token: {auth}")),
             _ => ResponseTemplate::new(204),
         }
     }

@@ -37,7 +37,7 @@ async fn the_revoke_request_is_exactly_zooms() {
         .expect(1)
         .mount(&server)
         .await;
-    let (client, bearer) = client_and_bearer(&format!("{}/v2", server.uri())).await;
+    let (client, bearer) = client_and_bearer(&util::v2(&server)).await;
     let sent = client
         .revoke_sso_token("sam+sso@corp.example", &bearer)
         .await;

@@ -100,7 +100,7 @@ async fn the_manifest_verifies_and_catches_a_changed_or_added_file() {
     );
     // Four sign-ins fall in 2026-11-29..30 (u1, u2, u3 on the 30th, u6 on the 29th).
     assert_eq!(lines(&folder.join("activities.jsonl")).len(), 4);
-    let sha256sum = std::process::Command::new("sha256sum")
+    let sha256sum = util::scrub(&mut std::process::Command::new("sha256sum"))
         .arg("-c")
         .arg("MANIFEST.sha256")
         .current_dir(&folder)

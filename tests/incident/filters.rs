@@ -82,6 +82,7 @@ async fn a_group_lists_its_members_with_their_login_types() {
 async fn bad_filters_are_exit_2_naming_the_flag() {
     let dir = util::tmp();
     let argv = ["zoom-rotate", "users", "--login-type", "okta"];
+    util::hermetic();
     let e = Cli::try_parse_from(argv).unwrap_err().to_string();
     assert!(
         e.contains("--login-type") && e.contains("got \"okta\""),

@@ -51,8 +51,17 @@ fn ok(body: Value) -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_json(body)
 }
 
-fn base(server: &MockServer) -> String {
-    format!("{}/v2", server.uri())
+/// `users --base-url <server> --out <dir>/<name>` in-process with the bearer `wm-token`:
+/// the result, the listing's path and its (temporary) directory.
+async fn list_all(
+    server: &MockServer,
+    name: &str,
+) -> (anyhow::Result<UsersResult>, PathBuf, tempfile::TempDir) {
+    let dir = util::tmp();
+    let file = out(dir.path(), name);
+    let words = ["--base-url", &v2(server), "--out", &p(&file)];
+    let r = users(dir.path(), &words, util::token("wm-token")).await;
+    (r, file, dir)
 }
 
 const HEADER: &str = "id,email,type,status,login_types,last_login_time,dept,group_ids,role_id";
@@ -81,15 +90,8 @@ async fn several_pages_are_walked_with_page_size_300_and_each_next_page_token() 
         .expect(1)
         .mount(&server)
         .await;
-    let dir = util::tmp();
-    let file = out(dir.path(), "all.csv");
-    let r = users(
-        dir.path(),
-        &["--base-url", &base(&server), "--out", &p(&file)],
-        util::token("wm-token"),
-    )
-    .await
-    .unwrap();
+    let (r, file, _dir) = list_all(&server, "all.csv").await;
+    let r = r.unwrap();
     assert_eq!(
         r,
         UsersResult {
@@ -147,15 +149,8 @@ async fn a_429_between_pages_waits_and_asks_for_the_same_page_again() {
         .respond_with(ok(page(&[zuser("b", "b@x.example", &[100])], "")))
         .mount(&server)
         .await;
-    let dir = util::tmp();
-    let file = out(dir.path(), "all.csv");
-    let r = users(
-        dir.path(),
-        &["--base-url", &base(&server), "--out", &p(&file)],
-        util::token("wm-token"),
-    )
-    .await
-    .unwrap();
+    let (r, file, _dir) = list_all(&server, "all.csv").await;
+    let r = r.unwrap();
     assert_eq!((r.exit_code.code(), r.written), (0, 2));
     assert_eq!(ids(&file), ["a", "b"]);
     assert_eq!(
@@ -209,15 +204,8 @@ async fn an_expired_page_token_restarts_from_the_first_page_and_writes_nobody_tw
         )))
         .mount(&server)
         .await;
-    let dir = util::tmp();
-    let file = out(dir.path(), "all.csv");
-    let r = users(
-        dir.path(),
-        &["--base-url", &base(&server), "--out", &p(&file)],
-        util::token("wm-token"),
-    )
-    .await
-    .unwrap();
+    let (r, file, _dir) = list_all(&server, "all.csv").await;
+    let r = r.unwrap();
     assert_eq!((r.exit_code.code(), r.written), (0, 3));
     assert_eq!(ids(&file), ["a", "b", "c"]);
     assert_eq!(
@@ -242,15 +230,8 @@ async fn a_token_that_keeps_expiring_stops_the_listing_exit_3_marked_incomplete(
         .respond_with(ResponseTemplate::new(400).set_body_string(EXPIRED))
         .mount(&server)
         .await;
-    let dir = util::tmp();
-    let file = out(dir.path(), "all.csv");
-    let r = users(
-        dir.path(),
-        &["--base-url", &base(&server), "--out", &p(&file)],
-        util::token("wm-token"),
-    )
-    .await
-    .unwrap();
+    let (r, file, _dir) = list_all(&server, "all.csv").await;
+    let r = r.unwrap();
     let partial = zoom_rotate::ledger::side::incomplete(&file);
     assert_eq!(
         r,
@@ -292,15 +273,8 @@ async fn a_daily_429_mid_listing_stops_exit_3_with_the_count_and_never_waits_for
         )
         .mount(&server)
         .await;
-    let dir = util::tmp();
-    let file = out(dir.path(), "all.csv");
-    let r = users(
-        dir.path(),
-        &["--base-url", &base(&server), "--out", &p(&file)],
-        util::token("wm-token"),
-    )
-    .await
-    .unwrap();
+    let (r, _file, _dir) = list_all(&server, "all.csv").await;
+    let r = r.unwrap();
     assert_eq!((r.exit_code.code(), r.written), (3, 2));
     assert_eq!(
         queries(&server).await.len(),
@@ -322,15 +296,8 @@ async fn server_errors_are_retried_then_the_page_is_served() {
         .respond_with(ok(page(&[zuser("a", "a@x.example", &[100])], "")))
         .mount(&server)
         .await;
-    let dir = util::tmp();
-    let file = out(dir.path(), "all.jsonl");
-    let r = users(
-        dir.path(),
-        &["--base-url", &base(&server), "--out", &p(&file)],
-        util::token("wm-token"),
-    )
-    .await
-    .unwrap();
+    let (r, file, _dir) = list_all(&server, "all.jsonl").await;
+    let r = r.unwrap();
     assert_eq!((r.exit_code.code(), r.written), (0, 1));
     assert_eq!(
         serde_json::from_str::<Value>(&lines(&file)[0]).unwrap(),
@@ -355,7 +322,7 @@ async fn zooms_filters_are_sent_as_query_parameters() {
     let file = out(dir.path(), "none.csv");
     let words = [
         "--base-url",
-        &base(&server),
+        &v2(&server),
         "--status",
         "inactive",
         "--role-id",
@@ -379,15 +346,8 @@ async fn a_refused_token_or_missing_scope_is_exit_2_and_leaves_no_file() {
         ))
         .mount(&server)
         .await;
-    let dir = util::tmp();
-    let file = out(dir.path(), "all.csv");
-    let e = users(
-        dir.path(),
-        &["--base-url", &base(&server), "--out", &p(&file)],
-        util::token("wm-token"),
-    )
-    .await
-    .unwrap_err();
+    let (r, file, _dir) = list_all(&server, "all.csv").await;
+    let e = r.unwrap_err();
     assert_eq!(
         format!("{e:#}"),
         "cannot list users: HTTP 403/4700: Invalid access token, does not contain scopes:[user:read:admin].; nothing was listed (the app needs scope user:read:admin, and group:read:admin for --group)"
@@ -429,7 +389,7 @@ async fn a_stop_mid_listing_is_exit_3_with_the_users_written_so_far() {
     let file = out(dir.path(), "all.csv");
     let args = users_args(
         dir.path(),
-        &["--base-url", &base(&server), "--out", &p(&file)],
+        &["--base-url", &v2(&server), "--out", &p(&file)],
     );
     let stop = Stop::new();
     let run = tokio::spawn({
@@ -468,15 +428,8 @@ async fn a_server_that_repeats_a_page_token_cannot_keep_the_listing_going_foreve
         .respond_with(ok(page(&[zuser("b", "b@x.example", &[100])], "t2")))
         .mount(&server)
         .await;
-    let dir = util::tmp();
-    let file = out(dir.path(), "all.csv");
-    let r = users(
-        dir.path(),
-        &["--base-url", &base(&server), "--out", &p(&file)],
-        util::token("wm-token"),
-    )
-    .await
-    .unwrap();
+    let (r, _file, _dir) = list_all(&server, "all.csv").await;
+    let r = r.unwrap();
     assert_eq!((r.exit_code.code(), r.written), (3, 2));
     assert_eq!(queries(&server).await.len(), 2);
 }

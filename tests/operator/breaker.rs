@@ -23,7 +23,7 @@ async fn circuit_breaker_trips_on_n_identical_failures() {
         .args(["--config", &p(&util::empty_config(dir.path()))])
         .args([
             "--base-url",
-            &base(&server),
+            &v2(&server),
             "--no-fetch-policy",
             "--rate",
             "100",
@@ -86,7 +86,7 @@ async fn circuit_breaker_trips_on_n_identical_failures() {
             env!("CARGO_BIN_EXE_zoom-rotate"),
             p(&input),
             p(&util::empty_config(dir.path())),
-            base(&server),
+            v2(&server),
             p(&report)
         )),
         "{stdout}"
@@ -104,10 +104,7 @@ async fn circuit_breaker_ignores_n_mixed_failures() {
         .await;
     Mock::given(method("PUT"))
         .and(path_regex(r"^/v2/users/even\d+/password$"))
-        .respond_with(
-            ResponseTemplate::new(400)
-                .set_body_json(json!({"code": 1123, "message": WORK_EMAIL_MESSAGE})),
-        )
+        .respond_with(util::zoom_error(400, 1123, WORK_EMAIL_MESSAGE))
         .mount(&server)
         .await;
     let dir = util::tmp();
@@ -124,7 +121,7 @@ async fn circuit_breaker_ignores_n_mixed_failures() {
             "--report",
             &p(&dir.path().join("r.csv")),
             "--base-url",
-            &base(&server),
+            &v2(&server),
             "--no-fetch-policy",
             "--rate",
             "100",
@@ -162,10 +159,7 @@ async fn circuit_breaker_streak_spans_user_not_found_rows() {
     let server = MockServer::start().await;
     Mock::given(method("PUT"))
         .and(path_regex(r"^/v2/users/gone\d+/password$"))
-        .respond_with(
-            ResponseTemplate::new(404)
-                .set_body_json(json!({"code": 1001, "message": "User does not exist: gone."})),
-        )
+        .respond_with(util::zoom_error(404, 1001, "User does not exist: gone."))
         .mount(&server)
         .await;
     Mock::given(method("PUT"))
@@ -187,7 +181,7 @@ async fn circuit_breaker_streak_spans_user_not_found_rows() {
             "--report",
             &p(&dir.path().join("r.csv")),
             "--base-url",
-            &base(&server),
+            &v2(&server),
             "--no-fetch-policy",
             "--rate",
             "100",
@@ -231,7 +225,7 @@ async fn circuit_breaker_off_with_zero_and_at_20_by_default() {
             "--report".into(),
             p(&dir.path().join(report)),
             "--base-url".into(),
-            base(&server),
+            v2(&server),
             "--no-fetch-policy".into(),
             "--rate".into(),
             "100".into(),

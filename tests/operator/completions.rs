@@ -21,7 +21,7 @@ fn complete(script: &Path, words: &[&str]) -> String {
         script.display(),
         array.join(" ")
     );
-    let out = Command::new("bash")
+    let out = util::scrub(&mut Command::new("bash"))
         .args(["--norc", "--noprofile", "-c", &program])
         .output()
         .expect("bash runs");

@@ -190,6 +190,7 @@ fn repository_config_toml_holds_exactly_the_defaults() {
         "--generate",
         "--discard-passwords",
     ];
+    util::hermetic();
     let Sub::Run(args) = Cli::try_parse_from(words).unwrap().command else {
         unreachable!()
     };

@@ -39,7 +39,7 @@ async fn rotate(
             "--no-fetch-policy",
             "--yes",
         ])
-        .args(["--base-url", &base(&server), "--config", &p(&config)])
+        .args(["--base-url", &v2(&server), "--config", &p(&config)])
         .args(extra);
     let out = util::bin_output(cmd).await;
     let (_, stderr) = util::text(&out);

@@ -105,7 +105,7 @@ async fn a_second_run_on_the_same_input_says_input_locked() {
             "run",
             &p(&input),
             "--base-url",
-            &base(&server),
+            &util::v2(&server),
             "--no-fetch-policy",
             "--log-format",
             "json",

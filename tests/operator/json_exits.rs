@@ -63,7 +63,7 @@ async fn every_exit_code_prints_one_json_summary_with_its_stopped_code() {
             .map(|s| s.to_string())
             .collect();
         w.extend(["--config".to_string(), config.clone()]);
-        w.extend(["--base-url".to_string(), base(server)]);
+        w.extend(["--base-url".to_string(), v2(server)]);
         w.extend(extra.iter().map(|s| s.to_string()));
         w
     };

@@ -24,7 +24,7 @@ async fn one_row_is_one_row_and_one_request() {
     cmd.current_dir(dir.path())
         .env("ZOOM_ACCESS_TOKEN", TOKEN)
         .args(["run", "in.csv", "--report", "r.csv", "--no-fetch-policy"])
-        .args(["--base-url", &base(&server), "--config", &p(&config)]);
+        .args(["--base-url", &v2(&server), "--config", &p(&config)]);
     let out = util::bin_output(cmd).await;
     let (stdout, stderr) = util::text(&out);
     assert_eq!(out.status.code(), Some(0), "{stderr}");

@@ -28,8 +28,7 @@ async fn first_run(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
         ("u01", ResponseTemplate::new(204)),
         (
             "u02",
-            ResponseTemplate::new(404)
-                .set_body_json(json!({"code": 1001, "message": "User does not exist: u02."})),
+            util::zoom_error(404, 1001, "User does not exist: u02."),
         ),
         (
             "u03",
@@ -55,7 +54,7 @@ async fn first_run(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     let mut cmd = bin();
     cmd.env("ZOOM_ACCESS_TOKEN", TOKEN)
         .args(["run", &p(&input), "--report", &p(&report), "--config"])
-        .args([&p(&config), "--base-url", &base(&server)])
+        .args([&p(&config), "--base-url", &v2(&server)])
         .args(["--no-fetch-policy", "--rate", "1000", "--rate-above-plan"]);
     let out = util::bin_output(cmd).await;
     let (stdout, stderr) = util::text(&out);
@@ -115,16 +114,12 @@ async fn a_dry_run_resume_writes_nothing_and_a_resume_then_does_what_it_said() {
     let mtime = std::fs::metadata(&report).unwrap().modified().unwrap();
     let files = listing(dir.path());
     // A server that would accept anything: the preview must send nothing to it.
-    let server = MockServer::start().await;
-    Mock::given(method("PUT"))
-        .respond_with(ResponseTemplate::new(204))
-        .mount(&server)
-        .await;
+    let server = util::ok_server().await;
     let run = |extra: &[&str], format: &str| {
         let mut cmd = bin();
         cmd.env("ZOOM_ACCESS_TOKEN", TOKEN)
             .args(["run", &p(&input), "--report", &p(&report), "--config"])
-            .args([&p(&config), "--base-url", &base(&server), "--resume"])
+            .args([&p(&config), "--base-url", &v2(&server), "--resume"])
             .args(["--no-fetch-policy", "--rate", "2", "--log-format", format])
             .args(extra);
         cmd
@@ -283,7 +278,7 @@ fn sh_quote(s: &str) -> String {
 /// The binary on a pty (util-linux `script`) with `typed` at it; `None` when no pty can
 /// be had here.
 async fn on_pty(args: Vec<String>, typed: &'static str) -> Option<Output> {
-    let probe = Command::new("script")
+    let probe = scrubbed("script")
         .args(["-qec", "true", "/dev/null"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -324,11 +319,7 @@ async fn on_pty(args: Vec<String>, typed: &'static str) -> Option<Output> {
 async fn the_prompt_names_the_target_the_rows_to_send_and_the_rate() {
     let dir = util::tmp();
     let (input, report, _) = first_run(dir.path()).await;
-    let server = MockServer::start().await;
-    Mock::given(method("PUT"))
-        .respond_with(ResponseTemplate::new(204))
-        .mount(&server)
-        .await;
+    let server = util::ok_server().await;
     let config = util::write(
         dir.path(),
         "ask.toml",
@@ -342,7 +333,7 @@ async fn the_prompt_names_the_target_the_rows_to_send_and_the_rate() {
         "--config",
         &p(&config),
         "--base-url",
-        &base(&server),
+        &v2(&server),
         "--resume",
         "--no-fetch-policy",
         "--rate",
@@ -357,7 +348,7 @@ async fn the_prompt_names_the_target_the_rows_to_send_and_the_rate() {
     assert_eq!(out.status.code(), Some(2), "{tty}");
     let question = format!(
         "Change the passwords of up to 3 users at {} (2.50 requests/s)? Type y or yes to go on: ",
-        base(&server)
+        v2(&server)
     );
     assert!(tty.contains(&question), "{tty}");
     assert!(tty.contains("not confirmed: nothing was sent"), "{tty}");
@@ -390,7 +381,7 @@ async fn sigterm_says_what_a_second_signal_does() {
     cmd.env("ZOOM_ACCESS_TOKEN", TOKEN)
         .args(["run", &p(&input), "--report", &p(&dir.path().join("r.csv"))])
         .args(["--config", &p(&util::empty_config(dir.path()))])
-        .args(["--base-url", &base(&server), "--no-fetch-policy"])
+        .args(["--base-url", &v2(&server), "--no-fetch-policy"])
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&stderr_path).unwrap());
     let mut child = cmd.spawn().unwrap();

@@ -57,7 +57,7 @@ const PROMPT: &str = "Type y or yes to go on";
 
 /// Whether util-linux `script` can give a child a pty here.
 fn have_pty() -> bool {
-    let ok = Command::new("script")
+    let ok = scrubbed("script")
         .args(["-qec", "true", "/dev/null"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -106,11 +106,7 @@ async fn on_terminal(args: Vec<String>, typed: &'static str) -> Output {
 
 /// A server that accepts every change, a 3-row input and a config asking above `above`.
 async fn confirm_setup(dir: &Path, above: u64) -> (MockServer, Vec<String>) {
-    let server = MockServer::start().await;
-    Mock::given(method("PUT"))
-        .respond_with(ResponseTemplate::new(204))
-        .mount(&server)
-        .await;
+    let server = util::ok_server().await;
     let input = users_csv(dir, "in.csv", "u", 3);
     let config = util::write(
         dir,
@@ -125,7 +121,7 @@ async fn confirm_setup(dir: &Path, above: u64) -> (MockServer, Vec<String>) {
         "--config".into(),
         p(&config),
         "--base-url".into(),
-        base(&server),
+        v2(&server),
         "--no-fetch-policy".into(),
         "--rate".into(),
         "1000".into(),
@@ -147,7 +143,7 @@ async fn confirmation_refused_on_a_terminal_sends_nothing() {
     assert!(
         tty.contains(&format!(
             "Change the passwords of up to 3 users at {} (1000 requests/s)? {PROMPT}",
-            base(&server)
+            v2(&server)
         )),
         "{tty}"
     );
@@ -156,47 +152,52 @@ async fn confirmation_refused_on_a_terminal_sends_nothing() {
     assert!(!dir.path().join("r.csv").exists(), "no report either");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn confirmation_accepted_on_a_terminal_runs() {
-    if !have_pty() {
-        return;
-    }
+/// A terminal run of the 3-row input that goes ahead: exit 0, every row sent.
+struct GoesAhead {
+    name: &'static str,
+    /// `confirm_above` in the config.
+    above: u64,
+    /// Words after the setup's.
+    extra: &'static [&'static str],
+    /// What is typed at the terminal.
+    typed: &'static str,
+    /// Whether the question is asked.
+    asked: bool,
+}
+
+async fn goes_ahead(case: GoesAhead) {
+    let GoesAhead {
+        name,
+        above,
+        extra,
+        typed,
+        asked,
+    } = case;
     let dir = util::tmp();
-    let (server, args) = confirm_setup(dir.path(), 2).await;
-    let out = on_terminal(args, "yes\n").await;
+    let (server, mut args) = confirm_setup(dir.path(), above).await;
+    args.extend(extra.iter().map(|w| w.to_string()));
+    let out = on_terminal(args, typed).await;
     let (tty, _) = util::text(&out);
-    assert_eq!(out.status.code(), Some(0), "{tty}");
-    assert!(tty.contains(PROMPT), "{tty}");
-    assert_eq!(puts(&server).await.len(), 3);
+    assert_eq!(out.status.code(), Some(0), "{name}: {tty}");
+    assert_eq!(tty.contains(PROMPT), asked, "{name}: asked? {tty}");
+    assert_eq!(puts(&server).await.len(), 3, "{name}: every row sent");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn yes_skips_the_question_on_a_terminal() {
+async fn a_terminal_run_goes_ahead_when_confirmed_told_yes_or_small() {
     if !have_pty() {
         return;
     }
-    let dir = util::tmp();
-    let (server, mut args) = confirm_setup(dir.path(), 2).await;
-    args.push("--yes".into());
-    let out = on_terminal(args, "").await;
-    let (tty, _) = util::text(&out);
-    assert_eq!(out.status.code(), Some(0), "{tty}");
-    assert!(!tty.contains(PROMPT), "{tty}");
-    assert_eq!(puts(&server).await.len(), 3);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn no_question_at_or_below_the_threshold() {
-    if !have_pty() {
-        return;
-    }
-    let dir = util::tmp();
-    let (server, args) = confirm_setup(dir.path(), 3).await;
-    let out = on_terminal(args, "").await;
-    let (tty, _) = util::text(&out);
-    assert_eq!(out.status.code(), Some(0), "{tty}");
-    assert!(!tty.contains(PROMPT), "{tty}");
-    assert_eq!(puts(&server).await.len(), 3);
+    #[rustfmt::skip]
+    let table = [
+        GoesAhead { name: "confirmation accepted on a terminal runs",
+            above: 2, extra: &[], typed: "yes\n", asked: true },
+        GoesAhead { name: "--yes skips the question on a terminal",
+            above: 2, extra: &["--yes"], typed: "", asked: false },
+        GoesAhead { name: "no question at or below the threshold",
+            above: 3, extra: &[], typed: "", asked: false },
+    ];
+    util::table(table.map(|case| (case.name, goes_ahead(case)))).await;
 }
 
 /// Cron has no terminal: no question, even with an answer waiting on stdin.

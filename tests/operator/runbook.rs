@@ -22,7 +22,7 @@ async fn runbook(keep: &[&str]) -> (tempfile::TempDir, Output, Vec<String>) {
         .args(["--config", &p(&util::empty_config(dir.path()))])
         .args([
             "--base-url",
-            &base(&server),
+            &v2(&server),
             "--no-fetch-policy",
             "--rate",
             "100",
@@ -155,11 +155,7 @@ async fn report_directory_the_run_creates_is_private() {
 /// it does not exist yet, and a second run the same day sends nothing more.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nightly_resume_starts_a_new_report_and_a_rerun_sends_nothing() {
-    let server = MockServer::start().await;
-    Mock::given(method("PUT"))
-        .respond_with(ResponseTemplate::new(204))
-        .mount(&server)
-        .await;
+    let server = util::ok_server().await;
     let dir = util::tmp();
     let input = users_csv(dir.path(), "nightly.csv", "u", 3);
     let report = dir.path().join("reports").join("2026-03-01.csv");
@@ -169,7 +165,7 @@ async fn nightly_resume_starts_a_new_report_and_a_rerun_sends_nothing() {
         "--report".into(),
         p(&report),
         "--base-url".into(),
-        base(&server),
+        v2(&server),
         "--no-fetch-policy".into(),
         "--yes".into(),
     ];

@@ -113,7 +113,7 @@ async fn text_summary_when_every_row_changed_has_no_resume_command() {
         .args(["--config", &p(&util::empty_config(dir.path()))])
         .args([
             "--base-url",
-            &base(&server),
+            &v2(&server),
             "--no-fetch-policy",
             "--rate",
             "1000",

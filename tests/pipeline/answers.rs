@@ -1,6 +1,7 @@
-//! API-NOTES' response table, one test per row: the report row (outcome, http_status,
-//! zoom_code, attempts, message) and the exit code, plus the answers that are not Zoom's
-//! JSON (an empty 400, an HTML 502), a timeout and a refused connection.
+//! API-NOTES' response table, one table row per answer: the report row (outcome,
+//! http_status, zoom_code, attempts, message) and the exit code, plus the answers that are
+//! not Zoom's JSON (an empty 400, an HTML 502) and a timeout; then a refused connection, a
+//! per-second 429 waited out, and the answers that stop the whole run.
 
 use super::*;
 
@@ -44,168 +45,136 @@ async fn answered(answer: ResponseTemplate, times: u64, config: &str) -> (RunRes
     (result, rows.remove(0))
 }
 
-#[tokio::test]
-async fn answer_204_is_changed() {
-    let (result, row) = answered(ResponseTemplate::new(204), 1, FAST_RETRY).await;
-    assert_eq!(
-        brief(&row),
-        ("changed", Some(204), None, 1, "password changed")
-    );
-    assert_eq!(result.exit_code, 0);
+/// A report row as [`brief`] gives it: outcome, http_status, zoom_code, attempts, message.
+type Brief = (&'static str, Option<u16>, Option<u32>, u32, &'static str);
+
+/// One row of the response table: what the server answers, how often it must be asked,
+/// and the report row and exit code that answer must give.
+struct Answer {
+    /// Names the case in a failure: the contract's words for the row.
+    name: &'static str,
+    answer: ResponseTemplate,
+    /// Requests the server must receive: 1, or 2 where the answer is retried.
+    asked: u64,
+    config: String,
+    /// The row's outcome, http_status, zoom_code, attempts and message; the message is a
+    /// [`glob`] pattern, compared exactly unless it holds a `*`.
+    row: Brief,
+    exit_code: u8,
 }
 
-#[tokio::test]
-async fn answer_400_300_same_as_old() {
-    let (result, row) = answered(zoom(400, 300, SAME_AS_OLD), 1, FAST_RETRY).await;
-    assert_eq!(
-        brief(&row),
-        ("same_as_old", Some(400), Some(300), 1, SAME_AS_OLD)
-    );
-    assert_eq!(result.exit_code, 1);
+/// A case answered once, with [`FAST_RETRY`].
+fn once(name: &'static str, answer: ResponseTemplate, row: Brief, exit_code: u8) -> Answer {
+    Answer {
+        name,
+        answer,
+        asked: 1,
+        config: FAST_RETRY.to_string(),
+        row,
+        exit_code,
+    }
 }
 
-#[tokio::test]
-async fn answer_400_300_24_hour_limit() {
-    let (result, row) = answered(zoom(400, 300, LIMIT_24H), 1, FAST_RETRY).await;
-    assert_eq!(
-        brief(&row),
-        ("change_limit_24h", Some(400), Some(300), 1, LIMIT_24H)
-    );
-    assert_eq!(result.exit_code, 1);
+/// A 400 the password rules refused: `policy_rejected`, Zoom's code and message, exit 1.
+fn policy(name: &'static str, code: u32, message: &'static str) -> Answer {
+    let row = ("policy_rejected", Some(400), Some(code), 1, message);
+    once(name, zoom_error(400, code, message), row, 1)
 }
 
-#[tokio::test]
-async fn answer_400_300_validation_failed_is_rejected() {
-    let (result, row) = answered(zoom(400, 300, "Validation Failed."), 1, FAST_RETRY).await;
-    assert_eq!(
-        brief(&row),
-        ("rejected", Some(400), Some(300), 1, "Validation Failed.")
-    );
-    assert_eq!(result.exit_code, 1);
-}
-
-#[tokio::test]
-async fn answer_400_1117_admin_is_rejected() {
-    let msg = "Can not update Admin's password";
-    let (result, row) = answered(zoom(400, 1117, msg), 1, FAST_RETRY).await;
-    assert_eq!(brief(&row), ("rejected", Some(400), Some(1117), 1, msg));
-    assert_eq!(result.exit_code, 1);
-}
-
-#[tokio::test]
-async fn answer_400_1123_not_work_email_is_rejected() {
-    let msg = "Can only update password of Zoom work email account";
-    let (result, row) = answered(zoom(400, 1123, msg), 1, FAST_RETRY).await;
-    assert_eq!(brief(&row), ("rejected", Some(400), Some(1123), 1, msg));
-    assert_eq!(result.exit_code, 1);
-}
-
-macro_rules! policy_rejected {
-    ($($name:ident: $code:expr, $msg:expr;)*) => {$(
-        #[tokio::test]
-        async fn $name() {
-            let (result, row) = answered(zoom(400, $code, $msg), 1, FAST_RETRY).await;
-            assert_eq!(
-                brief(&row),
-                ("policy_rejected", Some(400), Some($code), 1, $msg)
-            );
-            assert_eq!(result.exit_code, 1);
-        }
-    )*};
-}
-
-policy_rejected! {
-    answer_400_1124_too_short: 1124, "Have at least 8 characters";
-    answer_400_1125_needs_a_letter: 1125, "Have at least 1 letter (a, b, c...)";
-    answer_400_1126_needs_a_number: 1126, "Have at least 1 number (1, 2, 3...)";
-    answer_400_1127_needs_a_special_character: 1127, "Have at least 1 special character (!, @, #...)";
-    answer_400_1128_needs_both_cases: 1128, "Include both Upper case and Lower case characters";
-    answer_400_1129_reused: 1129, "Users cannot reuse any of the last 5 passwords created.";
-    answer_400_1130_same_character: 1130, "Password can't use the same character.";
-    answer_400_1131_consecutive: 1131, "Password can't use continuation character.Such as 'abcdef','123456'.";
-    answer_400_1136_too_easy: 1136, "Your password is too easy to guess. Try another one.";
-}
-
-#[tokio::test]
-async fn answer_404_1001_is_user_not_found() {
-    let msg = "User does not exist: u1@example.com.";
-    let (result, row) = answered(zoom(404, 1001, msg), 1, FAST_RETRY).await;
-    assert_eq!(
-        brief(&row),
-        ("user_not_found", Some(404), Some(1001), 1, msg)
-    );
-    assert_eq!(result.exit_code, 1);
-}
-
-#[tokio::test]
-async fn answer_404_1010_is_user_not_found() {
-    let msg = "User not exist or not belong to this account.";
-    let (result, row) = answered(zoom(404, 1010, msg), 1, FAST_RETRY).await;
-    assert_eq!(
-        brief(&row),
-        ("user_not_found", Some(404), Some(1010), 1, msg)
-    );
-    assert_eq!(result.exit_code, 1);
-}
-
-#[tokio::test]
-async fn answer_403_is_rejected() {
-    let (result, row) = answered(zoom(403, 4700, NO_SCOPE), 1, FAST_RETRY).await;
-    assert_eq!(
-        brief(&row),
-        ("rejected", Some(403), Some(4700), 1, NO_SCOPE)
-    );
-    assert_eq!(result.exit_code, 1);
-}
-
-#[tokio::test]
-async fn answer_400_with_an_empty_body_is_rejected() {
-    let (result, row) = answered(ResponseTemplate::new(400), 1, FAST_RETRY).await;
-    assert_eq!(
-        brief(&row),
-        (
-            "rejected",
-            Some(400),
-            None,
-            1,
-            "HTTP 400 with an empty body"
-        )
-    );
-    assert_eq!(result.exit_code, 1);
-}
-
-#[tokio::test]
-async fn answer_502_html_is_retried_then_failed() {
+/// API-NOTES' response table, a row per answer, plus the answers that are not Zoom's JSON.
+fn response_table() -> Vec<Answer> {
+    let changed = ("changed", Some(204), None, 1, "password changed");
+    let admin = "Can not update Admin's password";
+    let not_work_email = "Can only update password of Zoom work email account";
+    let no_user = "User does not exist: u1@example.com.";
+    let not_in_account = "User not exist or not belong to this account.";
     let html = ResponseTemplate::new(502).set_body_raw(BAD_GATEWAY_HTML, "text/html");
-    let (result, row) = answered(html, 2, FAST_RETRY).await;
-    assert_eq!(
-        brief(&row),
-        (
-            "failed",
-            Some(502),
-            None,
-            2,
-            "HTTP 502: 502 Bad Gateway; gave up after 2 tries; the change may have been applied"
-        )
-    );
-    assert_eq!(result.exit_code, 1);
+    let slow = ResponseTemplate::new(204).set_delay(Duration::from_secs(1));
+    #[rustfmt::skip]
+    let table = vec![
+        once("204 is changed", ResponseTemplate::new(204), changed, 0),
+        once("400/300 same as old is same_as_old", zoom_error(400, 300, SAME_AS_OLD),
+            ("same_as_old", Some(400), Some(300), 1, SAME_AS_OLD), 1),
+        once("400/300 24-hour limit is change_limit_24h", zoom_error(400, 300, LIMIT_24H),
+            ("change_limit_24h", Some(400), Some(300), 1, LIMIT_24H), 1),
+        once("400/300 Validation Failed is rejected", zoom_error(400, 300, "Validation Failed."),
+            ("rejected", Some(400), Some(300), 1, "Validation Failed."), 1),
+        once("400/1117 the admin is rejected", zoom_error(400, 1117, admin),
+            ("rejected", Some(400), Some(1117), 1, admin), 1),
+        once("400/1123 not a work email is rejected", zoom_error(400, 1123, not_work_email),
+            ("rejected", Some(400), Some(1123), 1, not_work_email), 1),
+        policy("400/1124 too short is policy_rejected", 1124, "Have at least 8 characters"),
+        policy("400/1125 needs a letter is policy_rejected", 1125, "Have at least 1 letter (a, b, c...)"),
+        policy("400/1126 needs a number is policy_rejected", 1126, "Have at least 1 number (1, 2, 3...)"),
+        policy("400/1127 needs a special character is policy_rejected", 1127, "Have at least 1 special character (!, @, #...)"),
+        policy("400/1128 needs both cases is policy_rejected", 1128, "Include both Upper case and Lower case characters"),
+        policy("400/1129 reused is policy_rejected", 1129, "Users cannot reuse any of the last 5 passwords created."),
+        policy("400/1130 the same character is policy_rejected", 1130, "Password can't use the same character."),
+        policy("400/1131 consecutive characters is policy_rejected", 1131, "Password can't use continuation character.Such as 'abcdef','123456'."),
+        policy("400/1136 too easy is policy_rejected", 1136, "Your password is too easy to guess. Try another one."),
+        once("404/1001 is user_not_found", zoom_error(404, 1001, no_user),
+            ("user_not_found", Some(404), Some(1001), 1, no_user), 1),
+        once("404/1010 is user_not_found", zoom_error(404, 1010, not_in_account),
+            ("user_not_found", Some(404), Some(1010), 1, not_in_account), 1),
+        once("403/4700 is rejected", zoom_error(403, 4700, NO_SCOPE),
+            ("rejected", Some(403), Some(4700), 1, NO_SCOPE), 1),
+        once("400 with an empty body is rejected", ResponseTemplate::new(400),
+            ("rejected", Some(400), None, 1, "HTTP 400 with an empty body"), 1),
+        Answer {
+            name: "502 in HTML is retried, then failed",
+            answer: html,
+            asked: 2,
+            config: FAST_RETRY.to_string(),
+            row: ("failed", Some(502), None, 2,
+                "HTTP 502: 502 Bad Gateway; gave up after 2 tries; the change may have been applied"),
+            exit_code: 1,
+        },
+        Answer {
+            name: "a timeout is retried, then failed",
+            answer: slow,
+            asked: 2,
+            config: format!("{FAST_RETRY}[api]\ntimeout_secs = 0.2\n"),
+            row: ("failed", None, None, 2,
+                "sent, no answer: no answer in time (*); gave up after 2 tries; the change may have been applied"),
+            exit_code: 1,
+        },
+    ];
+    table
 }
 
-#[tokio::test]
-async fn a_timeout_is_retried_then_failed() {
-    let slow = ResponseTemplate::new(204).set_delay(Duration::from_secs(1));
-    let config = format!("{FAST_RETRY}[api]\ntimeout_secs = 0.2\n");
-    let (result, row) = answered(slow, 2, &config).await;
-    let (outcome, status, code, attempts, message) = brief(&row);
-    assert_eq!((outcome, status, code, attempts), ("failed", None, None, 2));
-    assert!(
-        glob(
-            message,
-            "sent, no answer: no answer in time (*); gave up after 2 tries; the change may have been applied"
-        ),
-        "{message}"
+/// Checks one [`Answer`]; every assertion names the case.
+async fn check(case: Answer) {
+    let Answer {
+        name,
+        answer,
+        asked,
+        config,
+        row: (outcome, status, code, attempts, message),
+        exit_code,
+    } = case;
+    let (result, row) = answered(answer, asked, &config).await;
+    let actual = brief(&row);
+    assert_eq!(
+        (actual.0, actual.1, actual.2, actual.3),
+        (outcome, status, code, attempts),
+        "{name}: outcome, http_status, zoom_code, attempts"
     );
-    assert_eq!(result.exit_code, 1);
+    assert!(
+        glob(actual.4, message),
+        "{name}: message {:?}, expected {message:?}",
+        actual.4
+    );
+    assert_eq!(result.exit_code, exit_code, "{name}: exit code");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_answer_of_the_response_table_is_its_report_row_and_exit_code() {
+    util::table(
+        response_table()
+            .into_iter()
+            .map(|case| (case.name, check(case))),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -237,7 +206,7 @@ async fn answer_429_per_second_waits_retry_after_and_retries() {
     let server = MockServer::start().await;
     put_to(U1_SEGMENT)
         .respond_with(
-            zoom(429, 429, QPS_429)
+            zoom_error(429, 429, QPS_429)
                 .insert_header("Retry-After", "1")
                 .insert_header("X-RateLimit-Category", "Medium")
                 .insert_header("X-RateLimit-Type", "QPS"),
@@ -317,7 +286,7 @@ async fn stops_the_run(answer: ResponseTemplate) -> (RunResult, PathBuf, tempfil
 
 #[tokio::test]
 async fn answer_401_124_with_a_fixed_token_stops_the_run() {
-    let (result, report, _dir) = stops_the_run(zoom(401, 124, "Invalid access token.")).await;
+    let (result, report, _dir) = stops_the_run(zoom_error(401, 124, "Invalid access token.")).await;
     assert_eq!(result.exit_code, 3);
     assert!(
         matches!(result.stop, Some(StopReason::AuthLost(_))),
@@ -338,9 +307,9 @@ async fn answer_401_124_with_a_fixed_token_stops_the_run() {
 async fn answer_429_daily_stops_the_run_until_retry_after() {
     // A day after the next midnight: within the 48 h a Retry-After is believed for
     // (client::MAX_RETRY_AFTER), and never in the past, even across midnight.
-    let at = next_midnight() + Duration::from_secs(24 * 3600);
+    let at = next_midnight(SystemTime::now()) + Duration::from_secs(24 * 3600);
     let at = humantime::format_rfc3339_seconds(at).to_string();
-    let daily = zoom(429, 429, DAILY_429)
+    let daily = zoom_error(429, 429, DAILY_429)
         .insert_header("X-RateLimit-Category", "Medium")
         .insert_header("X-RateLimit-Type", "Daily-limit")
         .insert_header("X-RateLimit-Limit", "2000")
@@ -368,9 +337,9 @@ async fn answer_429_daily_stops_the_run_until_retry_after() {
 
 #[tokio::test]
 async fn answer_429_daily_without_headers_stops_until_midnight_utc() {
-    let (result, report, _dir) = stops_the_run(zoom(429, 429, DAILY_429)).await;
+    let (result, report, _dir) = stops_the_run(zoom_error(429, 429, DAILY_429)).await;
     assert_eq!(result.exit_code, 3);
-    let midnight = humantime::format_rfc3339_seconds(next_midnight()).to_string();
+    let midnight = humantime::format_rfc3339_seconds(next_midnight(SystemTime::now())).to_string();
     let gone = format!("not sent: Zoom's daily rate limit was reached; it resets at {midnight}");
     #[rustfmt::skip]
     let expected: &[Expected] = &[

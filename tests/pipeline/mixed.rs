@@ -8,24 +8,24 @@ async fn a_mixed_file_gets_exactly_the_right_report() {
     #[rustfmt::skip]
     let answers: Vec<(&str, ResponseTemplate, u64)> = vec![
         ("changed", ResponseTemplate::new(204), 1),
-        ("same", zoom(400, 300, SAME_AS_OLD), 1),
-        ("limit", zoom(400, 300, LIMIT_24H), 1),
-        ("generic", zoom(400, 300, "Validation Failed."), 1),
-        ("badjson", zoom(400, 300, "Request Body should be a valid JSON object."), 1),
-        ("admin", zoom(400, 1117, "Can not update Admin's password"), 1),
-        ("external", zoom(400, 1123, "Can only update password of Zoom work email account"), 1),
-        ("p1124", zoom(400, 1124, "Have at least 8 characters"), 1),
-        ("p1125", zoom(400, 1125, "Have at least 1 letter"), 1),
-        ("p1126", zoom(400, 1126, "Have at least 1 number"), 1),
-        ("p1127", zoom(400, 1127, "Have at least 1 special character"), 1),
-        ("p1128", zoom(400, 1128, "Include both Upper case and Lower case characters"), 1),
-        ("p1129", zoom(400, 1129, "Users cannot reuse any of the last 5 passwords created."), 1),
-        ("p1130", zoom(400, 1130, "Password can't use the same character."), 1),
-        ("p1131", zoom(400, 1131, "Password can't use continuation character."), 1),
-        ("p1136", zoom(400, 1136, "Your password is too easy to guess."), 1),
-        ("gone", zoom(404, 1001, "User does not exist: gone@example.com."), 1),
-        ("old", zoom(404, 1010, "User not exist or not belong to this account."), 1),
-        ("denied", zoom(403, 200, "No permission."), 1),
+        ("same", zoom_error(400, 300, SAME_AS_OLD), 1),
+        ("limit", zoom_error(400, 300, LIMIT_24H), 1),
+        ("generic", zoom_error(400, 300, "Validation Failed."), 1),
+        ("badjson", zoom_error(400, 300, "Request Body should be a valid JSON object."), 1),
+        ("admin", zoom_error(400, 1117, "Can not update Admin's password"), 1),
+        ("external", zoom_error(400, 1123, "Can only update password of Zoom work email account"), 1),
+        ("p1124", zoom_error(400, 1124, "Have at least 8 characters"), 1),
+        ("p1125", zoom_error(400, 1125, "Have at least 1 letter"), 1),
+        ("p1126", zoom_error(400, 1126, "Have at least 1 number"), 1),
+        ("p1127", zoom_error(400, 1127, "Have at least 1 special character"), 1),
+        ("p1128", zoom_error(400, 1128, "Include both Upper case and Lower case characters"), 1),
+        ("p1129", zoom_error(400, 1129, "Users cannot reuse any of the last 5 passwords created."), 1),
+        ("p1130", zoom_error(400, 1130, "Password can't use the same character."), 1),
+        ("p1131", zoom_error(400, 1131, "Password can't use continuation character."), 1),
+        ("p1136", zoom_error(400, 1136, "Your password is too easy to guess."), 1),
+        ("gone", zoom_error(404, 1001, "User does not exist: gone@example.com."), 1),
+        ("old", zoom_error(404, 1010, "User not exist or not belong to this account."), 1),
+        ("denied", zoom_error(403, 200, "No permission."), 1),
         ("empty", ResponseTemplate::new(400), 1),
         ("gateway", ResponseTemplate::new(502).set_body_raw(BAD_GATEWAY_HTML, "text/html"), 2),
         ("slow", ResponseTemplate::new(204).set_delay(Duration::from_secs(2)), 2),
@@ -33,7 +33,7 @@ async fn a_mixed_file_gets_exactly_the_right_report() {
     ];
     // The per-second 429 first (once), then a 204: mount order decides.
     put_to("busy%40example.com")
-        .respond_with(zoom(429, 429, QPS_429).insert_header("Retry-After", "1"))
+        .respond_with(zoom_error(429, 429, QPS_429).insert_header("Retry-After", "1"))
         .up_to_n_times(1)
         .expect(1)
         .mount(&server)

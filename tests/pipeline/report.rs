@@ -17,7 +17,7 @@ async fn report_server() -> MockServer {
         .mount(&server)
         .await;
     put_to("bob%2Bops%40example.com")
-        .respond_with(zoom(403, 4700, NO_SCOPE))
+        .respond_with(zoom_error(403, 4700, NO_SCOPE))
         .expect(1)
         .mount(&server)
         .await;
@@ -60,25 +60,24 @@ fn assert_private(path: &Path) {
     assert_eq!(mode, 0o600, "{} has mode {mode:o}", path.display());
 }
 
-#[tokio::test]
-async fn csv_report_is_exact_and_private() {
+/// Runs [`REPORT_CSV`] against [`report_server`] into `dir/<name>`, which must end exit 1,
+/// every expected request made, and the report private; returns the report, the times
+/// every `finished_at` must fall between, and the directory.
+async fn report_run(name: &str) -> (PathBuf, SystemTime, SystemTime, tempfile::TempDir) {
     let server = report_server().await;
     let dir = util::tmp();
     let before = SystemTime::now() - Duration::from_secs(1);
-    let (result, report) = rotate(
-        dir.path(),
-        &v2(&server),
-        TOKEN,
-        REPORT_CSV,
-        "",
-        "r.csv",
-        &[],
-    )
-    .await;
+    let (result, report) = rotate(dir.path(), &v2(&server), TOKEN, REPORT_CSV, "", name, &[]).await;
     let after = SystemTime::now() + Duration::from_secs(1);
     assert_eq!(result.unwrap().exit_code, 1);
     server.verify().await;
     assert_private(&report);
+    (report, before, after, dir)
+}
+
+#[tokio::test]
+async fn csv_report_is_exact_and_private() {
+    let (report, before, after, _dir) = report_run("r.csv").await;
 
     let (text, stamps) = mask_times(&std::fs::read_to_string(&report).unwrap());
     let mut lines: Vec<&str> = text.lines().collect();
@@ -109,23 +108,7 @@ async fn csv_report_is_exact_and_private() {
 
 #[tokio::test]
 async fn jsonl_report_has_the_same_fields() {
-    let server = report_server().await;
-    let dir = util::tmp();
-    let before = SystemTime::now() - Duration::from_secs(1);
-    let (result, report) = rotate(
-        dir.path(),
-        &v2(&server),
-        TOKEN,
-        REPORT_CSV,
-        "",
-        "r.jsonl",
-        &[],
-    )
-    .await;
-    let after = SystemTime::now() + Duration::from_secs(1);
-    assert_eq!(result.unwrap().exit_code, 1);
-    server.verify().await;
-    assert_private(&report);
+    let (report, before, after, _dir) = report_run("r.jsonl").await;
 
     let text = std::fs::read_to_string(&report).unwrap();
     assert!(text.ends_with('\n'));
@@ -214,7 +197,7 @@ async fn no_password_or_token_in_the_report_or_the_output_even_at_trace() {
         .mount(&server)
         .await;
     put_to("c2%40example.com")
-        .respond_with(zoom(400, 300, SAME_AS_OLD))
+        .respond_with(zoom_error(400, 300, SAME_AS_OLD))
         .expect(1)
         .mount(&server)
         .await;

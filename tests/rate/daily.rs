@@ -41,7 +41,7 @@ async fn the_free_plan_stops_before_the_request_that_would_exceed_the_day() {
             "--report",
             &p(&report),
             "--base-url",
-            &base(&server),
+            &v2(&server),
             "--no-fetch-policy",
             "--plan",
             "free",

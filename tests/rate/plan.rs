@@ -13,7 +13,7 @@ async fn bin_run(server: &MockServer, dir: &Path, words: &[&str]) -> (Option<i32
         "run",
         &p(&input),
         "--base-url",
-        &base(server),
+        &v2(server),
         "--no-fetch-policy",
     ])
     .args(["--report", &p(&dir.join("r.csv"))])

@@ -245,7 +245,7 @@ async fn a_failing_token_endpoint_is_asked_again_not_taken_for_lost_auth() {
         1,
         &[
             "--base-url",
-            &format!("{}/v2", server.uri()),
+            &util::v2(&server),
             "--token-url",
             &format!("{}/oauth/token", server.uri()),
             "--no-fetch-policy",

@@ -122,7 +122,7 @@ async fn unanswered_then(second: ResponseTemplate, expect: &str, exit: u8) {
         "[api]\ntimeout_secs = 0.3\n[retry]\nattempts = 3\nbase_delay_ms = 10\nmax_delay_ms = 20\n",
     );
     let report = dir.path().join("r.csv");
-    let base = format!("{}/v2", server.uri());
+    let base = util::v2(&server);
     let words = |resume: bool| {
         let mut w = vec![
             p(&input),

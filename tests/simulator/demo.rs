@@ -144,15 +144,7 @@ async fn shutdown_closes_connections_and_serve_forever_returns() {
     })
     .await;
     let url = format!("{}/users/u1001/password", sim.base_url());
-    let hanging = tokio::spawn(async move {
-        let body = json!({"password": "Violet-Harbor-42"});
-        client()
-            .put(url)
-            .bearer_auth(TOKEN)
-            .json(&body)
-            .send()
-            .await
-    });
+    let hanging = tokio::spawn(send_put(url, "Violet-Harbor-42"));
     tokio::time::sleep(Duration::from_millis(200)).await;
     let addr = sim.addr();
     let started = Instant::now();

@@ -15,16 +15,7 @@ async fn a_second_request_for_a_user_in_flight_is_429() {
     })
     .await;
     let url = format!("{}/users/alice%40example.com/password", sim.base_url());
-    let first = tokio::spawn(async move {
-        let body = json!({"password": "Violet-Harbor-42"});
-        client()
-            .put(url)
-            .bearer_auth(TOKEN)
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-    });
+    let first = tokio::spawn(async move { send_put(url, "Violet-Harbor-42").await.unwrap() });
     tokio::time::sleep(Duration::from_millis(100)).await;
     // The same user by another name is still the same user; another user is fine.
     let (second, other) = tokio::join!(
@@ -93,11 +84,7 @@ async fn drop_before_closes_the_connection_unapplied() {
     })
     .await;
     let url = format!("{}/users/alice%40example.com/password", sim.base_url());
-    let error = client()
-        .put(url)
-        .bearer_auth(TOKEN)
-        .json(&json!({"password": "Violet-Harbor-42"}));
-    let error = error.send().await.unwrap_err();
+    let error = send_put(url, "Violet-Harbor-42").await.unwrap_err();
     assert!(error.status().is_none() && !error.is_timeout(), "{error:?}");
     assert!(raw_exchange(&sim, "Violet-Harbor-42").await.is_empty());
     let alice = sim.user("alice@example.com").unwrap();
@@ -117,11 +104,7 @@ async fn drop_after_closes_the_connection_but_applies() {
     })
     .await;
     let url = format!("{}/users/alice%40example.com/password", sim.base_url());
-    let error = client()
-        .put(url)
-        .bearer_auth(TOKEN)
-        .json(&json!({"password": "Violet-Harbor-42"}));
-    let error = error.send().await.unwrap_err();
+    let error = send_put(url, "Violet-Harbor-42").await.unwrap_err();
     assert!(error.status().is_none() && !error.is_timeout(), "{error:?}");
     assert_eq!(
         sim.user("alice@example.com").unwrap().current_password,

@@ -18,7 +18,7 @@ async fn token_endpoint(server: &MockServer, first: ResponseTemplate, times: u64
 
 #[tokio::test]
 async fn an_oversized_token_answer_is_refused_without_reading_it_all() {
-    let server = zoom().await;
+    let server = ok_server().await;
     // 8 MiB, sent as one declared length and as a stream of chunks.
     let huge = format!("{{\"access_token\":\"{}\"}}", "a".repeat(8 << 20));
     token_endpoint(&server, ResponseTemplate::new(200).set_body_string(huge), 1).await;
@@ -72,7 +72,7 @@ async fn an_oversized_token_answer_is_refused_without_reading_it_all() {
 
 #[tokio::test]
 async fn a_token_that_cannot_be_a_header_is_refused_not_sent_mangled() {
-    let server = zoom().await;
+    let server = ok_server().await;
     token_endpoint(&server, grant("tok\nX-Evil: 1", serde_json::json!(3600)), 9).await;
     let dir = util::tmp();
     let (r, _) = run(dir.path(), &server, 2, &["--no-fetch-policy"], s2s()).await;
@@ -87,7 +87,7 @@ async fn a_token_that_cannot_be_a_header_is_refused_not_sent_mangled() {
 #[tokio::test]
 async fn a_failing_token_endpoint_at_startup_is_retried_then_given_up_on() {
     // Always 500: four tries, then exit 2 saying it failed (not that it refused).
-    let server = zoom().await;
+    let server = ok_server().await;
     token_endpoint(
         &server,
         ResponseTemplate::new(500).set_body_string("oops"),
@@ -104,7 +104,7 @@ async fn a_failing_token_endpoint_at_startup_is_retried_then_given_up_on() {
     assert_eq!(count(&requests(&server).await, "POST", "/oauth/token"), 4);
 
     // Two 500s, then a token: the run goes on.
-    let server = zoom().await;
+    let server = ok_server().await;
     token_endpoint(&server, ResponseTemplate::new(500), 2).await;
     token_endpoint(&server, grant("tok-1", serde_json::json!(3600)), 9).await;
     let dir = util::tmp();
@@ -114,7 +114,7 @@ async fn a_failing_token_endpoint_at_startup_is_retried_then_given_up_on() {
     assert_eq!(count(&requests(&server).await, "POST", "/oauth/token"), 3);
 
     // A hang: each try times out on its own; four tries, then exit 2.
-    let server = zoom().await;
+    let server = ok_server().await;
     let slow = grant("tok-1", serde_json::json!(3600)).set_delay(Duration::from_secs(30));
     token_endpoint(&server, slow, 99).await;
     let dir = util::tmp();
@@ -148,7 +148,7 @@ async fn a_failing_token_endpoint_at_startup_is_retried_then_given_up_on() {
     );
 
     // A 4xx is a refusal: one try, exit 2 at once.
-    let server = zoom().await;
+    let server = ok_server().await;
     let refused = ResponseTemplate::new(401).set_body_string(
         r#"{"reason":"Invalid client_id or client_secret","error":"invalid_client"}"#,
     );
