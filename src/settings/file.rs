@@ -16,12 +16,6 @@ use std::path::{Path, PathBuf};
 #[error("{0}")]
 pub struct ConfigFileError(String);
 
-impl ConfigFileError {
-    pub(super) fn new(message: String) -> ConfigFileError {
-        ConfigFileError(message)
-    }
-}
-
 /// config.toml as written. Unknown keys are errors, so a typo never silently falls back
 /// to a default.
 #[derive(Debug, Default, Deserialize)]
@@ -105,7 +99,7 @@ impl FileConfig {
         let Some(path) = path.map(Path::to_path_buf).or_else(search::find) else {
             return Ok(FileConfig::default());
         };
-        let text = super::trust::read_trusted(&path)?;
+        let text = super::trust::read_trusted(&path).map_err(ConfigFileError)?;
         let mut file: FileConfig = toml::from_str(&text)
             .map_err(|e| ConfigFileError(format!("invalid config {}: {e}", path.display())))?;
         file.source = Some(path);

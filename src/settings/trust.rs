@@ -21,7 +21,6 @@
 //! the run names each in a warning (the file, the key and the host) every time it uses
 //! one, so a redirect planted in a file that passes these checks is still seen.
 
-use super::file::ConfigFileError;
 use crate::ledger::resume::origin::shell_quote;
 use std::fs::Metadata;
 use std::io::Read;
@@ -36,29 +35,30 @@ const MAX_CONFIG_BYTES: u64 = 1 << 20;
 const WRITE_BY_OTHERS: u32 = 0o022;
 const STICKY: u32 = 0o1000;
 
-/// Reads the config file at `path` once it has passed the checks above.
-pub fn read_trusted(path: &Path) -> Result<String, ConfigFileError> {
+/// Reads the config file at `path` once it has passed the checks above; the error is
+/// the message for the operator.
+pub fn read_trusted(path: &Path) -> Result<String, String> {
     let shown = path.display();
     // O_NONBLOCK: a FIFO planted as the config must be refused, not wait for a writer.
     let file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK)
         .open(path)
-        .map_err(|e| ConfigFileError::new(format!("cannot read config {shown}: {e}")))?;
+        .map_err(|e| format!("cannot read config {shown}: {e}"))?;
     let meta = file
         .metadata()
-        .map_err(|e| ConfigFileError::new(format!("cannot read config {shown}: {e}")))?;
+        .map_err(|e| format!("cannot read config {shown}: {e}"))?;
     let me = euid();
     check_file(&meta, me).map_err(|why| refusal(path, &why))?;
     check_dirs(path, me).map_err(|why| refusal(path, &why))?;
     let mut text = String::new();
     file.take(MAX_CONFIG_BYTES + 1)
         .read_to_string(&mut text)
-        .map_err(|e| ConfigFileError::new(format!("cannot read config {shown}: {e}")))?;
+        .map_err(|e| format!("cannot read config {shown}: {e}"))?;
     if text.len() as u64 > MAX_CONFIG_BYTES {
-        return Err(ConfigFileError::new(format!(
+        return Err(format!(
             "config {shown} is larger than {MAX_CONFIG_BYTES} bytes: not a config file"
-        )));
+        ));
     }
     Ok(text)
 }
@@ -70,14 +70,14 @@ struct Why {
     fix: String,
 }
 
-fn refusal(path: &Path, why: &Why) -> ConfigFileError {
-    ConfigFileError::new(format!(
+fn refusal(path: &Path, why: &Why) -> String {
+    format!(
         "refusing config {}: {}; whoever can change it decides where the client secret and \
          every new password are sent. Check its contents, then fix it: {}",
         path.display(),
         why.what,
         why.fix
-    ))
+    )
 }
 
 /// The user the checks trust besides root.
@@ -251,7 +251,10 @@ mod unit {
         let dirs = directories(&link.join("l.toml"));
         let real = std::fs::canonicalize(d.path()).unwrap();
         assert_eq!(dirs[0], real.join("sub"), "the link's own directory first");
-        assert_eq!(dirs[1], real, "then up, the real file's directory among them");
+        assert_eq!(
+            dirs[1], real,
+            "then up, the real file's directory among them"
+        );
         assert_eq!(dirs.last().map(PathBuf::as_path), Some(Path::new("/")));
         assert_eq!(dirs.len(), real.ancestors().count() + 1, "each once");
         let tmp = std::fs::metadata("/tmp").unwrap();
