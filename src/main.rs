@@ -50,7 +50,7 @@ fn main() -> ExitCode {
         Command::Simulate(args) => simulate(&args, cli.verbose),
         Command::Users(args) => {
             zoom_rotate::output::logs::init(cli.verbose, LogFormat::Text, false);
-            let result = runtime().block_on(async {
+            let result = block_on(async {
                 let stop = Stop::new();
                 on_signals(stop.clone());
                 zoom_rotate::commands::users::run(&args, Credentials::from_env(), stop).await
@@ -94,7 +94,7 @@ fn run(args: &RunArgs, verbose: u8, argv: &[String], started_at: SystemTime) -> 
         format == LogFormat::Text && std::io::stderr().is_terminal(),
     );
     let ctx = RunContext::of(&settings, started_at);
-    let result = runtime().block_on(async {
+    let result = block_on(async {
         let stop = Stop::new();
         on_signals(stop.clone());
         let creds = Credentials::from_env();
@@ -123,7 +123,7 @@ fn simulate(args: &zoom_rotate::cli::SimulateArgs, verbose: u8) -> Exit {
         Err(e) => return fail(&format!("{e:#}")),
     };
     zoom_rotate::output::logs::init(verbose, LogFormat::Text, false);
-    let result = runtime().block_on(zoom_rotate::simulator::serve_forever(
+    let result = block_on(zoom_rotate::simulator::serve_forever(
         file.simulator,
         args.listen,
         async {
@@ -176,9 +176,17 @@ fn fail(message: &str) -> Exit {
     Exit::Refused
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
+/// Runs `work` to its end on a fresh runtime, then shuts the runtime down without
+/// waiting long for blocking threads: by then the command has awaited everything it
+/// needs, and the only one that may remain is an input reader a stop left stuck in
+/// read(2) (standard input or a FIFO that sends nothing), which must not keep the
+/// process alive (a runtime dropped the usual way waits for it forever).
+fn block_on<F: std::future::Future>(work: F) -> F::Output {
+    let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .expect("cannot start the tokio runtime")
+        .expect("cannot start the tokio runtime");
+    let out = rt.block_on(work);
+    rt.shutdown_timeout(std::time::Duration::from_millis(500));
+    out
 }

@@ -1,8 +1,8 @@
 //! Issue 19: what the run trusts from outside its own code. A config file anyone else
 //! could write is refused before anything is sent, and a config that moves the API off
-//! Zoom's hosts is named on stderr (`config`); one SIGTERM ends a run whose input stalls
-//! (`stall`); a closed stdout is reported, not silently lost (`streams`). Through the
-//! binary, against wiremock or the simulator, counting what the server received.
+//! Zoom's hosts is named on stderr (`config`); one SIGTERM ends a run whose input stalls,
+//! and a closed stdout is reported, not silently lost (`streams`). Through the
+//! binary, against a wiremock stand-in that counts what it received.
 //!
 //! This file holds the shared helpers: the binary in a directory of its own (HOME there
 //! too, so no user config is found), the wiremock stand-in that counts every request,
@@ -116,3 +116,5 @@ fn text(out: &Output) -> (String, String) {
 }
 
 mod config;
+
+mod streams;

@@ -75,6 +75,9 @@ pub struct Summary<'a> {
     pub exit: Exit,
     /// Requests left of Zoom's daily budget, when its answers said so (Free plan).
     pub daily_remaining: Option<u64>,
+    /// Reading the input was cut at a stop: the line of the last input row read (the
+    /// report's `line`); the rows after it were not read.
+    pub input_cut: Option<u64>,
 }
 
 impl Summary<'_> {
@@ -127,6 +130,7 @@ impl Summary<'_> {
             "rate": ctx.rate,
             "config": ctx.config.as_ref().map(|p| p.display().to_string()),
             "daily_remaining": self.daily_remaining,
+            "input_cut_at_line": self.input_cut,
         })
     }
 
@@ -166,6 +170,12 @@ impl Summary<'_> {
         if let Some(stop) = self.stop {
             out.push_str(&format!("stopped early: {}\n", stop.explain()));
         }
+        if let Some(line) = self.input_cut {
+            out.push_str(&format!(
+                "input cut at the stop: rows were read up to the one at line {line}; the rest \
+                 of the input was not read and has no report row (--resume reads it)\n"
+            ));
+        }
         if let Some(cmd) = &self.resume_command {
             let left = match self.remaining {
                 Some(1) => "1 user remains;".to_string(),
@@ -197,6 +207,7 @@ pub fn refused(message: &str, code: RefusalCode, ctx: &RunContext) -> serde_json
         resume_command: None,
         exit: Exit::Refused,
         daily_remaining: None,
+        input_cut: None,
     }
     .json();
     v["stopped"] = message.into();
