@@ -14,6 +14,22 @@ use zoom_rotate::vocab::stop::{on_signals, Stop};
 use zoom_rotate::vocab::{Exit, RefusalCode};
 use zoom_rotate::zoom::auth::Credentials;
 
+/// Notes whether fd 1 was closed (`>&-`) before std's start-up reopens it on /dev/null,
+/// after which nothing can tell (see `output::summary::to_stdout`). glibc and musl run
+/// `.init_array` entries before `main`, with the descriptors the process was given.
+#[cfg(target_os = "linux")]
+#[used]
+#[link_section = ".init_array"]
+static NOTE_STDOUT: extern "C" fn() = note_stdout;
+
+#[cfg(target_os = "linux")]
+extern "C" fn note_stdout() {
+    // SAFETY: F_GETFD only reads the descriptor's flags; -1 (EBADF) means it is closed.
+    if unsafe { libc::fcntl(1, libc::F_GETFD) } == -1 {
+        summary::note_stdout_closed();
+    }
+}
+
 fn main() -> ExitCode {
     let started_at = SystemTime::now();
     let argv: Vec<String> = std::env::args().collect();
@@ -165,10 +181,12 @@ fn written(what: &str, bytes: &[u8]) -> Exit {
     }
 }
 
-/// One JSON object and a line end on stdout; a closed stdout is no reason to panic.
+/// One JSON object and a line end on stdout; a closed stdout is no reason to panic, but
+/// worth a word on stderr, as for the summary of a run.
 fn print_json(v: &serde_json::Value) {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{v}").and_then(|()| out.flush());
+    if let Err(e) = summary::to_stdout(&format!("{v}\n")) {
+        tracing::warn!("the summary could not be written to standard output ({e})");
+    }
 }
 
 fn fail(message: &str) -> Exit {

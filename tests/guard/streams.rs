@@ -4,7 +4,11 @@
 //! signal cuts the reading, the rows read are reported, the summary says where reading
 //! stopped (text and `input_cut_at_line`), and the process exits 3 within seconds,
 //! without a second signal. Stalled before its header, the run has sent nothing and exits
-//! 2.
+//! 2. The lesser item: a stdout closed with `>&-` is reported. std reopens a closed
+//! standard descriptor on /dev/null before `main`, so the summary's write "succeeded" and
+//! nothing was said; the binary now notes the closed descriptor first, and the summary
+//! writer logs its warning as for a broken pipe. The exit code stands either way, and a
+//! stdout sent to /dev/null on purpose is no closed one.
 
 use super::*;
 
@@ -201,4 +205,83 @@ fn mkfifo(dir: &Path, name: &str) -> PathBuf {
     // SAFETY: a valid NUL-terminated path.
     assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
     path
+}
+
+// ---------------------------------------------------------------- stdout
+
+/// `zoom-rotate <words>` in `dir` with stdout closed by the shell, as `>&-` does, in the
+/// environment `util::bin` gives the binary.
+fn closed_stdout(dir: &Path, words: &[&str]) -> Command {
+    let bin = util::bin();
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", r#"exec "$0" "$@" >&-"#])
+        .arg(bin.get_program())
+        .args(words)
+        .current_dir(dir)
+        .stdin(Stdio::null());
+    for (k, v) in bin.get_envs() {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    cmd
+}
+
+#[tokio::test]
+async fn a_closed_stdout_is_warned_of_and_the_exit_code_stands() {
+    let dir = util::tmp();
+    let d = dir.path();
+    util::write(d, "in.csv", "email\na@x.com\n");
+    let config = p(&util::empty_config(d));
+    let dry = |report: &str, extra: &[&str]| {
+        let mut w = vec![
+            "run",
+            "in.csv",
+            "--dry-run",
+            "--generate",
+            "--discard-passwords",
+            "--config",
+            &config,
+            "--report",
+            report,
+        ];
+        w.extend_from_slice(extra);
+        w.into_iter().map(String::from).collect::<Vec<_>>()
+    };
+    let words = dry("r1.csv", &[]);
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    let out = util::bin_output(closed_stdout(d, &words)).await;
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stdout.is_empty());
+    assert!(
+        stderr.contains("the summary could not be written to standard output (Bad file descriptor"),
+        "{stderr}"
+    );
+    assert_eq!(
+        util::rows(&d.join("r1.csv")).len(),
+        1,
+        "the report holds the row"
+    );
+
+    // A refused run's JSON summary (the report exists): exit 2, and the same warning.
+    let words = dry("r1.csv", &["--log-format", "json"]);
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    let out = util::bin_output(closed_stdout(d, &words)).await;
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("the summary could not be written to standard output"),
+        "{stderr}"
+    );
+
+    // stdout to /dev/null is where the operator sent it: no warning.
+    let words = dry("r2.csv", &[]);
+    let mut cmd = util::bin();
+    cmd.current_dir(d).args(&words).stdout(Stdio::null());
+    let out = util::bin_output(cmd).await;
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("could not be written"), "{stderr}");
 }
