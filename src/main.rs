@@ -14,6 +14,22 @@ use zoom_rotate::vocab::stop::{on_signals, Stop};
 use zoom_rotate::vocab::{Exit, RefusalCode};
 use zoom_rotate::zoom::auth::Credentials;
 
+/// Notes whether fd 1 was closed (`>&-`) before std's start-up reopens it on /dev/null,
+/// after which nothing can tell (see `output::summary::to_stdout`). glibc and musl run
+/// `.init_array` entries before `main`, with the descriptors the process was given.
+#[cfg(target_os = "linux")]
+#[used]
+#[link_section = ".init_array"]
+static NOTE_STDOUT: extern "C" fn() = note_stdout;
+
+#[cfg(target_os = "linux")]
+extern "C" fn note_stdout() {
+    // SAFETY: F_GETFD only reads the descriptor's flags; -1 (EBADF) means it is closed.
+    if unsafe { libc::fcntl(1, libc::F_GETFD) } == -1 {
+        summary::note_stdout_closed();
+    }
+}
+
 fn main() -> ExitCode {
     let started_at = SystemTime::now();
     let argv: Vec<String> = std::env::args().collect();
@@ -50,7 +66,7 @@ fn main() -> ExitCode {
         Command::Simulate(args) => simulate(&args, cli.verbose),
         Command::Users(args) => {
             zoom_rotate::output::logs::init(cli.verbose, LogFormat::Text, false);
-            let result = runtime().block_on(async {
+            let result = block_on(async {
                 let stop = Stop::new();
                 on_signals(stop.clone());
                 zoom_rotate::commands::users::run(&args, Credentials::from_env(), stop).await
@@ -94,7 +110,7 @@ fn run(args: &RunArgs, verbose: u8, argv: &[String], started_at: SystemTime) -> 
         format == LogFormat::Text && std::io::stderr().is_terminal(),
     );
     let ctx = RunContext::of(&settings, started_at);
-    let result = runtime().block_on(async {
+    let result = block_on(async {
         let stop = Stop::new();
         on_signals(stop.clone());
         let creds = Credentials::from_env();
@@ -124,7 +140,7 @@ fn simulate(args: &zoom_rotate::cli::SimulateArgs, verbose: u8) -> Exit {
         Err(e) => return fail(&format!("{e:#}")),
     };
     zoom_rotate::output::logs::init(verbose, LogFormat::Text, false);
-    let result = runtime().block_on(zoom_rotate::simulator::serve_forever(
+    let result = block_on(zoom_rotate::simulator::serve_forever(
         file.simulator,
         args.listen,
         async {
@@ -166,10 +182,12 @@ fn written(what: &str, bytes: &[u8]) -> Exit {
     }
 }
 
-/// One JSON object and a line end on stdout; a closed stdout is no reason to panic.
+/// One JSON object and a line end on stdout; a closed stdout is no reason to panic, but
+/// worth a word on stderr, as for the summary of a run.
 fn print_json(v: &serde_json::Value) {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{v}").and_then(|()| out.flush());
+    if let Err(e) = summary::to_stdout(&format!("{v}\n")) {
+        tracing::warn!("the summary could not be written to standard output ({e})");
+    }
 }
 
 fn fail(message: &str) -> Exit {
@@ -177,9 +195,17 @@ fn fail(message: &str) -> Exit {
     Exit::Refused
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
+/// Runs `work` to its end on a fresh runtime, then shuts the runtime down without
+/// waiting long for blocking threads: by then the command has awaited everything it
+/// needs, and the only one that may remain is an input reader a stop left stuck in
+/// read(2) (standard input or a FIFO that sends nothing), which must not keep the
+/// process alive (a runtime dropped the usual way waits for it forever).
+fn block_on<F: std::future::Future>(work: F) -> F::Output {
+    let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .expect("cannot start the tokio runtime")
+        .expect("cannot start the tokio runtime");
+    let out = rt.block_on(work);
+    rt.shutdown_timeout(std::time::Duration::from_millis(500));
+    out
 }

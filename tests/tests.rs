@@ -4,6 +4,7 @@
 mod util;
 
 mod end_to_end;
+mod guard;
 mod hardening;
 mod hostile;
 mod incident;

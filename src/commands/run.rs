@@ -21,7 +21,8 @@ use crate::output::context::RunContext;
 use crate::output::summary::Summary;
 use crate::pipeline::checks::Checker;
 use crate::pipeline::generate::Generator;
-use crate::pipeline::input::{self, Input, CHANNEL_DEPTH};
+use crate::pipeline::input::cut::{self, ReadEnd};
+use crate::pipeline::input::{self, Feed, Input, ReadCut, CHANNEL_DEPTH};
 use crate::pipeline::limiter::Limiter;
 use crate::pipeline::monitor::Monitor;
 use crate::pipeline::workers::{self, Dispatched, Pool};
@@ -148,12 +149,7 @@ async fn prepare(
         "SIMULATION: sending to the built-in Zoom simulator; no real account is touched",
     )
     .await?;
-    let input = input::open(
-        &s.input,
-        s.user_column.as_deref(),
-        &s.password_column,
-        s.generate.is_some(),
-    )?;
+    let input = open_input(s, stop).await?;
     let claim = claim::claim_report(s)?;
     let (resume, carried, wait) = if claim.continuing {
         claim::load_resume(s, &side::journal(&s.report), disk)?
@@ -210,6 +206,26 @@ async fn prepare(
     })))
 }
 
+/// Opens the input and reads its header on a blocking thread: standard input or a FIFO
+/// may send nothing (or never open), and a stop must still end the run. Then the thread
+/// is left where it is (see `pipeline::input::cut`); nothing was sent, so exit 2.
+async fn open_input(s: &Settings, stop: &Stop) -> anyhow::Result<Input> {
+    let cut = ReadCut::new();
+    let opening = tokio::task::spawn_blocking({
+        let (source, cut) = (s.input.clone(), cut.clone());
+        let (user, password) = (s.user_column.clone(), s.password_column.clone());
+        let generate = s.generate.is_some();
+        move || input::open(&source, user.as_deref(), &password, generate, &cut)
+    });
+    tokio::select! {
+        opened = opening => Ok(opened??),
+        () = stop.stopped() => {
+            cut.cut();
+            anyhow::bail!("stopped while opening the input and reading its header: nothing was sent")
+        }
+    }
+}
+
 /// The write-ahead journal (none in a dry run, which sends nothing), carrying the
 /// records of a crashed run's requests still unsettled.
 fn start_journal(
@@ -255,6 +271,8 @@ struct Ran {
     tally: Tally,
     /// Requests left of Zoom's daily budget, when its answers said so.
     daily_remaining: Option<u64>,
+    /// The reading was cut at a stop: the line of the last input row read.
+    input_cut: Option<u64>,
 }
 
 /// The pipeline: reader → (bounded) → hold → dispatcher/workers → (bounded) → monitor.
@@ -262,10 +280,12 @@ async fn pipeline(s: &Settings, r: Ready, stop: &Stop, disk: &Disk) -> anyhow::R
     let (item_tx, item_rx) = mpsc::channel(CHANNEL_DEPTH);
     let (row_tx, row_rx) = mpsc::channel(CHANNEL_DEPTH);
     let input = r.input;
+    let (cut, regular) = (input.cut.clone(), input.regular);
     let checker = r.checker;
     let reader = tokio::task::spawn_blocking(move || input.stream(checker, item_tx));
+    let item_rx = Feed::new(item_rx, cut.clone());
     // Users in flight when a previous run died wait out its requests (see pipeline::hold).
-    let item_rx = match r.wait.filter(|_| !s.dry_run) {
+    let item_rx: Feed = match r.wait.filter(|_| !s.dry_run) {
         Some(wait) => {
             let (held_tx, held_rx) = mpsc::channel(CHANNEL_DEPTH);
             tokio::spawn(crate::pipeline::hold::hold_back(
@@ -275,7 +295,7 @@ async fn pipeline(s: &Settings, r: Ready, stop: &Stop, disk: &Disk) -> anyhow::R
                 wait,
                 stop.clone(),
             ));
-            held_rx
+            held_rx.into()
         }
         None => item_rx,
     };
@@ -290,15 +310,22 @@ async fn pipeline(s: &Settings, r: Ready, stop: &Stop, disk: &Disk) -> anyhow::R
         }
         .run(row_rx),
     );
-    let dispatched =
-        workers::dispatch(Arc::new(r.pool), item_rx, row_tx, r.resume, s.dry_run).await;
-    let read_result = reader.await?;
+    // The reader is watched, not awaited: after a stop it may be cut and left behind.
+    let (dispatched, read_end) = tokio::join!(
+        workers::dispatch(Arc::new(r.pool), item_rx, row_tx, r.resume, s.dry_run),
+        cut::watch(reader, cut.clone(), stop.clone(), regular),
+    );
     let tally = monitor.await??;
-    if let Err(e) = read_result {
-        // The stream broke (an I/O error mid-file): the rows read so far are reported, the
-        // rest are unknown, so this is a stop, not a finish.
-        stop.stop(StopReason::Local(format!("input: {e}")));
-    }
+    let input_cut = match read_end? {
+        ReadEnd::Whole(Ok(())) => None,
+        ReadEnd::Whole(Err(e)) => {
+            // The stream broke (an I/O error mid-file): the rows read so far are reported,
+            // the rest are unknown, so this is a stop, not a finish.
+            stop.stop(StopReason::Local(format!("input: {e}")));
+            None
+        }
+        ReadEnd::Cut => Some(cut.last_line()),
+    };
     // A local failure (the report, the journal, the password file) may have left rows
     // unrecorded: the journal is then the only record of what was on the wire, so it stays.
     if !s.dry_run && !matches!(stop.reason(), Some(StopReason::Local(_))) {
@@ -312,6 +339,7 @@ async fn pipeline(s: &Settings, r: Ready, stop: &Stop, disk: &Disk) -> anyhow::R
         dispatched,
         tally,
         daily_remaining: r.limiter.daily_remaining(),
+        input_cut,
     })
 }
 
@@ -323,6 +351,7 @@ fn finish(s: &Settings, ctx: &RunContext, ran: Ran, stop: &Stop, started: Instan
         dispatched,
         tally,
         daily_remaining,
+        input_cut,
     } = ran;
     let reason = stop.reason();
     // From the rows read as well as the tally: a row read and never reported (a lost
@@ -355,6 +384,7 @@ fn finish(s: &Settings, ctx: &RunContext, ran: Ran, stop: &Stop, started: Instan
         resume_command: continues.then(|| origin::continue_command(&s.report)),
         exit,
         daily_remaining,
+        input_cut,
     }
     .print(s.log_format);
     if let Some(r) = &reason {

@@ -17,7 +17,8 @@ pub struct Target {
 }
 
 impl Target {
-    /// Starts the simulator when `simulate`, logging `banner` with its URL.
+    /// Starts the simulator when `simulate`, logging `banner` with its URL; otherwise
+    /// warns of any URL config.toml moves off Zoom's hosts.
     pub async fn choose(
         z: &ZoomSettings,
         creds: Credentials,
@@ -25,6 +26,7 @@ impl Target {
         banner: &str,
     ) -> anyhow::Result<Target> {
         if !simulate {
+            z.warn_off_zoom();
             return Ok(Target {
                 sim: None,
                 creds,

@@ -14,6 +14,7 @@ use crate::vocab::stop::StopReason;
 use crate::vocab::{Exit, Outcome, RefusalCode, Tally};
 use std::io::Write;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 /// "about 10 s", "about 17 min", "about 2 h 5 min": seconds rounded up under two
@@ -60,6 +61,27 @@ fn trim_rate(rate: f64) -> String {
     }
 }
 
+/// Standard output was closed when the process started (`>&-`). std reopens a closed
+/// standard descriptor on /dev/null before `main` (so that no file the run opens can
+/// become fd 1 and receive the summary), and writes to it then succeed: nothing after
+/// that can tell. The binary looks before std does and says so here.
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// Records that standard output was closed at the start (see [`STDOUT_CLOSED`]).
+pub fn note_stdout_closed() {
+    STDOUT_CLOSED.store(true, Ordering::Relaxed);
+}
+
+/// Writes `text` to standard output and flushes it: an error when stdout is closed (or
+/// was at the start), full, or its reader is gone.
+pub fn to_stdout(text: &str) -> std::io::Result<()> {
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return Err(std::io::Error::from_raw_os_error(libc::EBADF));
+    }
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes()).and_then(|()| out.flush())
+}
+
 /// Everything the summary shows.
 pub struct Summary<'a> {
     pub ctx: &'a RunContext,
@@ -75,6 +97,9 @@ pub struct Summary<'a> {
     pub exit: Exit,
     /// Requests left of Zoom's daily budget, when its answers said so (Free plan).
     pub daily_remaining: Option<u64>,
+    /// Reading the input was cut at a stop: the line of the last input row read (the
+    /// report's `line`); the rows after it were not read.
+    pub input_cut: Option<u64>,
 }
 
 impl Summary<'_> {
@@ -82,16 +107,15 @@ impl Summary<'_> {
         self.tally.requests as f64 / self.elapsed.as_secs_f64().max(1e-3)
     }
 
-    /// Writes the summary to stdout. A stdout that is closed or full (`| head`, a reader
-    /// gone) is logged, not a panic: the work is done and the report holds every row, so
-    /// the run's exit code stands.
+    /// Writes the summary to stdout. A stdout that is closed (`>&-`), full or whose
+    /// reader is gone (`| head`) is logged, not a panic: the work is done and the report
+    /// holds every row, so the run's exit code stands.
     pub fn print(&self, format: LogFormat) {
         let text = match format {
             LogFormat::Json => format!("{}\n", self.json()),
             LogFormat::Text => self.text(),
         };
-        let mut out = std::io::stdout().lock();
-        if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        if let Err(e) = to_stdout(&text) {
             tracing::warn!(
                 report = %self.report.display(),
                 "the summary could not be written to standard output ({e}); the report holds every row"
@@ -127,6 +151,7 @@ impl Summary<'_> {
             "rate": ctx.rate,
             "config": ctx.config.as_ref().map(|p| p.display().to_string()),
             "daily_remaining": self.daily_remaining,
+            "input_cut_at_line": self.input_cut,
         })
     }
 
@@ -166,6 +191,12 @@ impl Summary<'_> {
         if let Some(stop) = self.stop {
             out.push_str(&format!("stopped early: {}\n", stop.explain()));
         }
+        if let Some(line) = self.input_cut {
+            out.push_str(&format!(
+                "input cut at the stop: rows were read up to the one at line {line}; the rest \
+                 of the input was not read and has no report row (--resume reads it)\n"
+            ));
+        }
         if let Some(cmd) = &self.resume_command {
             let left = match self.remaining {
                 Some(1) => "1 user remains;".to_string(),
@@ -197,6 +228,7 @@ pub fn refused(message: &str, code: RefusalCode, ctx: &RunContext) -> serde_json
         resume_command: None,
         exit: Exit::Refused,
         daily_remaining: None,
+        input_cut: None,
     }
     .json();
     v["stopped"] = message.into();

@@ -12,6 +12,7 @@
 //! journal names.
 
 use crate::ledger::resume::InFlight;
+use crate::pipeline::input::Feed;
 use crate::vocab::stop::Stop;
 use crate::vocab::{Item, Job};
 use std::sync::Arc;
@@ -39,7 +40,7 @@ pub fn wait_for(
 // would draw a spinner of its own under the run's bar at `-v`.
 #[tracing::instrument(level = "trace", skip_all, fields(wait_ms = wait.as_millis() as u64))]
 pub async fn hold_back(
-    mut items: mpsc::Receiver<Item>,
+    mut items: Feed,
     out: mpsc::Sender<Item>,
     in_flight: Arc<InFlight>,
     wait: Duration,
@@ -145,7 +146,7 @@ mod unit {
         drop(tx);
         let stop = Stop::new();
         let task = tokio::spawn(hold_back(
-            rx,
+            rx.into(),
             out_tx,
             in_flight,
             Duration::from_secs(3600),

@@ -18,11 +18,16 @@
 //! In front of both, `decode` finds the file's encoding (a byte-order mark, or
 //! `--encoding`) and delimiter (`--delimiter`, or the header's), so Excel's semicolon and
 //! UTF-16 files read as they are meant to.
+//!
+//! Every read goes through the run's [`ReadCut`], so a stop ends the reading whatever the
+//! input does (a pipe or a FIFO that sends nothing, `/dev/zero`): see `cut`.
 
 mod bounded;
+pub mod cut;
 mod decode;
 
 pub use bounded::{count_records, Bounded, Records};
+pub use cut::{Feed, ReadCut};
 pub use decode::{not_utf8, sniff_delimiter, Dialect, InputSource, NotUtf8};
 
 use crate::pipeline::checks::{Checker, RowError};
@@ -79,17 +84,24 @@ pub struct Input {
     /// The data rows, when the encoding check already read the whole file: the plan
     /// then needs no third pass over it ([`count_records`] is the fallback).
     pub counted: Option<u64>,
+    /// Cuts the reading short after a stop (see `cut`).
+    pub cut: ReadCut,
+    /// A regular file (named, or redirected to standard input): it reaches its end by
+    /// itself, so after a stop it is read on for the grace; anything else is cut at once.
+    pub regular: bool,
 }
 
 /// Opens `source` (or standard input for `-`), finds its encoding and delimiter, and
 /// reads its header. A file whose bytes are not UTF-8 (and no BOM or `--encoding` says
 /// otherwise) is refused here, whole, before anything is sent; standard input can be
-/// read once only, so there such a row is refused when it comes.
+/// read once only, so there such a row is refused when it comes. Every read checks
+/// `cut` first.
 pub fn open(
     source: &InputSource,
     user_column: Option<&str>,
     password_column: &str,
     generate: bool,
+    cut: &ReadCut,
 ) -> Result<Input, InputError> {
     let path: &Path = source;
     let name = path.display().to_string();
@@ -97,15 +109,7 @@ pub fn open(
         path: name.clone(),
         error,
     };
-    let raw: Box<dyn Read + Send> = if path == Path::new("-") {
-        Box::new(io::stdin())
-    } else {
-        let file = File::open(path).map_err(open_error)?;
-        if !generate {
-            warn_if_readable(path, &file);
-        }
-        Box::new(io::BufReader::with_capacity(64 * 1024, file))
-    };
+    let (raw, regular) = raw_source(path, generate, cut).map_err(open_error)?;
     let decoded = decode::decode(raw, &source.dialect).map_err(open_error)?;
     let undecoded = decoded.undecoded;
     let mut records =
@@ -156,7 +160,44 @@ pub fn open(
         columns,
         name,
         counted,
+        cut: cut.clone(),
+        regular,
     })
+}
+
+/// The input's bytes (standard input for `-`), every read checking `cut` first, and
+/// whether they come from a regular file.
+fn raw_source(
+    path: &Path,
+    generate: bool,
+    cut: &ReadCut,
+) -> io::Result<(Box<dyn Read + Send>, bool)> {
+    if path == Path::new("-") {
+        let stdin = io::stdin();
+        let regular = regular_stdin(&stdin);
+        return Ok((Box::new(cut::Stoppable::new(stdin, cut.clone())), regular));
+    }
+    let file = File::open(path)?;
+    if !generate {
+        warn_if_readable(path, &file);
+    }
+    let regular = file.metadata().is_ok_and(|m| m.is_file());
+    let file = cut::Stoppable::new(file, cut.clone());
+    Ok((
+        Box::new(io::BufReader::with_capacity(64 * 1024, file)),
+        regular,
+    ))
+}
+
+/// Whether standard input is a regular file (`< users.csv`), not a pipe or a terminal.
+fn regular_stdin(stdin: &io::Stdin) -> bool {
+    use std::os::fd::AsFd;
+    stdin
+        .as_fd()
+        .try_clone_to_owned()
+        .map(File::from)
+        .and_then(|f| f.metadata())
+        .is_ok_and(|m| m.is_file())
 }
 
 /// Reads the whole file once, in bounded memory, for a user or password that is not
@@ -321,12 +362,16 @@ fn warn_if_readable(path: &Path, file: &File) {
 
 impl Input {
     /// Reads every row into `tx`, checking each with `checker`. Runs on a blocking thread;
-    /// returns early, without error, when the receiver is gone (the run was stopped).
-    pub fn stream(
-        mut self,
-        mut checker: Checker,
-        tx: mpsc::Sender<Item>,
-    ) -> Result<(), InputError> {
+    /// returns early, without error, when the receiver is gone (the run was stopped). Its
+    /// end, whatever it is, tells the cut that there is nothing left to cut.
+    pub fn stream(self, checker: Checker, tx: mpsc::Sender<Item>) -> Result<(), InputError> {
+        let cut = self.cut.clone();
+        let read = self.read_rows(checker, tx);
+        cut.done();
+        read
+    }
+
+    fn read_rows(mut self, mut checker: Checker, tx: mpsc::Sender<Item>) -> Result<(), InputError> {
         self.records.set_max_field_bytes(checker.max_field_bytes());
         let mut record = csv::ByteRecord::new();
         loop {

@@ -22,6 +22,7 @@
 use crate::ledger::journal::Journal;
 use crate::ledger::passwords::SavedPasswords;
 use crate::ledger::resume::{Decision, Resume};
+use crate::pipeline::input::Feed;
 use crate::pipeline::limiter::Limiter;
 use crate::vocab::stop::Stop;
 use crate::vocab::Outcome;
@@ -233,7 +234,8 @@ impl Dispatched {
     }
 }
 
-/// Takes items from the reader until it is done, and reports every row. Returns how many
+/// Takes items from the reader until it is done (or its reading is cut), and reports
+/// every row it took. Returns how many
 /// items it received and the users skipped because `--resume` found them final.
 ///
 /// The spans here and in the rows are at `trace`: tracing-indicatif draws a bar for every
@@ -242,7 +244,7 @@ impl Dispatched {
 #[tracing::instrument(level = "trace", skip_all, fields(dry_run = dry_run))]
 pub async fn dispatch(
     pool: Arc<Pool>,
-    mut items: mpsc::Receiver<Item>,
+    mut items: Feed,
     report: mpsc::Sender<Row>,
     resume: Resume,
     dry_run: bool,

@@ -1,6 +1,7 @@
 //! config.toml as written: plain data, every section optional, unknown keys refused (a
 //! typo never silently falls back to a default). It is read once per command, by
-//! [`FileConfig::load`], and handed to the resolution; nothing else opens it.
+//! [`FileConfig::load`], and handed to the resolution; nothing else opens it. It is read
+//! only when nobody but root or the running user can change it (`trust`).
 
 use super::search;
 use crate::cli::LogFormat;
@@ -92,13 +93,13 @@ pub struct GenerateSection {
 }
 
 impl FileConfig {
-    /// Reads `path`, or the first file of the search (see `search`), or nothing.
+    /// Reads `path`, or the first file of the search (see `search`), or nothing; a file
+    /// that someone else could have written is refused (see `trust`).
     pub fn load(path: Option<&Path>) -> Result<FileConfig, ConfigFileError> {
         let Some(path) = path.map(Path::to_path_buf).or_else(search::find) else {
             return Ok(FileConfig::default());
         };
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| ConfigFileError(format!("cannot read config {}: {e}", path.display())))?;
+        let text = super::trust::read_trusted(&path).map_err(ConfigFileError)?;
         let mut file: FileConfig = toml::from_str(&text)
             .map_err(|e| ConfigFileError(format!("invalid config {}: {e}", path.display())))?;
         file.source = Some(path);

@@ -21,11 +21,13 @@ use std::time::SystemTime;
 
 pub mod file;
 mod search;
+mod trust;
 mod words;
 mod zoom;
 
 pub use file::{ConfigFileError, FileConfig};
 pub use search::search_paths;
+pub use trust::OffZoom;
 pub use zoom::{RateFlags, ZoomSettings};
 
 /// Where generated passwords go.

@@ -5,6 +5,7 @@
 //! the other's flags: `users` is not refused for a `run`-only value.
 
 use super::file::FileConfig;
+use super::trust::{off_zoom, OffZoom};
 use crate::cli::ZoomArgs;
 use crate::pipeline::limiter::share;
 use crate::simulator::SimConfig;
@@ -37,6 +38,9 @@ pub struct ZoomSettings {
     /// `--simulate`: the built-in simulator, configured by `simulator`.
     pub simulate: bool,
     pub simulator: SimConfig,
+    /// The URLs config.toml moves off Zoom's hosts (and no flag or variable overrides),
+    /// named in a warning whenever they are used (see `settings::trust`).
+    pub off_zoom: Vec<OffZoom>,
 }
 
 /// The run-only rate flags `ZoomSettings` needs from `run` (a `users` listing has none).
@@ -69,6 +73,29 @@ impl ZoomSettings {
         }
     }
 
+    /// Warns of each URL config.toml moves off Zoom's hosts, naming the file, the key and
+    /// the host: a planted config that passed `trust`'s checks is still seen. Called by
+    /// every command that sends (`commands::target`), each time it sends.
+    pub fn warn_off_zoom(&self) {
+        let file = self.config_name();
+        for o in &self.off_zoom {
+            let local = if o.loopback {
+                " (loopback: the simulator or a test stub, but any local user can listen there)"
+            } else {
+                ""
+            };
+            tracing::warn!(
+                config = %file,
+                key = o.key,
+                host = %o.host,
+                "config {file} sets {} to {}, which is not one of Zoom's hosts (zoom.us, zoomgov.com){local}: \
+                 the credentials and every new password go there; if you did not set this, stop and check the file",
+                o.key,
+                o.host
+            );
+        }
+    }
+
     /// Merges `args` (and `run`'s rate flags) over config.toml and checks every value.
     pub fn resolve(
         args: &ZoomArgs,
@@ -88,6 +115,15 @@ impl ZoomSettings {
                 .or(file.api.token_url.as_deref())
                 .unwrap_or(DEFAULT_TOKEN_URL),
         )?;
+        // The URLs in effect that config.toml set (no flag or variable overrode them).
+        let mut file_urls: Vec<(&'static str, &Url)> = Vec::new();
+        if let (None, Some(_), Some(u)) = (&args.base_url, &file.api.base_url, &base_url) {
+            file_urls.push(("api.base_url", u));
+        }
+        if let (None, Some(_)) = (&args.token_url, &file.api.token_url) {
+            file_urls.push(("api.token_url", &token_url));
+        }
+        let off_zoom = off_zoom(file_urls);
         let (plan, rate, share) = rate(args, flags, file)?;
         let timeout_secs = file.api.timeout_secs.unwrap_or(30.0);
         if !(timeout_secs.is_finite() && (0.05..=600.0).contains(&timeout_secs)) {
@@ -108,6 +144,7 @@ impl ZoomSettings {
             retry: retry(file)?,
             simulate: args.simulate,
             simulator: file.simulator.clone(),
+            off_zoom,
         })
     }
 }

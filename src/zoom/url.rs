@@ -52,7 +52,16 @@ fn without_userinfo(raw: &str) -> String {
     }
 }
 
-fn is_loopback(url: &Url) -> bool {
+/// Zoom's own hosts: `zoom.us`, `zoomgov.com`, or a name under either (`api.zoom.us`,
+/// `api-eu.zoom.us`, `api.zoomgov.com`). `host` as the url crate gives it (lower case).
+pub fn is_zoom_host(host: &str) -> bool {
+    ["zoom.us", "zoomgov.com"]
+        .iter()
+        .any(|d| host == *d || host.strip_suffix(d).is_some_and(|h| h.ends_with('.')))
+}
+
+/// A loopback host: 127.0.0.0/8, ::1 or `localhost`.
+pub fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),

@@ -118,6 +118,7 @@ pub async fn count(s: &Settings, resume: &Resume, stop: &Stop) -> anyhow::Result
                 s.user_column.as_deref(),
                 &s.password_column,
                 s.generate.is_some(),
+                &input::ReadCut::new(),
             )
         })?;
     pass(input, checker(s), resume, stop, |_, _| {})
@@ -252,6 +253,7 @@ pub(super) async fn run(
         },
         tally,
         daily_remaining: None,
+        input_cut: None,
     };
     Ok(finish(s, ctx, ran, stop, started))
 }

@@ -110,10 +110,7 @@ pub fn api_base(api_url: &str, token_url: &Url) -> Result<Url, &'static str> {
         let Some(url::Host::Domain(host)) = url.host() else {
             return Err("is not one of Zoom's API hosts");
         };
-        let zoom = ["zoom.us", "zoomgov.com"]
-            .iter()
-            .any(|d| host == *d || host.strip_suffix(d).is_some_and(|h| h.ends_with('.')));
-        if !zoom {
+        if !crate::zoom::url::is_zoom_host(host) {
             return Err("is not one of Zoom's API hosts");
         }
     }
