@@ -178,3 +178,4 @@ mod pace;
 mod refused;
 mod report;
 mod request;
+mod wire;

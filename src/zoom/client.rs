@@ -15,6 +15,7 @@
 //! (API-NOTES, "what that means for retries").
 
 use crate::zoom::auth::Bearer;
+use crate::zoom::outcome::{self, Heard, Verdict};
 use crate::zoom::redact::redact;
 use crate::zoom::rules::PasswordPolicy;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
@@ -82,6 +83,20 @@ pub struct Answer {
     /// `Location`, redacted like the body: a redirect is reported, never followed.
     pub location: Option<String>,
     pub body: bytes::Bytes,
+}
+
+impl Answer {
+    /// How this answer reads ([`outcome::classify_heard`]), with every header that
+    /// matters: each reader of an answer (a row, the account's rules, a listing page, a
+    /// revoke) says the same thing about it, a redirect's `Location` included.
+    pub fn verdict(&self) -> Verdict {
+        outcome::classify_heard(&Heard {
+            status: self.status,
+            ratelimit_type: self.ratelimit_type.as_deref(),
+            location: self.location.as_deref(),
+            body: &self.body,
+        })
+    }
 }
 
 /// What became of one request.
@@ -236,7 +251,7 @@ pub(crate) fn describe(e: &reqwest::Error) -> String {
         }
         source = s.source();
     }
-    crate::zoom::outcome::clip(&text)
+    outcome::clip(&text)
 }
 
 /// Reads an answer (at most [`MAX_BODY`] of its body), with `secrets` redacted from it.
@@ -248,9 +263,14 @@ async fn read(response: reqwest::Response, secrets: &[&str]) -> Sent {
 async fn read_up_to(response: reqwest::Response, secrets: &[&str], max: usize) -> Sent {
     let status = response.status().as_u16();
     let limits = rate_limit_headers(response.headers(), SystemTime::now());
-    let location = response.headers().get("location").map(|l| {
-        String::from_utf8_lossy(&redact(l.as_bytes().to_vec().into(), secrets, false)).into_owned()
-    });
+    // As text, redacted like the body (a server may echo a secret anywhere).
+    let header = |name: &str| {
+        response.headers().get(name).map(|v| {
+            String::from_utf8_lossy(&redact(v.as_bytes().to_vec().into(), secrets, false))
+                .into_owned()
+        })
+    };
+    let location = header("location");
     let mut response = response;
     let mut body = Vec::new();
     let mut cut_short = false;
@@ -429,11 +449,7 @@ impl ZoomClient {
             Sent::NotSent(m) | Sent::Unknown(m) => return Err(PolicyError::Transport(m)),
         };
         if answer.status != 200 {
-            let v = crate::zoom::outcome::classify(
-                answer.status,
-                answer.ratelimit_type.as_deref(),
-                &answer.body,
-            );
+            let v = answer.verdict();
             return Err(PolicyError::Refused {
                 status: answer.status,
                 message: v.message,

@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use crate::zoom::client::{Answer, Sent};
-use crate::zoom::outcome::{classify, RateKind};
+use crate::zoom::outcome::RateKind;
 
 /// Zoom's code for a password change of a user without a Zoom password (SSO, Google,
 /// Apple, ...): "Can only update password of Zoom work email account".
@@ -68,11 +68,7 @@ pub fn judge_revoke(sent: &Sent) -> Revoke {
     if answer.status == 204 || answer.status == 200 {
         return Revoke::Revoked;
     }
-    let v = classify(
-        answer.status,
-        answer.ratelimit_type.as_deref(),
-        &answer.body,
-    );
+    let v = answer.verdict();
     let message = v.message;
     match answer.status {
         404 if matches!(v.zoom_code, Some(1001) | Some(1010)) => Revoke::UserNotFound { message },

@@ -90,48 +90,89 @@ pub fn clip(s: &str) -> String {
 /// The longest piece of a `Location` kept for a redirect's message.
 pub const MAX_LOCATION: usize = 200;
 
-/// A redirect's `Location` made fit for a report cell: control characters and runs of
-/// whitespace become one space, and it is clipped to [`MAX_LOCATION`] characters.
-pub fn sanitize_location(location: &str) -> String {
-    let flat: String = location
+/// A header's value made fit for a report cell: control characters and runs of
+/// whitespace become one space, and it is clipped to `max` characters.
+pub fn sanitize_header(value: &str, max: usize) -> String {
+    let flat: String = value
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
     let flat = flat.split_whitespace().collect::<Vec<_>>().join(" ");
-    match flat.char_indices().nth(MAX_LOCATION) {
+    match flat.char_indices().nth(max) {
         Some((i, _)) => format!("{}…", &flat[..i]),
         None => flat,
     }
 }
 
-/// Reads one HTTP answer to `PUT /users/{id}/password`. `ratelimit_type` is the
-/// `X-RateLimit-Type` header, when present.
-pub fn classify(status: u16, ratelimit_type: Option<&str>, body: &[u8]) -> Verdict {
-    classify_answer(status, ratelimit_type, None, body)
+/// A redirect's `Location` made fit for a report cell ([`sanitize_header`], clipped to
+/// [`MAX_LOCATION`] characters).
+pub fn sanitize_location(location: &str) -> String {
+    sanitize_header(location, MAX_LOCATION)
 }
 
-/// [`classify`], with the `Location` header for a redirect's message. A 3xx is never
-/// followed (the client's policy): the password was sent where it was meant to go and
-/// nowhere else, nothing was changed, and the row is `failed`, not final, so `--resume`
-/// tries again once the base URL is put right.
+/// What a verdict reads of one HTTP answer: its status, the headers that matter (already
+/// redacted by the client), and its body (as much as the client read, redacted).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Heard<'a> {
+    pub status: u16,
+    /// `X-RateLimit-Type`, when sent.
+    pub ratelimit_type: Option<&'a str>,
+    /// `Location`, for a redirect's message.
+    pub location: Option<&'a str>,
+    pub body: &'a [u8],
+}
+
+/// Reads one HTTP answer to `PUT /users/{id}/password` from its status, its
+/// `X-RateLimit-Type` (when present) and its body alone. The client's answers read
+/// themselves with every header that matters (`client::Answer::verdict`).
+pub fn classify(status: u16, ratelimit_type: Option<&str>, body: &[u8]) -> Verdict {
+    classify_heard(&Heard {
+        status,
+        ratelimit_type,
+        body,
+        ..Heard::default()
+    })
+}
+
+/// [`classify`], with the `Location` header for a redirect's message.
 pub fn classify_answer(
     status: u16,
     ratelimit_type: Option<&str>,
     location: Option<&str>,
     body: &[u8],
 ) -> Verdict {
-    let (zoom_code, zoom_message) = parse_body(body);
-    let message = match &zoom_message {
-        _ if (300..=399).contains(&status) => match location.map(sanitize_location) {
+    classify_heard(&Heard {
+        status,
+        ratelimit_type,
+        location,
+        body,
+    })
+}
+
+/// The report's message for an answer: Zoom's own when the body carries one, else what
+/// was answered, in words. A 3xx is never followed (the client's policy): the password
+/// was sent where it was meant to go and nowhere else.
+fn message_of(h: &Heard, zoom_message: Option<&str>) -> String {
+    let status = h.status;
+    match zoom_message {
+        _ if (300..=399).contains(&status) => match h.location.map(sanitize_location) {
             Some(l) if !l.is_empty() => format!("redirected to {l}, not followed"),
             _ => format!("redirected (HTTP {status}, no Location), not followed"),
         },
         Some(m) => clip(m.trim()),
-        None if body.iter().all(u8::is_ascii_whitespace) => {
+        None if h.body.iter().all(u8::is_ascii_whitespace) => {
             format!("HTTP {status} with an empty body")
         }
-        None => clip(&format!("HTTP {status}: {}", summarize_body(body))),
-    };
+        None => clip(&format!("HTTP {status}: {}", summarize_body(h.body))),
+    }
+}
+
+/// Reads one HTTP answer into a [`Verdict`]. A 3xx is `failed`, not final, so
+/// `--resume` tries again once the base URL is put right.
+pub fn classify_heard(h: &Heard) -> Verdict {
+    let status = h.status;
+    let (zoom_code, zoom_message) = parse_body(h.body);
+    let message = message_of(h, zoom_message.as_deref());
     let lower = message.to_ascii_lowercase();
     let mut rate = None;
     let outcome = match status {
@@ -145,7 +186,7 @@ pub fn classify_answer(
         401 => Outcome::AuthFailed,
         404 if matches!(zoom_code, Some(1001) | Some(1010)) => Outcome::UserNotFound,
         429 => {
-            let kind = ratelimit_type.map(|t| t.trim().to_ascii_lowercase());
+            let kind = h.ratelimit_type.map(|t| t.trim().to_ascii_lowercase());
             // The header, when Zoom sends it, is the more specific signal; without it,
             // the message decides (some daily 429s carried no header at all).
             rate = Some(match kind.as_deref() {

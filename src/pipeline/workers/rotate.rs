@@ -16,7 +16,7 @@ use crate::vocab::Outcome;
 use crate::vocab::Row;
 use crate::zoom::auth::Auth;
 use crate::zoom::client::Sent;
-use crate::zoom::outcome::{classify_answer, RateKind};
+use crate::zoom::outcome::RateKind;
 use rand::Rng;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -274,12 +274,7 @@ impl Pool {
         self.observe(started.elapsed());
         let event = match sent {
             Sent::Answer(a) => {
-                let verdict = classify_answer(
-                    a.status,
-                    a.ratelimit_type.as_deref(),
-                    a.location.as_deref(),
-                    &a.body,
-                );
+                let verdict = a.verdict();
                 self.limiter.answered(
                     turn,
                     Reply {

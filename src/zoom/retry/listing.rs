@@ -21,7 +21,7 @@ use serde_json::Value;
 
 use super::{backoff, RetrySettings};
 use crate::zoom::client::Answer;
-use crate::zoom::outcome::{classify, RateKind};
+use crate::zoom::outcome::RateKind;
 
 /// The longest 429 wait a listing sits out; a longer one is the daily limit in effect.
 pub const MAX_429_WAIT: Duration = Duration::from_secs(60);
@@ -183,11 +183,7 @@ fn no_answer(s: &mut State, message: String, rules: &Rules) -> Step {
 
 /// An answer other than 200: wait and ask again, renew, or give up.
 fn judge(s: &mut State, answer: &Answer, rules: &Rules) -> Step {
-    let v = classify(
-        answer.status,
-        answer.ratelimit_type.as_deref(),
-        &answer.body,
-    );
+    let v = answer.verdict();
     let refused = |status| {
         Step::GiveUp(PageError::Refused {
             status,
