@@ -82,6 +82,8 @@ pub struct Answer {
     pub ratelimit_remaining: Option<u32>,
     /// `Location`, redacted like the body: a redirect is reported, never followed.
     pub location: Option<String>,
+    /// `Content-Type`, redacted like the body: an answer that is not Zoom's says what it was.
+    pub content_type: Option<String>,
     pub body: bytes::Bytes,
 }
 
@@ -94,6 +96,7 @@ impl Answer {
             status: self.status,
             ratelimit_type: self.ratelimit_type.as_deref(),
             location: self.location.as_deref(),
+            content_type: self.content_type.as_deref(),
             body: &self.body,
         })
     }
@@ -263,14 +266,14 @@ async fn read(response: reqwest::Response, secrets: &[&str]) -> Sent {
 async fn read_up_to(response: reqwest::Response, secrets: &[&str], max: usize) -> Sent {
     let status = response.status().as_u16();
     let limits = rate_limit_headers(response.headers(), SystemTime::now());
-    // As text, redacted like the body (a server may echo a secret anywhere).
+    // Both as text, redacted like the body (a server may echo a secret anywhere).
     let header = |name: &str| {
         response.headers().get(name).map(|v| {
             String::from_utf8_lossy(&redact(v.as_bytes().to_vec().into(), secrets, false))
                 .into_owned()
         })
     };
-    let location = header("location");
+    let (location, content_type) = (header("location"), header("content-type"));
     let mut response = response;
     let mut body = Vec::new();
     let mut cut_short = false;
@@ -296,6 +299,7 @@ async fn read_up_to(response: reqwest::Response, secrets: &[&str], max: usize) -
         ratelimit_limit: limits.limit,
         ratelimit_remaining: limits.remaining,
         location,
+        content_type,
         body: redact(body.into(), secrets, cut_short),
     })
 }

@@ -128,3 +128,169 @@ async fn a_302_names_its_location_in_the_row_and_in_the_rules_warning() {
     let everything = format!("{stderr}{}", util::text(&out).0);
     assert!(!everything.contains(NEW_PW) && !everything.contains(&echo));
 }
+
+/// A captive portal's login page, as it answers any request.
+const PORTAL_PAGE: &str =
+    "<html><head><title>Guest Wi-Fi</title></head><body><p>Please log in</p></body></html>";
+
+/// Issue 19, defect 8: a PUT answered 200 (a proxy, a captive portal) was `changed`,
+/// exit 0. Zoom answers 204. Any other 2xx is `failed` with `may_have_applied`, says
+/// what answered, and is retried with the same password within the row's tries (like a
+/// 5xx: the request may have reached Zoom). `--resume` sends that password again, and
+/// Zoom's same-as-old then confirms the change.
+#[tokio::test]
+async fn a_200_to_a_put_is_failed_may_have_applied_and_resume_confirms_with_the_same_password() {
+    let server = MockServer::start().await;
+    put_to(U1_SEGMENT)
+        .respond_with(ResponseTemplate::new(200).set_body_raw(PORTAL_PAGE, "text/html"))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let dir = util::tmp();
+    let run = |extra: &'static [&'static str]| {
+        let (dir, base) = (dir.path().to_path_buf(), v2(&server));
+        async move { rotate(&dir, &base, TOKEN, ONE_ROW, FAST_RETRY, "r.csv", extra).await }
+    };
+    let (first, report) = run(&[]).await;
+    let first = first.expect("the run finishes");
+    assert_eq!((first.exit_code.code(), first.stop), (1, None));
+    let failed = (
+        "failed".to_string(),
+        Some(200),
+        None,
+        2,
+        "unexpected HTTP 200 (text/html): Guest Wi-Fi Please log in; gave up after 2 tries; the change may have been applied".to_string(),
+        true,
+    );
+    assert_eq!(exact(&report), std::slice::from_ref(&failed));
+    assert_eq!(requests(&server).await, [the_put(), the_put()]);
+    server.verify().await;
+
+    // Zoom, reached at last, holds the password already.
+    server.reset().await;
+    put_to(U1_SEGMENT)
+        .respond_with(zoom(400, 300, SAME_AS_OLD))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (second, _) = run(&["--resume"]).await;
+    assert_eq!(second.expect("the resume finishes").exit_code, 0);
+    let confirmed = (
+        "changed".to_string(),
+        Some(400),
+        Some(300),
+        1,
+        "password changed: confirmed on retry (Zoom answers same-as-old, so an earlier unanswered attempt applied it)".to_string(),
+        false,
+    );
+    assert_eq!(exact(&report), [failed, confirmed]);
+    assert_eq!(requests(&server).await, [the_put()], "the same password");
+}
+
+/// Every 2xx but 204, whatever its body (a Zoom-shaped same-as-old included): `failed`,
+/// `may_have_applied`, two tries with the same password, exit 1.
+#[tokio::test]
+async fn no_2xx_but_204_is_changed() {
+    let cases = [
+        (
+            ResponseTemplate::new(201).set_body_json(json!({"id": "x"})),
+            201,
+            None,
+            r#"unexpected HTTP 201 (application/json): {"id":"x"}"#,
+        ),
+        (
+            ResponseTemplate::new(202),
+            202,
+            None,
+            "unexpected HTTP 202 with an empty body",
+        ),
+        (
+            zoom(200, 300, SAME_AS_OLD),
+            200,
+            Some(300),
+            "unexpected HTTP 200 (application/json): Your new password can not match the old password.",
+        ),
+    ];
+    for (answer, status, code, said) in cases {
+        let server = MockServer::start().await;
+        put_to(U1_SEGMENT)
+            .respond_with(answer)
+            .expect(2)
+            .mount(&server)
+            .await;
+        let dir = util::tmp();
+        let (result, report) = rotate(
+            dir.path(),
+            &v2(&server),
+            TOKEN,
+            ONE_ROW,
+            FAST_RETRY,
+            "r.csv",
+            &[],
+        )
+        .await;
+        assert_eq!(result.expect("the run finishes").exit_code, 1, "{status}");
+        let message = format!("{said}; gave up after 2 tries; the change may have been applied");
+        assert_eq!(
+            exact(&report),
+            [("failed".to_string(), Some(status), code, 2, message, true)]
+        );
+        assert_eq!(requests(&server).await, [the_put(), the_put()], "{status}");
+    }
+}
+
+/// With `--generate`, the resume after a 200 sends the password the file saved for the
+/// user, not a new one: only the same password is safe after an answer that proves
+/// nothing.
+#[tokio::test]
+async fn a_generated_password_answered_200_is_sent_again_on_resume() {
+    let server = MockServer::start().await;
+    put_to(U1_SEGMENT)
+        .respond_with(ResponseTemplate::new(200))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let dir = util::tmp();
+    let saved = dir.path().join("passwords.csv");
+    let saved_arg = saved.display().to_string();
+    let flags = ["--generate", "--generated-out", &saved_arg];
+    let resume = [flags[0], flags[1], flags[2], "--resume"];
+    let csv = "email\nu1@example.com\n";
+    let base = v2(&server);
+    let (first, report) = rotate(dir.path(), &base, TOKEN, csv, FAST_RETRY, "r.csv", &flags).await;
+    assert_eq!(first.unwrap().exit_code, 1);
+    let bodies = |requests: Vec<(String, String, String)>| -> Vec<String> {
+        requests.into_iter().map(|r| r.2).collect()
+    };
+    let sent = bodies(requests(&server).await);
+    let body = sent[0].clone();
+    assert_eq!(sent, [body.clone(), body.clone()], "one password, twice");
+    let password = serde_json::from_str::<Value>(&body).unwrap()["password"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(std::fs::read_to_string(&saved)
+        .unwrap()
+        .contains(&password[1..]));
+    assert!(exact(&report)[0].5, "may_have_applied");
+
+    server.reset().await;
+    put_to(U1_SEGMENT)
+        .respond_with(zoom(400, 300, SAME_AS_OLD))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (second, _) = rotate(dir.path(), &base, TOKEN, csv, FAST_RETRY, "r.csv", &resume).await;
+    assert_eq!(second.unwrap().exit_code, 0);
+    assert_eq!(bodies(requests(&server).await), [body]);
+    assert_eq!(
+        exact(&report)
+            .iter()
+            .map(|r| r.0.as_str())
+            .collect::<Vec<_>>(),
+        ["failed", "changed"]
+    );
+    assert!(!std::fs::read_to_string(&report)
+        .unwrap()
+        .contains(&password));
+}

@@ -270,7 +270,12 @@ impl Pool {
                 GRACE.as_secs()
             )),
         };
-        on_wire.answered(matches!(&sent, Sent::Answer(a) if a.status != 401 && a.status < 500));
+        // Only an answer Zoom gives proves the token was accepted: a 2xx other than 204 may
+        // come from a proxy or a portal that never saw Zoom.
+        let zooms = |s: u16| s == 204 || !(200..=299).contains(&s);
+        on_wire.answered(
+            matches!(&sent, Sent::Answer(a) if a.status != 401 && a.status < 500 && zooms(a.status)),
+        );
         self.observe(started.elapsed());
         let event = match sent {
             Sent::Answer(a) => {
