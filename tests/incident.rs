@@ -23,6 +23,7 @@ mod directory;
 mod evidence;
 mod filters;
 mod listing;
+mod pages;
 mod roundtrip;
 
 /// Fast retries, so backoffs take milliseconds.

@@ -140,3 +140,4 @@ mod pace;
 mod refused;
 mod report;
 mod request;
+mod wire;

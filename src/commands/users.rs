@@ -12,8 +12,10 @@
 //! Output: stdout, or `--out FILE` (mode 0600, never overwritten). A file is written as
 //! `FILE.incomplete` and gets its name only once the listing is complete, so a stopped
 //! listing can never pass for the whole account; stderr says how many users it holds.
+//! A page counts only when it carries its array (`users`, `members`): a 200 without it
+//! fails the listing (`zoom::retry::listing`), never ends it as if complete.
 //! Exit codes: 0 listed; 2 nothing listed (bad usage or config, credentials refused, a
-//! missing scope, an unknown group); 3 stopped partway.
+//! missing scope, an unknown group, a first page without its array); 3 stopped partway.
 
 pub mod fetch;
 pub mod rows;

@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use crate::zoom::client::{Answer, Sent};
-use crate::zoom::outcome::{classify, RateKind};
+use crate::zoom::outcome::RateKind;
 
 /// Zoom's code for a password change of a user without a Zoom password (SSO, Google,
 /// Apple, ...): "Can only update password of Zoom work email account".
@@ -41,7 +41,8 @@ pub enum Revoke {
     },
     /// The Light label's daily limit: stop the containment for the day.
     DailyLimit { message: String },
-    /// 5xx or no answer: back off and send again (safe: see the module comment).
+    /// 5xx, another 2xx than 204, or no answer: back off and send again (safe: see the
+    /// module comment).
     Retry {
         status: Option<u16>,
         message: String,
@@ -65,14 +66,12 @@ pub fn judge_revoke(sent: &Sent) -> Revoke {
             }
         }
     };
-    if answer.status == 204 || answer.status == 200 {
+    // Only Zoom's 204: another 2xx (a proxy's or a portal's 200) proves nothing, and a
+    // revoke is always safe to send again.
+    if answer.status == 204 {
         return Revoke::Revoked;
     }
-    let v = classify(
-        answer.status,
-        answer.ratelimit_type.as_deref(),
-        &answer.body,
-    );
+    let v = answer.verdict();
     let message = v.message;
     match answer.status {
         404 if matches!(v.zoom_code, Some(1001) | Some(1010)) => Revoke::UserNotFound { message },
@@ -82,7 +81,7 @@ pub fn judge_revoke(sent: &Sent) -> Revoke {
             wait: answer.retry_after,
             message,
         },
-        s @ 500..=599 => Revoke::Retry {
+        s @ (200..=299 | 500..=599) => Revoke::Retry {
             status: Some(s),
             message,
         },
@@ -143,6 +142,13 @@ mod unit {
                 ..
             }
         ));
+        assert_eq!(
+            judge_revoke(&answer(200, None, "<p>Log in</p>")),
+            Revoke::Retry {
+                status: Some(200),
+                message: "unexpected HTTP 200: Log in".into()
+            }
+        );
         assert!(matches!(
             judge_revoke(&Sent::Unknown("reset".into())),
             Revoke::Retry { status: None, .. }

@@ -46,6 +46,17 @@ pub enum Endpoint {
     },
 }
 
+impl Endpoint {
+    /// The array each page of this listing carries: a page without it is refused.
+    pub fn array(&self) -> &'static str {
+        match self {
+            Endpoint::Users { .. } => "users",
+            Endpoint::Members { .. } => "members",
+            Endpoint::Activities { .. } => "activity_logs",
+        }
+    }
+}
+
 /// What every request of a listing shares.
 pub struct Pager<'a> {
     pub client: &'a ZoomClient,
@@ -99,6 +110,7 @@ impl Pager<'_> {
         let rules = Rules {
             retry: self.retry,
             continued: token.is_some(),
+            array: endpoint.array(),
         };
         let mut state = State::default();
         // The generation of the token last sent: a 401's renewal is asked for that one,

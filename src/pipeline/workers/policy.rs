@@ -5,14 +5,14 @@
 //! the steps out.
 //!
 //! The rules (API-NOTES, "what that means for retries"): nothing sent → back off and send
-//! again; sent but unanswered (timeout, reset, 5xx) → send the *same* password again, and
-//! read a same-as-old answer as proof the earlier attempt was applied; per-second 429 →
-//! pause everyone for `Retry-After` (or a jittered backoff) and cut the rate; daily 429 →
-//! stop the run; 401 → renew the token once for everybody and send again, but give up the
-//! run when a fresh token that never worked is refused too; a token endpoint that fails on
-//! its side (unreachable, 5xx), at a send or at a renewal, is asked again after a backoff
-//! within the row's tries; a redirect is not followed and not final; any other 4xx is
-//! final and never retried.
+//! again; sent but unanswered (timeout, reset, 5xx, or a 2xx other than Zoom's 204) →
+//! send the *same* password again, and read a same-as-old answer as proof the earlier
+//! attempt was applied; per-second 429 → pause everyone for `Retry-After` (or a jittered
+//! backoff) and cut the rate; daily 429 → stop the run; 401 → renew the token once for
+//! everybody and send again, but give up the run when a fresh token that never worked is
+//! refused too; a token endpoint that fails on its side (unreachable, 5xx), at a send or
+//! at a renewal, is asked again after a backoff within the row's tries; a redirect is not
+//! followed and not final; any other 4xx is final and never retried.
 
 use crate::vocab::stop::{next_utc_midnight, StopReason};
 use crate::vocab::Outcome;
@@ -361,9 +361,23 @@ fn rate_limited(
     }
 }
 
-/// No usable answer (a 5xx, or none at all): retry after a backoff, within the tries.
+/// No usable answer (a 5xx, a 2xx other than 204, or none at all): retry after a
+/// backoff, within the tries.
+///
+/// A 2xx other than Zoom's 204 (a proxy's or a captive portal's 200, a 201, a 202) is
+/// read like a gateway's 5xx: sent, answer unknown. Ending the row at once would be
+/// simpler, and safe too (`--resume` resends the same password); this is built for the
+/// harder case, where the answer came from something that did forward the request (a
+/// proxy rewriting Zoom's 204, an asynchronous 202) and the change is applied or about to
+/// be. Then nothing may read it as "not applied", and only the *same* password may follow
+/// it: `unanswered` is set, so a later same-as-old confirms the change within the run
+/// (no resume needed), a 24-hour-limit answer keeps "may have been applied", and the
+/// retry waits at least `base_delay` so two requests for one user never overlap. What it
+/// costs when nothing ever gets through (a portal answering everything) is the row's
+/// tries, and `--max-failures` stops the run when every row fails the same way.
 fn failed(s: &mut State, verdict: Verdict, rules: &Rules, now: &Now) -> Step {
-    s.unanswered |= verdict.http_status >= 500;
+    let status = verdict.http_status;
+    s.unanswered |= status >= 500 || ((200..=299).contains(&status) && status != 204);
     s.failures = s.failures.saturating_add(1);
     let message = verdict.message.clone();
     s.last = Some(verdict);

@@ -118,7 +118,7 @@ fn every_answer_in_every_state() {
     let a401 = || code(401, 124, "Invalid access token.");
     let t = now().time;
     #[rustfmt::skip]
-    let table: Vec<(&str, State, bool, Event, Step)> = vec![
+    let table: Vec<TableRow> = vec![
         ("204", fresh(), true, ok(), fin(Outcome::Changed, "password changed")),
         ("204 after unanswered", unanswered(), true, ok(),
             fin(Outcome::Changed, "password changed (after an unanswered attempt with the same password)")),
@@ -175,6 +175,32 @@ fn every_answer_in_every_state() {
         ("concurrent", fresh(), true, code(429, 429, "Too many concurrent requests."), send(50)),
         ("throttled to the end", with(|s| { s.throttles = 8; s.tries = 8; }), true, answer(429, None, "", None),
             fin(Outcome::RateLimited, "HTTP 429 with an empty body; still rate limited after 9 tries")),
+    ];
+    check(table);
+}
+
+type TableRow = (&'static str, State, bool, Event, Step);
+
+fn check(table: Vec<TableRow>) {
+    for (name, mut state, renewable, event, expected) in table {
+        let step = decide(&mut state, event, &rules(renewable), &now());
+        assert_eq!(step, expected, "{name}");
+    }
+}
+
+/// No usable answer (a 5xx, another 2xx, none at all, no token): a retry, or the end.
+#[test]
+fn every_failure_in_every_state() {
+    #[rustfmt::skip]
+    let table: Vec<TableRow> = vec![
+        // Only 204 is changed: any other 2xx is sent-but-unknown, like a 5xx (`failed`).
+        ("200 from a proxy", fresh(), true, answer(200, None, "<p>Log in</p>", None), send(100)),
+        ("202", fresh(), true, answer(202, None, "", None), send(100)),
+        ("200, last try", with(|s| { s.failures = 2; s.tries = 2; }), true, answer(200, None, "<p>Log in</p>", None),
+            fin(Outcome::Failed, "unexpected HTTP 200: Log in; gave up after 3 tries; the change may have been applied")),
+        ("201 after unanswered, last try", with(|s| { s.failures = 2; s.tries = 2; s.unanswered = true; }), true,
+            answer(201, None, "", None),
+            fin(Outcome::Failed, "unexpected HTTP 201 with an empty body; gave up after 3 tries; the change may have been applied")),
         ("5xx", fresh(), true, answer(503, None, "", None), send(100)),
         ("5xx, last try", with(|s| { s.failures = 2; s.tries = 2; }), true, answer(500, None, "", None),
             fin(Outcome::Failed, "HTTP 500 with an empty body; gave up after 3 tries; the change may have been applied")),
@@ -200,10 +226,7 @@ fn every_answer_in_every_state() {
         ("renewal cannot help", with(|s| s.last = Some(classify_answer(401, None, None, b""))), true,
             Event::RenewRefused, auth_failed("HTTP 401 with an empty body")),
     ];
-    for (name, mut state, renewable, event, expected) in table {
-        let step = decide(&mut state, event, &rules(renewable), &now());
-        assert_eq!(step, expected, "{name}");
-    }
+    check(table);
 }
 
 #[test]
@@ -254,6 +277,64 @@ fn counts_and_flags_follow_the_events() {
     decide(&mut s, answer(503, None, "", None), &r, &now());
     assert!(s.unanswered, "a 5xx may have been applied");
     assert_eq!(s.last.as_ref().map(|v| v.http_status), Some(503));
+}
+
+/// A 2xx other than 204 may have been applied: the retry sends the same password, and
+/// what Zoom then answers is read as after any unanswered attempt.
+#[test]
+fn another_2xx_is_unanswered_and_a_retry_settles_it() {
+    let r = rules(true);
+    let settle = |second: Event| {
+        let mut s = State::default();
+        let first = decide(&mut s, answer(200, None, "{}", None), &r, &now());
+        assert_eq!(
+            first,
+            send(100),
+            "retried like a 5xx, after at least base_delay"
+        );
+        assert_eq!(
+            (
+                s.attempts,
+                s.failures,
+                s.unanswered,
+                s.last.as_ref().map(|v| v.http_status)
+            ),
+            (1, 1, true, Some(200))
+        );
+        let step = decide(&mut s, second, &r, &now());
+        (step, s.attempts)
+    };
+    assert_eq!(
+        settle(same_as_old()),
+        (
+            fin(Outcome::Changed, "password changed: confirmed on retry (Zoom answers same-as-old, so an earlier unanswered attempt applied it)"),
+            2
+        )
+    );
+    assert_eq!(
+        settle(ok()),
+        (
+            fin(
+                Outcome::Changed,
+                "password changed (after an unanswered attempt with the same password)"
+            ),
+            2
+        )
+    );
+    assert_eq!(
+        settle(code(400, 300, "changed the maximum number of times")).0,
+        fin(Outcome::ChangeLimit24h, "changed the maximum number of times; an earlier attempt was unanswered: the change may have been applied")
+    );
+    // A stop before the retry keeps the doubt.
+    let mut s = State::default();
+    decide(&mut s, answer(202, None, "", None), &r, &now());
+    assert_eq!(
+        on_stop(&s),
+        Some(Finish {
+            outcome: Outcome::Failed,
+            message: "unexpected HTTP 202 with an empty body; the run stopped before a retry; the change may have been applied".into()
+        })
+    );
 }
 
 #[test]

@@ -16,7 +16,7 @@ use crate::vocab::Outcome;
 use crate::vocab::Row;
 use crate::zoom::auth::Auth;
 use crate::zoom::client::Sent;
-use crate::zoom::outcome::{classify_answer, RateKind};
+use crate::zoom::outcome::RateKind;
 use rand::Rng;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -270,16 +270,16 @@ impl Pool {
                 GRACE.as_secs()
             )),
         };
-        on_wire.answered(matches!(&sent, Sent::Answer(a) if a.status != 401 && a.status < 500));
+        // Only an answer Zoom gives proves the token was accepted: a 2xx other than 204 may
+        // come from a proxy or a portal that never saw Zoom.
+        let zooms = |s: u16| s == 204 || !(200..=299).contains(&s);
+        on_wire.answered(
+            matches!(&sent, Sent::Answer(a) if a.status != 401 && a.status < 500 && zooms(a.status)),
+        );
         self.observe(started.elapsed());
         let event = match sent {
             Sent::Answer(a) => {
-                let verdict = classify_answer(
-                    a.status,
-                    a.ratelimit_type.as_deref(),
-                    a.location.as_deref(),
-                    &a.body,
-                );
+                let verdict = a.verdict();
                 self.limiter.answered(
                     turn,
                     Reply {

@@ -3,7 +3,9 @@
 //! ([`State`]) and what just happened ([`Event`]) decide the next [`Step`]. The paging
 //! loop (`commands::users::fetch`) only carries the steps out.
 //!
-//! The rules: a `GET` changes nothing, so every retry is safe. A 429 waits its
+//! The rules: a 200 is a page only when it carries the listing's array (`users`,
+//! `members`, `activity_logs`; empty is fine); without it the listing fails rather than
+//! end early. A `GET` changes nothing, so every retry is safe. A 429 waits its
 //! `Retry-After` (or a backoff) by pausing the limiter, at most [`MAX_429_WAIT`], and asks
 //! for the same page again, at most [`MAX_429_TRIES`] times in a row; a longer wait, or a
 //! daily 429, ends the listing (a page token lives 15 minutes, so a listing never stalls
@@ -21,7 +23,7 @@ use serde_json::Value;
 
 use super::{backoff, RetrySettings};
 use crate::zoom::client::Answer;
-use crate::zoom::outcome::{classify, RateKind};
+use crate::zoom::outcome::{sanitize_header, RateKind};
 
 /// The longest 429 wait a listing sits out; a longer one is the daily limit in effect.
 pub const MAX_429_WAIT: Duration = Duration::from_secs(60);
@@ -86,6 +88,9 @@ pub struct Rules {
     /// The request carries a `next_page_token` (it continues a walk), so a bad request
     /// may be that token expired.
     pub continued: bool,
+    /// The array every page of this listing carries (`users`, `members`,
+    /// `activity_logs`), empty or not.
+    pub array: &'static str,
 }
 
 /// What just happened to the page's request.
@@ -140,7 +145,7 @@ pub fn decide(s: &mut State, event: Event, rules: &Rules) -> Step {
             transient: false,
             message,
         } => Step::GiveUp(PageError::Unauthorized(message)),
-        Event::Answer(a) if a.status == 200 => read(&a.body),
+        Event::Answer(a) if a.status == 200 => read(&a.body, rules.array),
         Event::Answer(a) => judge(s, &a, rules),
         Event::Renewed => {
             s.refused = None;
@@ -156,13 +161,44 @@ pub fn decide(s: &mut State, event: Event, rules: &Rules) -> Step {
     }
 }
 
-/// A 200's body as the page: a JSON object, or nothing usable.
-fn read(body: &[u8]) -> Step {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(page) if page.is_object() => Step::Page(page),
-        _ => Step::GiveUp(PageError::Malformed("not a JSON object".into())),
+/// A 200's body as the page: a JSON object carrying its `array` (an empty one is an
+/// empty page), or nothing usable. A 200 without it (a degraded service's
+/// `{"message": "..."}`, a portal's page) is not an empty page: taking it for one would
+/// end the walk as if the account had no more users.
+fn read(body: &[u8], array: &str) -> Step {
+    let page = match serde_json::from_slice::<Value>(body) {
+        Ok(page) if page.is_object() => page,
+        _ => return Step::GiveUp(PageError::Malformed("not a JSON object".into())),
+    };
+    match page.get(array) {
+        Some(Value::Array(_)) => Step::Page(page),
+        Some(_) => Step::GiveUp(PageError::Malformed(format!(
+            "a 200 answer whose {array:?} is not an array"
+        ))),
+        None => Step::GiveUp(PageError::Malformed(format!(
+            "a 200 answer without the {array:?} array ({})",
+            what_it_said(&page)
+        ))),
     }
 }
+
+/// What a page without its array held instead: its `message`, or its keys.
+fn what_it_said(page: &Value) -> String {
+    if let Some(message) = page.get("message").and_then(Value::as_str) {
+        return format!("it said: {}", sanitize_header(message, MAX_SAID));
+    }
+    let keys: Vec<&str> = page
+        .as_object()
+        .map(|o| o.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    if keys.is_empty() {
+        return "an empty object".into();
+    }
+    format!("its keys: {}", sanitize_header(&keys.join(", "), MAX_SAID))
+}
+
+/// The most of a page's message (or its keys) kept for the error.
+const MAX_SAID: usize = 120;
 
 /// A try that got no usable answer (or no token): back off, or give up when it was the
 /// last one allowed.
@@ -183,11 +219,7 @@ fn no_answer(s: &mut State, message: String, rules: &Rules) -> Step {
 
 /// An answer other than 200: wait and ask again, renew, or give up.
 fn judge(s: &mut State, answer: &Answer, rules: &Rules) -> Step {
-    let v = classify(
-        answer.status,
-        answer.ratelimit_type.as_deref(),
-        &answer.body,
-    );
+    let v = answer.verdict();
     let refused = |status| {
         Step::GiveUp(PageError::Refused {
             status,

@@ -14,6 +14,7 @@ fn rules(continued: bool) -> Rules {
             max_delay: Duration::from_secs(1),
         },
         continued,
+        array: "users",
     }
 }
 
@@ -124,6 +125,25 @@ fn answers_on_a_first_page_and_a_continued_one() {
             give_up(PageError::Malformed("not a JSON object".into()))),
         ("200, not JSON", fresh(), true, answer(200, None, "<html>", None),
             give_up(PageError::Malformed("not a JSON object".into()))),
+        // A 200 must carry its array: without it, it is no page at all (issue 19).
+        ("200 without the array", fresh(), false,
+            answer(200, None, r#"{"message":"Service temporarily degraded"}"#, None),
+            give_up(PageError::Malformed(
+                r#"a 200 answer without the "users" array (it said: Service temporarily degraded)"#.into()))),
+        ("200 without the array, continued", with(|s| s.failures = 1), true,
+            answer(200, None, r#"{"page_count":1,"next_page_token":""}"#, None),
+            give_up(PageError::Malformed(
+                r#"a 200 answer without the "users" array (its keys: next_page_token, page_count)"#.into()))),
+        ("200, an empty object", fresh(), false, answer(200, None, "{}", None),
+            give_up(PageError::Malformed(r#"a 200 answer without the "users" array (an empty object)"#.into()))),
+        ("200, another listing's array", fresh(), false, answer(200, None, r#"{"members":[]}"#, None),
+            give_up(PageError::Malformed(r#"a 200 answer without the "users" array (its keys: members)"#.into()))),
+        ("200, the array null", fresh(), true, answer(200, None, r#"{"users":null}"#, None),
+            give_up(PageError::Malformed(r#"a 200 answer whose "users" is not an array"#.into()))),
+        ("200, a message that is long and not one line", fresh(), false,
+            answer(200, None, &serde_json::json!({"message": format!("down\r\n{}", "x".repeat(500))}).to_string(), None),
+            give_up(PageError::Malformed(format!(
+                r#"a 200 answer without the "users" array (it said: down {}…)"#, "x".repeat(115))))),
         ("403", fresh(), false, code(403, 4711, "no scope"),
             give_up(PageError::Refused { status: 403, code: Some(4711), message: "no scope".into() })),
         ("403, continued", fresh(), true, code(403, 4711, "no scope"),
