@@ -169,7 +169,7 @@ async fn a_200_to_a_put_is_failed_may_have_applied_and_resume_confirms_with_the_
     // Zoom, reached at last, holds the password already.
     server.reset().await;
     put_to(U1_SEGMENT)
-        .respond_with(zoom(400, 300, SAME_AS_OLD))
+        .respond_with(util::zoom_error(400, 300, SAME_AS_OLD))
         .expect(1)
         .mount(&server)
         .await;
@@ -205,7 +205,7 @@ async fn no_2xx_but_204_is_changed() {
             "unexpected HTTP 202 with an empty body",
         ),
         (
-            zoom(200, 300, SAME_AS_OLD),
+            util::zoom_error(200, 300, SAME_AS_OLD),
             200,
             Some(300),
             "unexpected HTTP 200 (application/json): Your new password can not match the old password.",
@@ -276,7 +276,7 @@ async fn a_generated_password_answered_200_is_sent_again_on_resume() {
 
     server.reset().await;
     put_to(U1_SEGMENT)
-        .respond_with(zoom(400, 300, SAME_AS_OLD))
+        .respond_with(util::zoom_error(400, 300, SAME_AS_OLD))
         .expect(1)
         .mount(&server)
         .await;
