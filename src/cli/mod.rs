@@ -165,7 +165,8 @@ pub struct RunArgs {
 
     /// Read and check every row, send nothing: no password leaves. It asks Zoom what a
     /// real run would: the token (refused credentials are exit 2) and the account's
-    /// password rules, applied to every row. Needs the credentials a real run needs, or
+    /// password rules, applied to every row; a user a listing shows without a work-email
+    /// login (login_types) is refused. Needs the credentials a real run needs, or
     /// --simulate; --offline checks the file alone [default: off].
     #[arg(display_order = 29, long, help_heading = SAFETY)]
     pub dry_run: bool,

@@ -183,6 +183,7 @@ async fn prepare(
     Ok(Prepared::Run(Box::new(Ready {
         sim: target.sim,
         checker: Checker::new(policy, s.max_field_bytes, generator)
+            .refusing_listed_without_password(s.dry_run)
             .expecting(counts.records.unwrap_or(0)),
         claim,
         input,

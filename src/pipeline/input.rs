@@ -274,6 +274,7 @@ pub fn find_columns(
     Ok(Columns {
         user,
         password,
+        login_types: find("login_types"),
         width: names.len(),
     })
 }

@@ -95,10 +95,11 @@ impl Counts {
     }
 }
 
-/// The checks the run applies under `policy`.
+/// The checks the run applies under `policy`; in a dry run they also refuse the users a
+/// listing shows without a Zoom password, as the dry run's rows are refused.
 fn checker(s: &Settings, policy: PasswordPolicy) -> Checker {
     let generator = s.generate.as_ref().map(|g| Generator::new(g.length));
-    Checker::new(policy, s.max_field_bytes, generator)
+    Checker::new(policy, s.max_field_bytes, generator).refusing_listed_without_password(s.dry_run)
 }
 
 /// Counts what a resume of `s` would do, reading the input a second time; `None` when it
