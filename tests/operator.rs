@@ -79,6 +79,7 @@ mod breaker;
 mod completions;
 mod config_search;
 mod docs;
+mod dry_run;
 mod excel;
 mod help;
 mod house;

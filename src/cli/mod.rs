@@ -82,7 +82,7 @@ const OUTPUT: &str = "Output";
 /// Shown at the end of `run --help`: the three commands most runs are.
 const RUN_EXAMPLES: &str = "\
 Examples:
-  Check every row and the plan, send nothing:
+  Check every row and the plan with Zoom (the token, the password rules), send no password:
     zoom-rotate run users.csv --dry-run
   Rotate at half the Pro budget, with the report where you want it:
     zoom-rotate run users.csv --rate 10 --report reports/today.csv
@@ -163,9 +163,19 @@ pub struct RunArgs {
     #[arg(display_order = 12, long, value_enum, help_heading = ZOOM)]
     pub body: Option<BodyFormat>,
 
-    /// Read and check every row, send nothing; needs no credentials [default: off].
-    #[arg(display_order = 30, long, help_heading = SAFETY)]
+    /// Read and check every row, send nothing: no password leaves. It asks Zoom what a
+    /// real run would: the token (refused credentials are exit 2) and the account's
+    /// password rules, applied to every row; a user a listing shows without a work-email
+    /// login (login_types) is refused. Needs the credentials a real run needs, or
+    /// --simulate; --offline checks the file alone [default: off].
+    #[arg(display_order = 29, long, help_heading = SAFETY)]
     pub dry_run: bool,
+
+    /// With --dry-run: ask Zoom nothing (no token, no settings read), check the file
+    /// against Zoom's basic password rules only; needs no credentials. It cannot tell a
+    /// wrong token or an account's stricter rules [default: off; a dry run asks Zoom].
+    #[arg(display_order = 30, long, requires = "dry_run", help_heading = SAFETY)]
+    pub offline: bool,
 
     /// Continue the run recorded in --report: skip users already final, retry the rest.
     /// The report must exist (else exit 2; see --resume-or-start) and have been written

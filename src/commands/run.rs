@@ -1,6 +1,7 @@
 //! One run, in three steps: [`prepare`] (everything that can refuse the run, exit 2:
 //! the input's header, the report's claim and resume state, credentials and the
-//! account's rules, the plan and the prompt, the ledger's files), then the pipeline
+//! account's rules, the plan and the prompt, the ledger's files; a dry run asks Zoom the
+//! same, unless `--offline`, and sends no password), then the pipeline
 //! (reader → limiter → workers → client → monitor), then [`finish`] (the summary, the
 //! exit code), which the preview of a resume (`preview`) ends with too.
 //!
@@ -142,10 +143,11 @@ async fn prepare(
     disk: &Disk,
 ) -> anyhow::Result<Prepared> {
     let z = &s.zoom;
+    // A dry run asks the simulator what it would ask Zoom; an offline one asks nothing.
     let target = Target::choose(
         z,
         creds,
-        z.simulate && !s.dry_run,
+        z.simulate && !s.offline,
         "SIMULATION: sending to the built-in Zoom simulator; no real account is touched",
     )
     .await?;
@@ -157,19 +159,20 @@ async fn prepare(
         (Resume::default(), Vec::new(), None)
     };
     let counts = plan::announce(s, input.counted, claim.continuing, &resume, stop).await?;
+    let http = client::http_client(z.timeout)?;
+    let limiter = job_limiter(z);
+    let (auth, base, policy) = connect(s, &target, &http, &limiter, stop).await?;
     if s.dry_run && claim.continuing {
-        return Ok(Prepared::Preview(Box::new(preview::Ready {
+        if let Some(h) = target.sim {
+            h.shutdown().await;
+        }
+        let ready = preview::Ready {
             input,
             resume,
-        })));
+            policy,
+        };
+        return Ok(Prepared::Preview(Box::new(ready)));
     }
-    let http = client::http_client(z.timeout)?;
-    let limiter = Arc::new(Limiter::for_job(
-        z.rate,
-        f64::from(z.plan.medium_per_second()),
-        z.plan.medium_per_day().is_some(),
-    ));
-    let (auth, base, policy) = connect(s, &target, &http, &limiter, stop).await?;
     let (saved, reuse) = open_saved(s)?;
     let writer = report::Writer::open(&s.report, claim.continuing, disk)?;
     // Every run that writes the report records what continues it (its input and flags).
@@ -194,6 +197,7 @@ async fn prepare(
     Ok(Prepared::Run(Box::new(Ready {
         sim: target.sim,
         checker: Checker::new(policy, s.max_field_bytes, generator)
+            .refusing_listed_without_password(s.dry_run)
             .expecting(counts.records.unwrap_or(0)),
         claim,
         input,
@@ -224,6 +228,16 @@ async fn open_input(s: &Settings, stop: &Stop) -> anyhow::Result<Input> {
             anyhow::bail!("stopped while opening the input and reading its header: nothing was sent")
         }
     }
+}
+
+/// The job's one limiter, at its rate under the plan's Medium budget (a dry run's reads
+/// go through it too).
+fn job_limiter(z: &crate::settings::ZoomSettings) -> Arc<Limiter> {
+    Arc::new(Limiter::for_job(
+        z.rate,
+        f64::from(z.plan.medium_per_second()),
+        z.plan.medium_per_day().is_some(),
+    ))
 }
 
 /// The write-ahead journal (none in a dry run, which sends nothing), carrying the
@@ -400,10 +414,12 @@ fn finish(s: &Settings, ctx: &RunContext, ran: Ran, stop: &Stop, started: Instan
     }
 }
 
-/// The token, the API base and the account's password rules: a dry run needs none of
-/// them (it sends nothing and may run without credentials); a real run fetches the first
-/// token (refused credentials are exit 2), follows the token's `api_url` where allowed,
-/// and reads the rules (`account`), refusing rules no password can meet.
+/// The token, the API base and the account's password rules, for a real run and a dry
+/// run alike: the first token is fetched (refused credentials are exit 2), the token's
+/// `api_url` followed where allowed, and the rules read (`account`; a 401 there is exit
+/// 2 too) and checked for rules no password can meet. So a dry run refuses what the real
+/// run would, and never passes a row on a wrong token or a stricter account. Only an
+/// offline dry run (`--offline`) asks nothing: no token, Zoom's basic rules.
 async fn connect(
     s: &Settings,
     target: &Target,
@@ -411,13 +427,25 @@ async fn connect(
     limiter: &Limiter,
     stop: &Stop,
 ) -> anyhow::Result<(Arc<Auth>, String, PasswordPolicy)> {
-    if s.dry_run {
+    if s.offline {
         let base = target.base(&s.zoom, None);
         let none = Arc::new(Auth::Static(secrecy::SecretString::from(String::new())));
         return Ok((none, base, PasswordPolicy::default()));
     }
     let z = &s.zoom;
-    let auth = Auth::new(target.creds.clone(), target.token_url.clone())?.token_timeout(z.timeout);
+    let auth = Auth::new(target.creds.clone(), target.token_url.clone())
+        .map_err(|e| {
+            let e = anyhow::Error::from(e);
+            if !s.dry_run {
+                return e;
+            }
+            e.context(
+                "a dry run asks Zoom what the real run would (the token and the account's \
+                 password rules), so it needs the same credentials; --simulate rehearses \
+                 against the built-in simulator, --offline checks the file alone",
+            )
+        })?
+        .token_timeout(z.timeout);
     let api_url = tokio::select! {
         started = auth.start_with_backoff(http, z.retry.base_delay, z.retry.max_delay) => started?,
         _ = stop.stopped() => anyhow::bail!("stopped while asking for the first token: nothing was sent"),
@@ -426,6 +454,9 @@ async fn connect(
     let policy = if s.fetch_policy {
         account::fetch_policy(http, &auth, &base, limiter, s, stop).await?
     } else {
+        if s.dry_run && matches!(auth, Auth::Static(_)) {
+            tracing::warn!("dry run with --no-fetch-policy and a fixed token (ZOOM_ACCESS_TOKEN): Zoom is asked nothing, so a wrong or expired token goes unnoticed until the real run");
+        }
         PasswordPolicy::default()
     };
     policy.validate_as_account()?;

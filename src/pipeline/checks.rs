@@ -1,6 +1,16 @@
 //! The checks every row passes before it may be sent, in the order they run (the first
-//! that fails gives the reason): shape, size, encoding, presence, the user ID, the
-//! password, duplicates.
+//! that fails gives the reason): shape, size, encoding, presence, the user ID, (in a dry
+//! run) the listed login type, the password, duplicates.
+//!
+//! The listed login type: a dry run of a `users` listing refuses a user whose
+//! `login_types` shows no work-email login (100), since Zoom keeps no password for them
+//! and would answer 400/1123. Its outcome is `invalid_input`, the contract's one word for
+//! a row refused before sending, and never `rejected`: that word says Zoom answered, and
+//! is final on `--resume`, so a dry run's report holding it could one day read as
+//! evidence that a user was tried, and a stale listing would keep a user who since got a
+//! work-email login from ever being sent. `invalid_input` is checked again on every run,
+//! and its message says what the real run will meet. A real run does not refuse the row:
+//! it sends it, and Zoom's answer, the authority, is what the report records.
 //!
 //! A refused row costs no request: it becomes an `invalid_input` report row with a reason
 //! precise enough to fix the spreadsheet, and never the password itself. The duplicate
@@ -13,6 +23,7 @@
 
 use crate::pipeline::generate::Generator;
 use crate::vocab::{printable, Columns, Job, RecordInfo};
+use crate::zoom::login;
 use crate::zoom::rules::{self, PasswordPolicy};
 use secrecy::SecretString;
 use std::collections::HashMap;
@@ -61,6 +72,8 @@ pub struct RowError {
 pub struct Checker {
     policy: PasswordPolicy,
     max_field_bytes: usize,
+    /// A dry run: refuse the users a listing shows without a Zoom password.
+    listed_login_types: bool,
     seen: HashMap<UserHash, u32, BuildHasherDefault<PassThrough>>,
     keys: RandomState,
     generator: Option<Generator>,
@@ -75,6 +88,7 @@ impl Checker {
         Checker {
             policy,
             max_field_bytes,
+            listed_login_types: false,
             seen: HashMap::default(),
             keys: RandomState::new(),
             generator,
@@ -84,6 +98,13 @@ impl Checker {
     /// Sizes the duplicate index for `rows` users at once (when the count is known).
     pub fn expecting(mut self, rows: u64) -> Self {
         self.seen.reserve(rows.min(u32::MAX as u64) as usize);
+        self
+    }
+
+    /// In a dry run (`on`), refuses the users a listing's `login_types` shows without a
+    /// Zoom password (see the module's comment).
+    pub fn refusing_listed_without_password(mut self, on: bool) -> Self {
+        self.listed_login_types = on;
         self
     }
 
@@ -104,7 +125,8 @@ impl Checker {
     /// Checks one record; `info` says where it starts and whether a field was cut.
     ///
     /// The steps run in this order, and the first that refuses gives the reason: shape,
-    /// size, encoding, presence, the user ID, the password, duplicates. The password is
+    /// size, encoding, presence, the user ID, (in a dry run) the listed login type, the
+    /// password, duplicates. The password is
     /// judged before the duplicate index sees the user, so a row refused for its password
     /// does not claim the user: a corrected row for the same user further down is sent.
     pub fn check(
@@ -132,6 +154,9 @@ impl Checker {
         let (user, password) = encoding(raw_user, record, columns).map_err(refuse)?;
         presence(user).map_err(refuse)?;
         user_id(user).map_err(refuse)?;
+        if self.listed_login_types {
+            listed_login_type(record, columns).map_err(refuse)?;
+        }
         if let Some(p) = password {
             self.password(p).map_err(refuse)?;
         }
@@ -303,6 +328,25 @@ fn user_id(user: &str) -> Result<(), Why> {
     Ok(())
 }
 
+/// The listed login type (a dry run): a user a listing shows without a work-email login
+/// has no Zoom password to set.
+fn listed_login_type(record: &csv::ByteRecord, columns: &Columns) -> Result<(), Why> {
+    let cell = columns
+        .login_types
+        .and_then(|c| record.get(c))
+        .and_then(|c| std::str::from_utf8(c).ok())
+        .unwrap_or_default();
+    match login::listed_without_password(cell) {
+        None => Ok(()),
+        Some(types) => Err(format!(
+            "the listing shows this user without a work-email login (login_types {types}): \
+             Zoom keeps no password for them, so the real run would send this row and Zoom \
+             would answer 400/1123 (rejected); take the row out, and end the user's sessions \
+             and change their credential at the identity provider"
+        )),
+    }
+}
+
 #[cfg(test)]
 mod unit {
     use super::*;
@@ -311,6 +355,7 @@ mod unit {
         Columns {
             user: 0,
             password: Some(1),
+            login_types: None,
             width: 2,
         }
     }
@@ -377,5 +422,48 @@ mod unit {
             "line 14: the password holds U+FFFD, the mark of bytes that could not be decoded: \
              check the file's encoding (--encoding)"
         );
+    }
+
+    /// A dry run refuses the users a listing shows without a Zoom password; a real run,
+    /// and a file without the column, do not.
+    #[test]
+    fn a_dry_run_refuses_listed_users_without_a_work_email_login() {
+        let cols = Columns {
+            user: 0,
+            password: None,
+            login_types: Some(1),
+            width: 2,
+        };
+        let generator = || Some(Generator::new(20));
+        let info = |line| RecordInfo {
+            line,
+            oversized: None,
+        };
+        let rec = |u: &str, t: &str| csv::ByteRecord::from(vec![u, t]);
+        let mut dry = Checker::new(PasswordPolicy::default(), 64, generator())
+            .refusing_listed_without_password(true);
+        let Err(e) = dry.check(&info(2), &rec("u1", "101"), &cols) else {
+            panic!("an SSO user passed a dry run")
+        };
+        assert_eq!(e.user_id, "u1");
+        assert!(
+            e.reason.starts_with(
+                "line 2: the listing shows this user without a work-email login \
+                 (login_types 101 (SSO)): Zoom keeps no password for them"
+            ),
+            "{}",
+            e.reason
+        );
+        assert!(dry.check(&info(3), &rec("u2", "100|101"), &cols).is_ok());
+        assert!(dry.check(&info(4), &rec("u3", ""), &cols).is_ok());
+        // Refused for its login type, the user is not claimed: a later row is judged.
+        assert!(dry.check(&info(5), &rec("u1", "100"), &cols).is_ok());
+        let mut real = Checker::new(PasswordPolicy::default(), 64, generator());
+        assert!(real.check(&info(2), &rec("u1", "101"), &cols).is_ok());
+        let no_column = Columns {
+            login_types: None,
+            ..cols
+        };
+        assert!(dry.check(&info(6), &rec("u4", "101"), &no_column).is_ok());
     }
 }

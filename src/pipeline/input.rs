@@ -5,7 +5,8 @@
 //! on a blocking thread and sent as [`Item`]s through a bounded channel, so memory stays
 //! flat whatever the file's size. Every record becomes exactly one item: a [`Job`] to
 //! send, or a [`Refusal`] that the report records as `invalid_input` with the line and the
-//! reason. The checks a row passes through are in `checks`.
+//! reason; only a record of empty cells (Excel's `;;;`, see [`is_blank`]) is skipped, as
+//! blank lines are. The checks a row passes through are in `checks`.
 //!
 //! The csv crate parses; [`Records`] puts a [`Bounded`] filter in front of it, which runs
 //! the csv crate's own state machine over the bytes as they go by. It never touches a
@@ -16,8 +17,8 @@
 //! a refusal can say exactly where and what.
 //!
 //! In front of both, `decode` finds the file's encoding (a byte-order mark, or
-//! `--encoding`) and delimiter (`--delimiter`, or the header's), so Excel's semicolon and
-//! UTF-16 files read as they are meant to.
+//! `--encoding`) and delimiter (`--delimiter`, Excel's `sep=` line, or the header's), so
+//! Excel's semicolon and UTF-16 files read as they are meant to.
 //!
 //! Every read goes through the run's [`ReadCut`], so a stop ends the reading whatever the
 //! input does (a pipe or a FIFO that sends nothing, `/dev/zero`): see `cut`.
@@ -26,7 +27,7 @@ mod bounded;
 pub mod cut;
 mod decode;
 
-pub use bounded::{count_records, Bounded, Records};
+pub use bounded::{count_records, is_blank, Bounded, Records};
 pub use cut::{Feed, ReadCut};
 pub use decode::{not_utf8, sniff_delimiter, Dialect, InputSource, NotUtf8};
 
@@ -111,7 +112,6 @@ pub fn open(
     };
     let (raw, regular) = raw_source(path, generate, cut).map_err(open_error)?;
     let decoded = decode::decode(raw, &source.dialect).map_err(open_error)?;
-    let undecoded = decoded.undecoded;
     let mut records =
         Records::with_delimiter(decoded.reader, HEADER_FIELD_BYTES, decoded.delimiter);
     let mut header = csv::ByteRecord::new();
@@ -130,6 +130,7 @@ pub fn open(
             line: 1,
             what: "the header",
             hint,
+            encoding: decoded.encoding,
         };
         return Err(InputError::NotUtf8 { path: name, detail });
     }
@@ -147,8 +148,8 @@ pub fn open(
             }
         })?;
     let mut counted = None;
-    if undecoded && std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
-        counted = check_encoding(path, decoded.delimiter, &columns).map_err(|detail| {
+    if std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        counted = check_encoding(source, decoded.delimiter, &columns).map_err(|detail| {
             InputError::NotUtf8 {
                 path: name.clone(),
                 detail,
@@ -201,17 +202,35 @@ fn regular_stdin(stdin: &io::Stdin) -> bool {
 }
 
 /// Reads the whole file once, in bounded memory, for a user or password that is not
-/// UTF-8: a file in another encoding is refused whole (exit 2, with the line and what it
-/// looks like) rather than row by row, since every non-ASCII row would be refused and
-/// the fix is one flag or one re-save. Other columns are ignored, as they are when read.
-/// A file that cannot be read again is left to the reading itself to report. Returns
-/// the number of data rows when the whole file could be read (the plan's count).
-fn check_encoding(path: &Path, delimiter: u8, columns: &Columns) -> Result<Option<u64>, NotUtf8> {
-    let Ok(file) = File::open(path) else {
+/// text in the file's encoding: a file in another encoding is refused whole (exit 2,
+/// with the line and what it looks like) rather than row by row, since every non-ASCII
+/// row would be refused and the fix is one flag or one re-save. Other columns are
+/// ignored, as they are when read. A file that cannot be read again is left to the
+/// reading itself to report. Returns the number of data rows when the whole file could
+/// be read (the plan's count; rows of empty cells are not rows, see [`is_blank`]).
+///
+/// A decoded file (UTF-16, `--encoding`) is UTF-8 once decoded: the decoder turns bytes
+/// that are no character (a lone UTF-16 surrogate) into U+FFFD. The row checks refuse a
+/// user or password holding U+FFFD as that mark anyway, so here it stops the file like
+/// any other undecodable bytes, before anything is sent.
+fn check_encoding(
+    source: &InputSource,
+    delimiter: u8,
+    columns: &Columns,
+) -> Result<Option<u64>, NotUtf8> {
+    let Ok(file) = File::open(&source.path) else {
         return Ok(None);
     };
     let file = Box::new(io::BufReader::with_capacity(64 * 1024, file));
-    let mut records = Records::with_delimiter(file, HEADER_FIELD_BYTES, delimiter);
+    let dialect = Dialect {
+        delimiter: Some(delimiter),
+        ..source.dialect
+    };
+    let Ok(decoded) = decode::decode(file, &dialect) else {
+        return Ok(None);
+    };
+    let encoding = decoded.encoding;
+    let mut records = Records::with_delimiter(decoded.reader, HEADER_FIELD_BYTES, delimiter);
     let mut record = csv::ByteRecord::new();
     let mut header = true;
     let mut rows = 0u64;
@@ -221,7 +240,7 @@ fn check_encoding(path: &Path, delimiter: u8, columns: &Columns) -> Result<Optio
             Ok(None) => return Ok(Some(rows)),
             Err(_) => return Ok(None),
         };
-        if std::mem::take(&mut header) {
+        if std::mem::take(&mut header) || is_blank(&record) {
             continue;
         }
         rows += 1;
@@ -234,15 +253,32 @@ fn check_encoding(path: &Path, delimiter: u8, columns: &Columns) -> Result<Optio
             // as too long anyway.
             let cut = info.oversized.is_some_and(|(i, _)| Some(i) == col);
             let field = col.and_then(|c| record.get(c)).unwrap_or_default();
-            if std::str::from_utf8(field).is_err() && !cut {
-                let hint = not_utf8(field).unwrap_or(decode::LATIN1_HINT);
+            let bad = undecodable(field, decoded.undecoded);
+            if let Some(hint) = bad.filter(|_| !cut) {
                 return Err(NotUtf8 {
                     line: info.line,
                     what,
                     hint,
+                    encoding,
                 });
             }
         }
+    }
+}
+
+/// What is wrong with a user or password field, if anything: bytes that are not UTF-8 in
+/// a file read as is (and what they look like), or the decoder's U+FFFD in a decoded one.
+fn undecodable(field: &[u8], undecoded: bool) -> Option<&'static str> {
+    if undecoded {
+        std::str::from_utf8(field)
+            .is_err()
+            .then(|| not_utf8(field).unwrap_or(decode::LATIN1_HINT))
+    } else {
+        let fffd = "\u{FFFD}".as_bytes();
+        field
+            .windows(fffd.len())
+            .any(|w| w == fffd)
+            .then_some(decode::UNDECODABLE_HINT)
     }
 }
 
@@ -279,6 +315,7 @@ pub fn find_columns(
     Ok(Columns {
         user,
         password,
+        login_types: find("login_types"),
         width: names.len(),
     })
 }
@@ -388,6 +425,9 @@ impl Input {
                     });
                 }
             };
+            if is_blank(&record) {
+                continue;
+            }
             let item = match checker.check(&info, &record, &self.columns) {
                 Ok(job) => Item::Send(job),
                 Err(RowError { user_id, reason }) => Item::Refused(Refusal {

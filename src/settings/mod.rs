@@ -49,11 +49,15 @@ pub struct Settings {
     pub concurrency: Concurrency,
     pub body: BodyFormat,
     pub dry_run: bool,
+    /// `--offline` (a dry run only): ask Zoom nothing, no token and no settings read.
+    pub offline: bool,
     /// `--resume` or `--resume-or-start`.
     pub resume: bool,
     /// `--resume-or-start`: a missing report is started instead of refused.
     pub resume_or_start: bool,
     pub generate: Option<GenerateSettings>,
+    /// Read the account's password rules (not `--no-fetch-policy`); an offline dry run
+    /// reads nothing whatever this says.
     pub fetch_policy: bool,
     pub max_failures: u32,
     pub log_format: LogFormat,
@@ -144,10 +148,11 @@ impl Settings {
             concurrency: concurrency(args, file)?,
             body: args.body.or(file.api.body).unwrap_or(BodyFormat::Json),
             dry_run: args.dry_run,
+            offline: args.offline && args.dry_run,
             resume: args.resume || args.resume_or_start,
             resume_or_start: args.resume_or_start,
             generate: generate(args, file)?,
-            fetch_policy: !args.no_fetch_policy && !args.dry_run,
+            fetch_policy: !args.no_fetch_policy,
             max_failures: args.max_failures.or(file.run.max_failures).unwrap_or(20),
             log_format: args
                 .log_format

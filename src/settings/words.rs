@@ -6,8 +6,8 @@
 //! `status`, the summary and the second Ctrl-C all show the one command.
 //!
 //! Flags that change only how the run looks or when it stops (`--log-format`, `--yes`,
-//! `--max-failures`, `--concurrency`, `--dry-run`) are not carried: the operator adds
-//! them as wanted.
+//! `--max-failures`, `--concurrency`, `--dry-run`, `--offline`) are not carried: the
+//! operator adds them as wanted.
 
 use super::Settings;
 use crate::zoom::client::BodyFormat;
@@ -55,7 +55,7 @@ impl Settings {
         if self.body == BodyFormat::Multipart {
             flag("body", Some("multipart".into()));
         }
-        if !self.fetch_policy && !self.dry_run {
+        if !self.fetch_policy {
             flag("no-fetch-policy", None);
         }
         self.input_words(&mut w);

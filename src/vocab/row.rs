@@ -34,6 +34,9 @@ pub struct Columns {
     pub user: usize,
     /// `None` with `--generate`.
     pub password: Option<usize>,
+    /// A `users` listing's `login_types` column, when the header has one: a dry run
+    /// refuses the users it shows without a Zoom password.
+    pub login_types: Option<usize>,
     pub width: usize,
 }
 

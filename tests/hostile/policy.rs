@@ -1,7 +1,8 @@
 //! The account's password rules: read once before the run (through the limiter), and
 //! enforced locally, so a row Zoom would refuse is `invalid_input` and costs no request.
 //! A token without the scope falls back to the basic rules with a warning;
-//! `--no-fetch-policy` and `--dry-run` send no GET at all.
+//! `--no-fetch-policy` and `--dry-run --offline` send no GET at all, and a `--dry-run`
+//! reads the rules as the real run does (issue 19) and sends no PUT.
 
 use super::*;
 use zoom_rotate::zoom::rules::PasswordPolicy;
@@ -141,7 +142,7 @@ async fn without_the_scope_the_basic_rules_apply_with_a_warning() {
 }
 
 #[tokio::test]
-async fn no_fetch_policy_and_dry_run_send_no_get() {
+async fn no_fetch_policy_and_an_offline_dry_run_send_no_get_and_a_dry_run_no_put() {
     let dir = util::tmp();
     let sim = sim_with(dir.path(), USERS, strict()).await;
     let (result, report) = run_against(dir.path(), &sim, &["--no-fetch-policy"]).await;
@@ -161,10 +162,33 @@ async fn no_fetch_policy_and_dry_run_send_no_get() {
     let stats = sim.stats();
     assert_eq!((stats.settings_gets, stats.password_puts), (0, 4));
 
+    // Issue 19: a dry run asks what the real run asks, the rules once, and refuses what
+    // they refuse; it used to read nothing and pass every row (exit 0).
     let dir = util::tmp();
     let (result, report) = run_against(dir.path(), &sim, &["--dry-run"]).await;
+    assert_eq!(result.exit_code, 1);
+    let got: Vec<(String, String)> = util::summary(&report)
+        .into_iter()
+        .map(|r| (r.1, r.2))
+        .collect();
+    let row = |u: &str, o: &str| (u.to_string(), o.to_string());
+    assert_eq!(
+        got,
+        [
+            row("a@x.com", "dry_run"),
+            row("b@x.com", "invalid_input"),
+            row("c@x.com", "invalid_input"),
+            row("d@x.com", "invalid_input"),
+        ]
+    );
+    let stats = sim.stats();
+    assert_eq!((stats.settings_gets, stats.password_puts), (1, 4));
+
+    // --offline keeps the old check of the file alone: nothing asked, every row passes.
+    let dir = util::tmp();
+    let (result, report) = run_against(dir.path(), &sim, &["--dry-run", "--offline"]).await;
     assert_eq!(result.exit_code, 0);
     assert!(util::summary(&report).iter().all(|r| r.2 == "dry_run"));
     let stats = sim.stats();
-    assert_eq!((stats.settings_gets, stats.password_puts), (0, 4));
+    assert_eq!((stats.settings_gets, stats.password_puts), (1, 4));
 }

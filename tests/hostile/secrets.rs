@@ -148,10 +148,24 @@ async fn canaries_stay_secret_through_every_answer_of_the_simulator() {
     assert_eq!(sim.stats().settings_gets, 1);
     assert_run_clean(&output, &report);
 
-    // The same input, dry run: every row's password checked, nothing sent, nothing said.
+    // The same input, dry run: every row's password checked, no password sent, nothing
+    // said. It asks the simulator, with the canary token, what the real run asked (issue
+    // 19): the account's rules, once more; no PUT.
     let report = dir.path().join("dry.csv");
-    let output = util::bin_output(run_cmd(dir.path(), &input, &report, &["--dry-run"])).await;
+    let puts = sim.stats().password_puts;
+    let mut cmd = run_cmd(
+        dir.path(),
+        &input,
+        &report,
+        &["--dry-run", "--base-url", &sim.base_url()],
+    );
+    cmd.env("ZOOM_ACCESS_TOKEN", CANARY_TOKEN);
+    let output = util::bin_output(cmd).await;
     assert_eq!(output.status.code(), Some(1), "{}", both(&output));
+    assert_eq!(
+        (sim.stats().settings_gets, sim.stats().password_puts),
+        (2, puts)
+    );
     assert_run_clean(&output, &report);
 }
 

@@ -150,3 +150,73 @@ async fn a_refused_token_through_the_binary_is_exit_2_and_never_echoed() {
     );
     assert!(!stderr.contains("wrong-Secret-Token-123"), "{stderr}");
 }
+
+/// Issue 19, defect 9: the runbook's dry run of a listing flags the users Zoom cannot give
+/// a password (the SSO and Google users: no work-email login, 100, in `login_types`) as
+/// `invalid_input`, saying what the real run would meet, instead of passing them as
+/// `dry_run`; it asks the simulator exactly for a token and the account's rules, and
+/// changes nobody.
+#[tokio::test]
+async fn a_dry_run_of_the_listing_flags_users_without_a_zoom_password() {
+    let dir = util::tmp();
+    let sim = util::sim(util::sim_users(dir.path(), ACCOUNT)).await;
+    let config = util::empty_config(dir.path());
+    let affected = out(dir.path(), "affected.csv");
+    let mut list = util::bin();
+    list.args(["users", "--group", "g-fin", "--base-url", &sim.base_url()])
+        .args(["--config", &p(&config), "--out", &p(&affected)])
+        .env("ZOOM_ACCESS_TOKEN", "sim-token");
+    let listed = util::bin_output(list).await;
+    assert_eq!(listed.status.code(), Some(0), "{:?}", util::text(&listed));
+    let before = sim.stats();
+
+    let report = out(dir.path(), "r.csv");
+    let mut run = util::bin();
+    run.args(["run", &p(&affected), "--generate", "--discard-passwords"])
+        .args(["--dry-run", "--yes", "--base-url", &sim.base_url()])
+        .args(["--token-url", &sim.token_url(), "--config", &p(&config)])
+        .args(["--report", &p(&report)])
+        .envs([
+            ("ZOOM_ACCOUNT_ID", "sim-account"),
+            ("ZOOM_CLIENT_ID", "sim-client"),
+            ("ZOOM_CLIENT_SECRET", "sim-secret"),
+        ]);
+    let ran = util::bin_output(run).await;
+    let (_, stderr) = util::text(&ran);
+    assert_eq!(ran.status.code(), Some(1), "{stderr}");
+    assert_eq!(
+        util::summary(&report),
+        [
+            (2, "u2".into(), "dry_run".into(), None, None, 0),
+            (3, "u3".into(), "invalid_input".into(), None, None, 0),
+            (4, "u4".into(), "invalid_input".into(), None, None, 0),
+        ]
+    );
+    let messages: Vec<String> = util::rows_by_line(&report)
+        .into_iter()
+        .map(|r| r.message)
+        .collect();
+    let flagged = |line: u32, types: &str| {
+        format!(
+            "line {line}: the listing shows this user without a work-email login (login_types \
+             {types}): Zoom keeps no password for them, so the real run would send this row \
+             and Zoom would answer 400/1123 (rejected); take the row out, and end the user's \
+             sessions and change their credential at the identity provider"
+        )
+    };
+    assert_eq!(messages[1], flagged(3, "101 (SSO)"));
+    assert_eq!(messages[2], flagged(4, "1 (Google)"));
+    let after = sim.stats();
+    assert_eq!(
+        (
+            after.token_grants - before.token_grants,
+            after.settings_gets - before.settings_gets,
+            after.password_puts - before.password_puts,
+            after.requests_total - before.requests_total,
+        ),
+        (1, 1, 0, 2),
+        "exactly the token and the settings read"
+    );
+    assert_eq!(sim.user("u2").unwrap().change_count, 0);
+    assert!(!stderr.contains("sim-secret"), "{stderr}");
+}

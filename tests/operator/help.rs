@@ -71,6 +71,7 @@ fn run_help_groups_options_under_headings_and_ends_with_examples() {
             "Safety",
             vec![
                 "--dry-run",
+                "--offline",
                 "--resume",
                 "--resume-or-start",
                 "--max-failures",
@@ -87,7 +88,7 @@ fn run_help_groups_options_under_headings_and_ends_with_examples() {
     let examples = help.split("\nExamples:\n").nth(1).expect("examples");
     assert_eq!(
         examples,
-        "  Check every row and the plan, send nothing:
+        "  Check every row and the plan with Zoom (the token, the password rules), send no password:
     zoom-rotate run users.csv --dry-run
   Rotate at half the Pro budget, with the report where you want it:
     zoom-rotate run users.csv --rate 10 --report reports/today.csv

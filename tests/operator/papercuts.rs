@@ -76,6 +76,7 @@ fn enterprise_education_and_partner_plans_have_the_business_budget() {
                 "run",
                 "in.csv",
                 "--dry-run",
+                "--offline",
                 "--generate",
                 "--discard-passwords",
             ])

@@ -6,6 +6,7 @@
 use crate::pipeline::limiter::Limiter;
 use crate::settings::Settings;
 use crate::vocab::stop::Stop;
+use crate::vocab::{RefusalCode, Refused};
 use crate::zoom::auth::Auth;
 use crate::zoom::client::ZoomClient;
 use crate::zoom::retry::settings_read::{decide, Event, State, Step};
@@ -64,7 +65,8 @@ pub(super) async fn fetch_policy(
                 tracing::warn!(error = %e, "could not read the account's password rules (needs scope account:read:admin); only Zoom's basic rules are checked locally");
                 return Ok(PasswordPolicy::default());
             }
-            Step::Refuse(why) => anyhow::bail!(why),
+            // The token is refused: the credentials' fault, as at the token endpoint.
+            Step::Refuse(why) => return Err(Refused::new(RefusalCode::Credentials, why).into()),
         };
         step = decide(&mut state, event);
     }

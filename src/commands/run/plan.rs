@@ -64,11 +64,22 @@ fn log_plan(s: &Settings, rows: u64) {
         plan = z.plan.name(),
         budget_share = z.share,
         dry_run = s.dry_run,
+        offline = s.offline,
         report = %s.report.display(),
         config = %z.config_name(),
         "plan: {}; {}{}",
         summary::estimate(rows, z.rate, daily),
         crate::pipeline::limiter::share::describe(z.plan, z.rate),
-        if s.dry_run { " (dry run: nothing is sent)" } else { "" }
+        dry_run_words(s)
     );
+}
+
+/// What a dry run does, for the plan line: an offline one asks Zoom nothing; any other
+/// asks what the real run would, and sends no password.
+fn dry_run_words(s: &Settings) -> &'static str {
+    match (s.dry_run, s.offline) {
+        (false, _) => "",
+        (true, false) => " (dry run: no password is sent)",
+        (true, true) => " (offline dry run: nothing is sent, Zoom is not asked; only Zoom's basic password rules are checked)",
+    }
 }

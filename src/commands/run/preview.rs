@@ -95,10 +95,11 @@ impl Counts {
     }
 }
 
-/// The checks the run applies before the account's rules are known.
-fn checker(s: &Settings) -> Checker {
+/// The checks the run applies under `policy`; in a dry run they also refuse the users a
+/// listing shows without a Zoom password, as the dry run's rows are refused.
+fn checker(s: &Settings, policy: PasswordPolicy) -> Checker {
     let generator = s.generate.as_ref().map(|g| Generator::new(g.length));
-    Checker::new(PasswordPolicy::default(), s.max_field_bytes, generator)
+    Checker::new(policy, s.max_field_bytes, generator).refusing_listed_without_password(s.dry_run)
 }
 
 /// Counts what a resume of `s` would do, reading the input a second time; `None` when it
@@ -121,10 +122,17 @@ pub async fn count(s: &Settings, resume: &Resume, stop: &Stop) -> anyhow::Result
                 &input::ReadCut::new(),
             )
         })?;
-    pass(input, checker(s), resume, stop, |_, _| {})
-        .await?
-        .map(Some)
-        .ok_or_else(|| anyhow::anyhow!("stopped while counting the rows to send: nothing was sent"))
+    // The account's rules are not read yet: the count is under the basic ones.
+    pass(
+        input,
+        checker(s, PasswordPolicy::default()),
+        resume,
+        stop,
+        |_, _| {},
+    )
+    .await?
+    .map(Some)
+    .ok_or_else(|| anyhow::anyhow!("stopped while counting the rows to send: nothing was sent"))
 }
 
 /// Reads every row of `input`, counting and handing each to `each`; `None` when the run
@@ -202,10 +210,12 @@ fn totals(c: &Counts) -> String {
     )
 }
 
-/// What a preview needs from `prepare`: the input, opened, and the resume plan.
+/// What a preview needs from `prepare`: the input, opened, the resume plan, and the
+/// account's password rules (read as a real run reads them, unless `--offline`).
 pub(super) struct Ready {
     pub input: Input,
     pub resume: Resume,
+    pub policy: PasswordPolicy,
 }
 
 /// `--resume --dry-run`: says what a resume would do with each row of the input, and
@@ -217,7 +227,8 @@ pub(super) async fn run(
     stop: &Stop,
     started: Instant,
 ) -> anyhow::Result<RunResult> {
-    let counts = pass(ready.input, checker(s), &ready.resume, stop, show).await?;
+    let checker = checker(s, ready.policy);
+    let counts = pass(ready.input, checker, &ready.resume, stop, show).await?;
     let counts = match counts {
         Some(c) => {
             tracing::info!(

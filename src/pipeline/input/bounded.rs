@@ -311,9 +311,18 @@ pub fn count_records(source: &InputSource) -> Option<u64> {
     let mut record = csv::ByteRecord::new();
     let mut n = 0u64;
     while records.read(&mut record).ok()?.is_some() {
-        n += 1;
+        n += u64::from(n == 0 || !is_blank(&record));
     }
     Some(n.saturating_sub(1))
+}
+
+/// A record whose cells are all empty (`;;;`): what Excel writes for a row that once held
+/// something, or was formatted. It holds no user and no password, so like a blank line
+/// (which the csv crate skips) it is no row at all: neither sent, nor refused, nor
+/// reported. A row with any cell filled (a user without a password, say) is a row, and
+/// is checked as ever.
+pub fn is_blank(record: &csv::ByteRecord) -> bool {
+    record.iter().all(<[u8]>::is_empty)
 }
 
 #[cfg(test)]

@@ -8,6 +8,12 @@
 //! stays flat. The delimiter is `--delimiter`, else whichever of comma, semicolon and tab
 //! the header row holds most of (outside quotes). Bytes that are not UTF-8 stop the run
 //! before anything is sent, with the line and what the bytes look like.
+//!
+//! Excel also understands a first line `sep=;` (any one character after `sep=`): it
+//! names the delimiter and is not part of the table, so Excel shows the header as its
+//! first row. It is read the same way here and taken out of the stream, so the header is
+//! line 1 as it is in Excel (and in the contract's `line`), and a file re-saved by Excel,
+//! which drops that line, keeps its line numbers. `--delimiter` still outranks it.
 
 use encoding_rs::Encoding;
 use std::io::{self, Read};
@@ -43,6 +49,8 @@ impl AsRef<Path> for InputSource {
     }
 }
 
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
 /// The delimiters detected (the first wins a tie): Excel's CSV, its CSV in locales whose
 /// decimal separator is a comma, and "tab-separated" exports.
 const CANDIDATES: [u8; 3] = [b',', b';', b'\t'];
@@ -57,10 +65,13 @@ pub struct Decoded {
     /// The bytes are passed on undecoded, so they must be UTF-8: no BOM but UTF-8's, and
     /// no `--encoding` but UTF-8.
     pub undecoded: bool,
+    /// The encoding the file is read in (UTF-8 when undecoded).
+    pub encoding: &'static Encoding,
 }
 
-/// Reads `source`'s byte-order mark and header, and returns the stream the CSV parser
-/// reads: decoded when a BOM or `dialect.encoding` says so.
+/// Reads `source`'s byte-order mark and first record (an Excel `sep=` line, taken out,
+/// or the header), and returns the stream the CSV parser reads: decoded when a BOM or
+/// `dialect.encoding` says so.
 pub fn decode(mut source: Box<dyn Read + Send>, dialect: &Dialect) -> io::Result<Decoded> {
     let head = read_up_to(&mut source, 3)?;
     let bom = Encoding::for_bom(&head).map(|(e, _)| e);
@@ -78,20 +89,49 @@ pub fn decode(mut source: Box<dyn Read + Send>, dialect: &Dialect) -> io::Result
                 .build(rest),
         )
     };
-    let delimiter = match dialect.delimiter {
-        Some(d) => d,
-        None => {
-            let header = read_header(&mut reader)?;
-            let d = sniff_delimiter(&header);
-            reader = Box::new(io::Cursor::new(header).chain(reader));
-            d
-        }
+    let head = read_header(&mut reader)?;
+    let (delimiter, header) = match excel_sep_line(&head) {
+        Some((sep, len)) => (dialect.delimiter.unwrap_or(sep), head[len..].to_vec()),
+        None => (
+            dialect.delimiter.unwrap_or_else(|| sniff_delimiter(&head)),
+            head,
+        ),
     };
     Ok(Decoded {
-        reader,
+        reader: Box::new(io::Cursor::new(header).chain(reader)),
         delimiter,
         undecoded: encoding == encoding_rs::UTF_8,
+        encoding,
     })
+}
+
+/// Excel's first line `sep=X` (also quoted, `"sep=X"`; `sep` in any case), after a UTF-8
+/// byte-order mark if any: the delimiter it names and how many bytes the line takes,
+/// its line end included. `None` when the first line is anything else, or names a
+/// character that cannot be a delimiter (a quote, a line end, a control character).
+fn excel_sep_line(head: &[u8]) -> Option<(u8, usize)> {
+    let start = if head.starts_with(UTF8_BOM) { 3 } else { 0 };
+    let line = first_record(&head[start..]);
+    let inner = line
+        .strip_prefix(b"\"")
+        .and_then(|l| l.strip_suffix(b"\""))
+        .unwrap_or(line);
+    let &[s, e, p, b'=', d] = inner else {
+        return None;
+    };
+    if ![s, e, p].eq_ignore_ascii_case(b"sep") {
+        return None;
+    }
+    if !(d.is_ascii_graphic() && d != b'"' || d == b'\t' || d == b' ') {
+        return None;
+    }
+    let end = start + line.len();
+    let ending = match &head[end..] {
+        [b'\r', b'\n', ..] => 2,
+        [] => 0,
+        _ => 1,
+    };
+    Some((d, end + ending))
 }
 
 /// Up to `n` bytes (fewer only at the end of the input).
@@ -114,7 +154,10 @@ fn read_header(r: &mut dyn Read) -> io::Result<Vec<u8>> {
             Err(e) => return Err(e),
         };
         head.extend_from_slice(&chunk[..n]);
-        if first_record(&head).len() < head.len() {
+        // A record's end is known once a line end follows it; a CR last may have its LF
+        // still to come (a `sep=` line is taken out with its whole line end).
+        let first = first_record(&head).len();
+        if first < head.len() && !(first + 1 == head.len() && head[first] == b'\r') {
             break;
         }
     }
@@ -158,7 +201,8 @@ pub fn sniff_delimiter(header: &[u8]) -> u8 {
     CANDIDATES[best]
 }
 
-/// Where bytes that should be UTF-8 are not, and what they look like.
+/// Where bytes that should be text in the file's encoding are not, and what they look
+/// like.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotUtf8 {
     /// The line the record starts on (the header is 1).
@@ -166,20 +210,27 @@ pub struct NotUtf8 {
     /// "the header", "the user ID", "the password".
     pub what: &'static str,
     pub hint: &'static str,
+    /// The encoding the bytes were read in: UTF-8, or the BOM's or `--encoding`'s.
+    pub encoding: &'static Encoding,
 }
 
 impl std::fmt::Display for NotUtf8 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "line {}: {} is not UTF-8; {}",
-            self.line, self.what, self.hint
-        )
+        let (line, what, hint) = (self.line, self.what, self.hint);
+        if self.encoding == encoding_rs::UTF_8 {
+            write!(f, "line {line}: {what} is not UTF-8; {hint}")
+        } else {
+            let name = self.encoding.name();
+            write!(f, "line {line}: {what} is not valid {name}; {hint}")
+        }
     }
 }
 
 pub const LATIN1_HINT: &str =
     "it looks like Latin-1/Windows-1252: re-save the file as UTF-8 (Excel: \"CSV UTF-8\") or pass --encoding windows-1252";
+/// What a decoded file's bad bytes are: the decoder made U+FFFD of them.
+pub const UNDECODABLE_HINT: &str =
+    "a byte sequence there is no character (in UTF-16, a lone surrogate) and would be read as U+FFFD: correct that cell, or re-save the file as UTF-8 (Excel: \"CSV UTF-8\")";
 pub const UTF16_HINT: &str =
     "it looks like UTF-16 without a byte-order mark: re-save the file as UTF-8 or pass --encoding utf-16le (or utf-16be)";
 
@@ -238,6 +289,53 @@ mod unit {
             ..Dialect::default()
         };
         assert_eq!(decoded(text.as_bytes(), dialect), (text.into(), b',', true));
+    }
+
+    #[test]
+    fn an_excel_sep_line_names_the_delimiter_and_is_taken_out() {
+        let d = Dialect::default();
+        let body = "email,password\r\na@x;b\r\n";
+        for first in ["sep=,", "SEP=,", "\"sep=,\""] {
+            let file = format!("{first}\r\n{body}");
+            assert_eq!(
+                decoded(file.as_bytes(), d),
+                (body.into(), b',', true),
+                "{first}"
+            );
+        }
+        // After a UTF-8 BOM, with LF or a lone CR; a tab; the flag outranks the line.
+        let file = "\u{FEFF}sep=;\nemail;password\n";
+        assert_eq!(
+            decoded(file.as_bytes(), d),
+            ("email;password\n".into(), b';', true)
+        );
+        let file = "sep=\t\remail\tpassword\r";
+        assert_eq!(
+            decoded(file.as_bytes(), d),
+            ("email\tpassword\r".into(), b'\t', true)
+        );
+        let comma = Dialect {
+            delimiter: Some(b','),
+            ..d
+        };
+        let file = "sep=;\nemail;password\n";
+        assert_eq!(
+            decoded(file.as_bytes(), comma),
+            ("email;password\n".into(), b',', true)
+        );
+        // UTF-16 with a BOM: the line is read in the decoded text.
+        let mut le = vec![0xFF, 0xFE];
+        le.extend(
+            "sep=;\r\nemail;pw\r\n"
+                .encode_utf16()
+                .flat_map(|u| u.to_le_bytes()),
+        );
+        assert_eq!(decoded(&le, d), ("email;pw\r\n".into(), b';', false));
+        // Anything else is the header.
+        for first in ["sep=", "sep=;;", "sep=\"", "xsep=;", "sep = ;"] {
+            let file = format!("{first}\nemail,password\n");
+            assert_eq!(decoded(file.as_bytes(), d).0, file, "{first}");
+        }
     }
 
     #[test]
