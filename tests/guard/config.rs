@@ -125,6 +125,9 @@ async fn group_writable_configs_and_open_directories_are_refused() {
                 "run",
                 "in.csv",
                 "--dry-run",
+                // The file alone is checked: no credentials, no request (issue 19's
+                // dry run asks Zoom only without --offline).
+                "--offline",
                 "--generate",
                 "--discard-passwords",
                 "--config",
@@ -228,5 +231,11 @@ async fn an_own_private_config_is_used_and_an_off_zoom_host_is_named() {
     }
     let got = server.received_requests().await.unwrap();
     let methods: Vec<String> = got.iter().map(|r| r.method.to_string()).collect();
-    assert_eq!(methods, ["POST", "PUT"], "one token, one change");
+    // The real run: one token, one change; the dry run asks for a token too (it checks
+    // what the real run would), and changes nothing.
+    assert_eq!(
+        methods,
+        ["POST", "PUT", "POST"],
+        "one token, one change, one token"
+    );
 }

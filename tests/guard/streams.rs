@@ -239,6 +239,7 @@ async fn a_closed_stdout_is_warned_of_and_the_exit_code_stands() {
             "run",
             "in.csv",
             "--dry-run",
+            "--offline",
             "--generate",
             "--discard-passwords",
             "--config",
