@@ -41,6 +41,9 @@ pub enum RefusalCode {
     InputLocked,
     /// The operator answered no at the prompt.
     NotConfirmed,
+    /// The report's directory cannot be written (permissions, a read-only file system).
+    ReportUnwritable,
+
     /// Anything else.
     Refused,
 }
@@ -57,6 +60,8 @@ impl RefusalCode {
             RefusalCode::ReportLocked => "report_locked",
             RefusalCode::InputLocked => "input_locked",
             RefusalCode::NotConfirmed => "not_confirmed",
+            RefusalCode::ReportUnwritable => "report_unwritable",
+
             RefusalCode::Refused => "refused",
         }
     }

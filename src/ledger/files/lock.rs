@@ -8,6 +8,13 @@
 //! removed whenever its run ends, on every exit path (`Drop`), and a run that is refused
 //! leaves none behind.
 //!
+//! A lock file is only ever written by the run that created it, exclusively (`O_EXCL`):
+//! whatever is already at the path is opened read-only, for its flock and its hint, and
+//! never truncated or rewritten, so a hard link planted there cannot make a run write
+//! into the file it names. One that no live run holds is a dead run's (kill -9): it is
+//! removed under its flock and created afresh, unless it has another name (a hard link)
+//! or another owner, which no run of ours leaves: that is refused, untouched.
+//!
 //! Removing a lock file opens a race, closed here: run B opens the file a moment before
 //! run A removes it, then locks the removed inode while run C creates and locks a new
 //! file at the path; B and C would both hold "the" lock. So a run that got the flock
@@ -28,7 +35,7 @@
 use super::{open_error, regular, FileId, SAFE_OPEN};
 use crate::vocab::{RefusalCode, Refused};
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Seek, Write};
+use std::io::{self, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -71,22 +78,20 @@ impl Held {
     }
 
     fn attempt(path: &Path, hint: &str) -> io::Result<Attempt> {
-        let mut file = open_lock(path)?;
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        let mut file = match create_lock(path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return existing(path),
+            Err(e) => return Err(e),
+        };
+        // Ours and new, so nobody else's bytes are in it. A run that met it between our
+        // create and our flock took it for a stale one and removed it: start over.
         if file.try_lock().is_err() {
-            let mut holder = String::new();
-            let _ = file.read_to_string(&mut holder);
-            return Ok(Attempt::Busy(holder));
+            return Ok(Attempt::Stale);
         }
         let id = FileId::of(&file.metadata()?);
-        match std::fs::symlink_metadata(path) {
-            Ok(m) if FileId::of(&m) == id => {}
-            Ok(_) => return Ok(Attempt::Stale),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Attempt::Stale),
-            Err(e) => return Err(e),
+        if !still_names(path, id)? {
+            return Ok(Attempt::Stale);
         }
-        file.set_len(0)?;
-        file.rewind()?;
         file.write_all(hint.as_bytes())?;
         file.flush()?;
         Ok(Attempt::Held(Held {
@@ -97,43 +102,108 @@ impl Held {
     }
 }
 
-/// Opens (creating, 0600) a lock file: never through a symlink, never a special file.
-fn open_lock(path: &Path) -> io::Result<File> {
-    let open = || {
-        OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .custom_flags(SAFE_OPEN)
-            .open(path)
+/// Whether `path` still names the inode `id` (not removed, not replaced).
+fn still_names(path: &Path, id: FileId) -> io::Result<bool> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) => Ok(FileId::of(&m) == id),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Creates a lock file, exclusively (0600 whatever the umask): a file already at the
+/// path, a hard link or a symlink included, is never opened for writing here.
+fn create_lock(path: &Path) -> io::Result<File> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(SAFE_OPEN)
+        .open(path)
+        .map_err(|e| match e.kind() {
+            io::ErrorKind::AlreadyExists => e,
+            _ => open_error(e, path, "create lock"),
+        })?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    Ok(file)
+}
+
+/// A lock file already at the path: a live run's (busy: what its file says), or one
+/// left by a run that died (kill -9), which is removed while its flock is held and then
+/// created afresh. It is opened read-only and never written: a file with another name
+/// (a hard link to a file elsewhere) or another owner is not one a run of ours left, so
+/// it is refused, untouched, for the operator to look at.
+fn existing(path: &Path) -> io::Result<Attempt> {
+    let mut file = match open_existing_lock(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Attempt::Stale),
+        other => other?,
     };
-    // A umask like 0277 leaves a new lock file 0400, which the next run could not open
-    // for writing: mend an old one (a regular file only; set_permissions follows links).
-    let file = match open() {
-        Err(e)
-            if e.kind() == io::ErrorKind::PermissionDenied
-                && std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file()) =>
-        {
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
-            open()
-        }
-        other => other,
-    };
-    let file = file.map_err(|e| {
-        if e.raw_os_error() == Some(libc::ELOOP) {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!(
-                    "cannot open lock {}: it is a symbolic link (remove it; a lock file is never followed)",
-                    path.display()
-                ),
+    if file.try_lock().is_err() {
+        let mut holder = String::new();
+        let _ = file.read_to_string(&mut holder);
+        return Ok(Attempt::Busy(holder));
+    }
+    let meta = file.metadata()?;
+    let id = FileId::of(&meta);
+    if !still_names(path, id)? {
+        return Ok(Attempt::Stale);
+    }
+    let uid = unsafe { libc::geteuid() };
+    if meta.nlink() != 1 || meta.uid() != uid {
+        let what = if meta.nlink() != 1 {
+            format!(
+                "it has {} names (a hard link to another file)",
+                meta.nlink()
             )
         } else {
-            open_error(e, path, "open lock")
-        }
-    })?;
+            format!("it belongs to user {}, not {uid}", meta.uid())
+        };
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "the lock file {} was not left by a run of this user: {what}; it is left untouched: no run holds it, so look at it and remove it",
+                path.display()
+            ),
+        ));
+    }
+    // Removed while the flock is held, as a holder removes its own (see the module).
+    std::fs::remove_file(path)?;
+    tracing::debug!(path = %path.display(), "removed a lock file left by a run that died");
+    Ok(Attempt::Stale)
+}
+
+/// Opens an existing lock file read-only, for its flock and its hint: never through a
+/// symlink, never a special file.
+fn open_existing_lock(path: &Path) -> io::Result<File> {
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(SAFE_OPEN)
+        .open(path)
+        .map_err(|e| {
+            if e.raw_os_error() == Some(libc::ELOOP) {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!(
+                        "cannot open lock {}: it is a symbolic link (remove it; a lock file is never followed)",
+                        path.display()
+                    ),
+                )
+            } else if e.kind() == io::ErrorKind::NotFound {
+                e
+            } else if e.kind() == io::ErrorKind::PermissionDenied {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!(
+                        "cannot open lock {}: this user (uid {}) may not read it: another user's run holds or left it; wait for that run, or remove the file",
+                        path.display(),
+                        unsafe { libc::geteuid() }
+                    ),
+                )
+            } else {
+                open_error(e, path, "open lock")
+            }
+        })?;
     regular(file, path)
 }
 
@@ -158,8 +228,10 @@ pub struct ReportLock {
 impl ReportLock {
     pub fn acquire(report: &Path) -> anyhow::Result<ReportLock> {
         let path = crate::ledger::side::lock(report);
-        super::create_parent_dirs(&path)?;
-        match Held::acquire(&path, &std::process::id().to_string())? {
+        let taken = super::create_parent_dirs(&path)
+            .and_then(|()| Held::acquire(&path, &std::process::id().to_string()))
+            .map_err(|e| unwritable(report, e))?;
+        match taken {
             Ok(held) => Ok(ReportLock { held }),
             Err(holder) => Err(Refused::new(
                 RefusalCode::ReportLocked,
@@ -181,6 +253,42 @@ impl ReportLock {
     pub fn path(&self) -> &Path {
         &self.held.path
     }
+}
+
+/// A lock that could not be created because the report's directory cannot be written
+/// (its permissions, or a read-only file system): said of the directory, with the fix,
+/// as `report_unwritable`. Any other error is passed on as it is.
+fn unwritable(report: &Path, e: io::Error) -> anyhow::Error {
+    if !matches!(
+        e.kind(),
+        io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem
+    ) {
+        return e.into();
+    }
+    // The directory that refused: the report's, or the nearest existing one above it
+    // when the report's must still be made.
+    let dir = super::parent_of(report).unwrap_or(Path::new("."));
+    let dir = dir
+        .ancestors()
+        .find(|d| d.as_os_str().is_empty() || d.exists())
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let why = if e.kind() == io::ErrorKind::ReadOnlyFilesystem {
+        "is on a read-only file system".to_string()
+    } else {
+        format!("is not writable by this user (uid {})", unsafe {
+            libc::geteuid()
+        })
+    };
+    Refused::new(
+        RefusalCode::ReportUnwritable,
+        format!(
+            "cannot write the report {}: its directory {} {why}, and a run writes its report, lock, journal and side files there; make the directory writable (chmod u+w), or choose another --report",
+            report.display(),
+            dir.display()
+        ),
+    )
+    .into()
 }
 
 /// An exclusive lock on an input file, held for the life of a run that sends.
@@ -289,18 +397,11 @@ impl InputLock {
 }
 
 /// Writes the hint for runs refused on this input (only the flock's holder writes it, so
-/// writers never race; a stale one from a killed run is simply overwritten).
+/// writers never race). It replaces whatever is there (a stale one from a killed run) by
+/// a rename, never by writing into an existing file.
 fn write_hint(path: &Path, text: &str) -> Option<Hint> {
     let write = || -> io::Result<Hint> {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .custom_flags(SAFE_OPEN)
-            .open(path)?;
-        file.write_all(text.as_bytes())?;
-        let file = regular(file, path)?;
+        let file = super::replace_private_open(path, text.as_bytes())?;
         Ok(Hint {
             path: path.to_path_buf(),
             id: FileId::of(&file.metadata()?),
@@ -380,7 +481,7 @@ mod unit {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.csv.lock");
         let a = Held::acquire(&path, "a").unwrap().unwrap();
-        let opened_by_b = open_lock(&path).unwrap();
+        let opened_by_b = open_existing_lock(&path).unwrap();
         drop(a);
         assert!(!path.exists());
         assert!(
@@ -398,6 +499,47 @@ mod unit {
         let again = Held::acquire(&path, "d").unwrap().unwrap();
         assert!(matches!(Held::attempt(&path, "e").unwrap(), Attempt::Busy(h) if h == "d"));
         drop(again);
+        assert!(!path.exists());
+    }
+
+    /// Defect 11: a hard link planted at the lock path is never written through; a dead
+    /// run's lock file (ours, one name) is replaced by a new file, not rewritten.
+    #[test]
+    fn a_hard_linked_lock_is_refused_untouched_and_a_dead_runs_is_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "keep me\n").unwrap();
+        std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let report = dir.path().join("r.csv");
+        let path = crate::ledger::side::lock(&report);
+        std::fs::hard_link(&victim, &path).unwrap();
+        let e = ReportLock::acquire(&report).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            format!(
+                "the lock file {} was not left by a run of this user: it has 2 names (a hard link to another file); it is left untouched: no run holds it, so look at it and remove it",
+                path.display()
+            )
+        );
+        assert_eq!(std::fs::read(&victim).unwrap(), b"keep me\n");
+        let mode = std::fs::metadata(&victim).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644);
+        std::fs::remove_file(&path).unwrap();
+        // A dead run's lock: its inode is left alone (a reader that opened it sees its
+        // bytes unchanged), and a new file carries this run's PID.
+        std::fs::write(&path, "4242").unwrap();
+        let dead = std::fs::File::open(&path).unwrap();
+        let dead_id = FileId::of(&dead.metadata().unwrap());
+        let lock = ReportLock::acquire(&report).unwrap();
+        assert_ne!(FileId::of(&std::fs::metadata(&path).unwrap()), dead_id);
+        let mut old = String::new();
+        (&dead).read_to_string(&mut old).unwrap();
+        assert_eq!(old, "4242");
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            std::process::id().to_string()
+        );
+        drop(lock);
         assert!(!path.exists());
     }
 
