@@ -72,7 +72,7 @@ pub async fn run(
 /// Runs resolved settings: prepare, the pipeline, finish.
 #[tracing::instrument(level = "debug", skip_all, fields(report = %s.report.display()))]
 pub async fn execute(
-    s: Settings,
+    mut s: Settings,
     ctx: &RunContext,
     creds: Credentials,
     stop: Stop,
@@ -80,7 +80,7 @@ pub async fn execute(
 ) -> anyhow::Result<RunResult> {
     let started = Instant::now();
     let program = argv.first().map_or("zoom-rotate", String::as_str);
-    match prepare(&s, creds, &stop, program).await? {
+    match prepare(&mut s, creds, &stop, program).await? {
         Prepared::Preview(p) => preview::run(&s, ctx, *p, &stop, started).await,
         Prepared::Run(p) => {
             let ran = pipeline(&s, *p, &stop).await?;
@@ -117,7 +117,7 @@ struct Ready {
 /// Everything that can refuse the run (exit 2), in the order a refusal is cheapest:
 /// before the first request and before any file is made that a refusal would leave.
 async fn prepare(
-    s: &Settings,
+    s: &mut Settings,
     creds: Credentials,
     stop: &Stop,
     program: &str,
@@ -137,6 +137,9 @@ async fn prepare(
         s.generate.is_some(),
     )?;
     let claim = claim::claim_report(s)?;
+    // The default name may have been numbered (another run of the same second had it).
+    s.report.clone_from(&claim.report);
+    let s = &*s;
     let (resume, carried, wait) = if claim.continuing {
         claim::load_resume(s, &side::journal(&s.report))?
     } else {

@@ -44,6 +44,9 @@ pub struct Settings {
     /// The input file and how to read it (derefs to its path).
     pub input: InputSource,
     pub report: PathBuf,
+    /// The report was named (`--report`, its variable); `false`: the default name, which
+    /// the run numbers (`-2`, `-3`…) when another run took it in the same second.
+    pub report_given: bool,
     pub concurrency: Concurrency,
     pub body: BodyFormat,
     pub dry_run: bool,
@@ -100,7 +103,8 @@ fn encoding(raw: &str) -> Result<&'static encoding_rs::Encoding, ConfigError> {
     }
 }
 
-/// The default report path: reports/rotation-<UTC timestamp>.csv.
+/// The default report path: reports/rotation-<UTC timestamp>.csv (numbered by the run
+/// when another run of the same second has it: `commands::run::claim`).
 fn default_report(dir: &Path) -> PathBuf {
     let stamp = humantime::format_rfc3339_seconds(SystemTime::now())
         .to_string()
@@ -139,6 +143,7 @@ impl Settings {
                 Some(r) => r.clone(),
                 None => default_report(file.report.dir.as_deref().unwrap_or(Path::new("reports"))),
             },
+            report_given: args.report.is_some(),
             concurrency: concurrency(args, file)?,
             body: args.body.or(file.api.body).unwrap_or(BodyFormat::Json),
             dry_run: args.dry_run,

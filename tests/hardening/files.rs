@@ -17,6 +17,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 use zoom_rotate::commands::run::RunResult;
 use zoom_rotate::ledger::report::CSV_HEADER;
 
+mod campaign;
 mod durable;
 mod guard;
 mod locks;

@@ -89,11 +89,11 @@ fn run_help_groups_options_under_headings_and_ends_with_examples() {
         examples,
         "  Check every row and the plan, send nothing:
     zoom-rotate run users.csv --dry-run
-  Rotate at half the Pro budget, with the report where you want it:
-    zoom-rotate run users.csv --rate 10 --report reports/today.csv
+  Rotate at half the Pro budget, into a dated report (one report per campaign):
+    zoom-rotate run users.csv --rate 10 --report reports/rotation-2026-12-06.csv
   Continue after Ctrl-C, a daily limit or a failure, then see what remains:
-    zoom-rotate run users.csv --resume --report reports/today.csv
-    zoom-rotate status reports/today.csv
+    zoom-rotate run users.csv --resume --report reports/rotation-2026-12-06.csv
+    zoom-rotate status reports/rotation-2026-12-06.csv
 "
     );
 }

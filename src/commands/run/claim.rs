@@ -5,19 +5,22 @@
 
 use crate::ledger::files::{InputLock, ReportLock};
 use crate::ledger::journal::{self, Record};
-use crate::ledger::report;
 use crate::ledger::resume::{self, Resume};
+use crate::ledger::{report, side};
 use crate::settings::Settings;
 use crate::vocab::{RefusalCode, Refused};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The report a run writes, claimed: the locks it holds (their files go when this is
-/// dropped, however the run ends) and whether it continues an existing report.
+/// dropped, however the run ends), the report's path (the default name numbered when
+/// another run took it) and whether it continues an existing report.
 pub(super) struct Claim {
     _input: Option<InputLock>,
     /// `None` for a preview (`--resume --dry-run`): it writes nothing, so it leaves no
     /// lock file either, and needs none (it reads the report once, as it is).
     _report: Option<ReportLock>,
+    pub(super) report: PathBuf,
     pub(super) continuing: bool,
 }
 
@@ -27,34 +30,93 @@ pub(super) struct Claim {
 pub(super) fn claim_report(s: &Settings) -> anyhow::Result<Claim> {
     let continuing =
         resume::origin::check_report(&s.report, &s.input, s.resume, s.resume_or_start)?;
+    // The default name's first free number: the one the input lock's hint names.
+    let first_free = if s.report_given {
+        s.report.clone()
+    } else {
+        next_free(&s.report, 1).1
+    };
     // A dry run sends nothing, and each --simulate run has a simulator of its own: neither
     // can change a real user twice, so neither takes the input lock (the demo's fixture
     // may be run by many at once).
     let input = if s.dry_run || s.zoom.simulate {
         None
     } else {
-        InputLock::acquire(&s.input, &s.report)?
+        InputLock::acquire(&s.input, &first_free)?
     };
-    let report = if s.dry_run && continuing {
-        None
+    if s.dry_run && continuing {
+        return Ok(Claim {
+            _input: input,
+            _report: None,
+            report: s.report.clone(),
+            continuing,
+        });
+    }
+    let (report, lock) = if s.report_given {
+        (s.report.clone(), ReportLock::acquire(&s.report)?)
     } else {
-        Some(ReportLock::acquire(&s.report)?)
+        default_named(&s.report)?
     };
-    if !s.resume && std::fs::symlink_metadata(&s.report).is_ok() {
-        return Err(Refused::new(
-            RefusalCode::ReportExists,
-            format!(
-                "report {} already exists and is never overwritten: pass --resume to continue it, or choose another --report",
-                s.report.display()
-            ),
-        )
-        .into());
+    if !s.resume && std::fs::symlink_metadata(&report).is_ok() {
+        return Err(Refused::new(RefusalCode::ReportExists, exists_message(&report)).into());
     }
     Ok(Claim {
         _input: input,
-        _report: report,
+        _report: Some(lock),
+        report,
         continuing,
     })
+}
+
+/// Why an existing report is refused, and the two ways on: `--resume` when it is this
+/// campaign's, or a new dated path when it is not (a path shared by two campaigns lets
+/// the second's `--resume` take the first's rows as done).
+fn exists_message(report: &Path) -> String {
+    let dated = side::dated(report, std::time::SystemTime::now());
+    format!(
+        "report {} already exists and is never overwritten: pass --resume to continue it if it is this campaign's, or start a new report at a dated path, e.g. --report {}",
+        report.display(),
+        dated.display()
+    )
+}
+
+/// The first of `path`'s numbers from `from` on (`path`, `path-2`…) that names nothing.
+fn next_free(path: &Path, from: u32) -> (u32, PathBuf) {
+    (from..u32::MAX)
+        .map(|n| (n, side::numbered(path, n)))
+        .find(|(_, p)| std::fs::symlink_metadata(p).is_err())
+        .unwrap_or((from, path.to_path_buf()))
+}
+
+/// The default report name, this run's alone: another run that started in the same
+/// second holds it (its lock) or has written it (the report), so this one takes the next
+/// free number instead of being told to `--resume` a report it never wrote.
+fn default_named(path: &Path) -> anyhow::Result<(PathBuf, ReportLock)> {
+    const TRIES: u32 = 1000;
+    let mut n = 1;
+    for _ in 0..TRIES {
+        let (at, candidate) = next_free(path, n);
+        n = at + 1;
+        match ReportLock::acquire(&candidate) {
+            // Under the lock, the report must still be missing (a run may have written
+            // it and gone between our look and our lock).
+            Ok(lock) if std::fs::symlink_metadata(&candidate).is_err() => {
+                return Ok((candidate, lock))
+            }
+            Ok(_) => continue,
+            Err(e)
+                if e.downcast_ref::<Refused>()
+                    .is_some_and(|r| r.code == RefusalCode::ReportLocked) =>
+            {
+                continue
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    anyhow::bail!(
+        "no free report name beside {} after {TRIES} tries; pass --report",
+        path.display()
+    )
 }
 
 /// What `--resume` found in a report and the journal a crash left: the plan, the rows
