@@ -239,6 +239,13 @@ pub struct RunArgs {
     #[arg(display_order = 41, long, value_enum, value_name = "FORMAT", help_heading = OUTPUT)]
     pub log_format: Option<LogFormat>,
 
+    /// With --resume: continue a report only when its first run started at most DAYS
+    /// ago, 1 to 3650; an older one is refused (exit 2), since its rows are likely another
+    /// campaign's and would be skipped as done (config: [report] max_age_days)
+    /// [default: 30, a month: room for the free plan's multi-day campaigns].
+    #[arg(display_order = 35, long, value_name = "DAYS", help_heading = SAFETY)]
+    pub max_report_age: Option<u32>,
+
     /// Don't ask for confirmation on a terminal [default: ask when stdin is a terminal
     /// and the input has more than [run] confirm_above rows (100)].
     #[arg(display_order = 34, short, long, help_heading = SAFETY)]

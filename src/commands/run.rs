@@ -136,15 +136,14 @@ async fn prepare(
         &s.password_column,
         s.generate.is_some(),
     )?;
-    let claim = claim::claim_report(s)?;
-    // The default name may have been numbered (another run of the same second had it).
-    s.report.clone_from(&claim.report);
-    let s = &*s;
-    let (resume, carried, wait) = if claim.continuing {
-        claim::load_resume(s, &side::journal(&s.report))?
-    } else {
-        (Resume::default(), Vec::new(), None)
-    };
+    let (claim, loaded) = claim::claim(s, &target)?;
+    let (s, z) = (&*s, &s.zoom);
+    let claim::Loaded {
+        resume,
+        carried,
+        wait,
+        provenance,
+    } = loaded;
     let counts = plan::announce(s, input.counted, claim.continuing, &resume, stop).await?;
     if s.dry_run && claim.continuing {
         return Ok(Prepared::Preview(Box::new(preview::Ready {
@@ -161,8 +160,10 @@ async fn prepare(
     let (auth, base, policy) = connect(s, &target, &http, &limiter, stop).await?;
     let (saved, reuse) = open_saved(s)?;
     let writer = report::Writer::open(&s.report, claim.continuing)?;
-    // Every run that writes the report records what continues it (its input and flags).
-    origin::record(&s.report, &s.input, &s.continue_words(program))?;
+    // Every run that writes the report records what continues it (its input and flags),
+    // and what the report is for: its first run's provenance, or this run's.
+    let provenance = claim.provenance(provenance, &base);
+    origin::record_for(&s.report, &s.input, &s.continue_words(program), &provenance)?;
     stop.set_continue_command(origin::continue_command(&s.report));
     let journal = start_journal(s, &carried)?;
     let generator = s

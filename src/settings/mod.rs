@@ -17,7 +17,7 @@ use crate::vocab::{bad, ConfigError};
 use crate::zoom::client::BodyFormat;
 use crate::zoom::rules;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 pub mod file;
 mod search;
@@ -54,6 +54,10 @@ pub struct Settings {
     pub resume: bool,
     /// `--resume-or-start`: a missing report is started instead of refused.
     pub resume_or_start: bool,
+    /// How long ago a report's first run may have started for a resume to continue it.
+    pub max_report_age: Duration,
+    /// `--max-report-age` was given: the command that continues the run carries it.
+    pub max_report_age_given: bool,
     pub generate: Option<GenerateSettings>,
     pub fetch_policy: bool,
     pub max_failures: u32,
@@ -149,6 +153,8 @@ impl Settings {
             dry_run: args.dry_run,
             resume: args.resume || args.resume_or_start,
             resume_or_start: args.resume_or_start,
+            max_report_age: max_report_age(args, file)?,
+            max_report_age_given: args.max_report_age.is_some(),
             generate: generate(args, file)?,
             fetch_policy: !args.no_fetch_policy && !args.dry_run,
             max_failures: args.max_failures.or(file.run.max_failures).unwrap_or(20),
@@ -180,6 +186,24 @@ fn concurrency(args: &RunArgs, file: &FileConfig) -> Result<Concurrency, ConfigE
             max: max_concurrency,
         }),
     }
+}
+
+/// The default of `--max-report-age`: a month. The free plan's 2,000 requests a day
+/// stretch 20,000 users over 11 daily runs at least, two weeks with a missed night or
+/// two; a month leaves room for that, and still refuses a months-old campaign's report.
+pub const MAX_REPORT_AGE_DAYS: u32 = 30;
+
+/// `--max-report-age` or `[report] max_age_days`, checked.
+fn max_report_age(args: &RunArgs, file: &FileConfig) -> Result<Duration, ConfigError> {
+    let (field, days) = match (args.max_report_age, file.report.max_age_days) {
+        (Some(d), _) => ("--max-report-age", d),
+        (None, Some(d)) => ("report.max_age_days", d),
+        (None, None) => ("", MAX_REPORT_AGE_DAYS),
+    };
+    if !(1..=3650).contains(&days) {
+        return Err(bad(field, days, "1 to 3650 days"));
+    }
+    Ok(Duration::from_secs(u64::from(days) * 86_400))
 }
 
 /// `[input] max_field_bytes`, checked.

@@ -75,6 +75,7 @@ fn run_help_groups_options_under_headings_and_ends_with_examples() {
                 "--resume-or-start",
                 "--max-failures",
                 "--yes",
+                "--max-report-age",
             ],
         ),
         ("Output", vec!["--report", "--log-format"]),
