@@ -107,6 +107,10 @@ async fn a_simulations_report_is_refused_by_a_real_run_and_nothing_is_sent() {
     assert_eq!(requests(&server).await, 0, "not even a token request");
     assert_eq!(std::fs::read(&report).unwrap(), evidence);
     assert_eq!(meta(&report)["provenance"], recorded);
+    let sidecar = std::fs::read_to_string(zoom_rotate::ledger::side::meta(&report)).unwrap();
+    for said in [&stderr, &v.to_string(), &sidecar] {
+        assert!(!said.contains("secret-never-sent"), "{said}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
