@@ -84,11 +84,11 @@ const RUN_EXAMPLES: &str = "\
 Examples:
   Check every row and the plan with Zoom (the token, the password rules), send no password:
     zoom-rotate run users.csv --dry-run
-  Rotate at half the Pro budget, with the report where you want it:
-    zoom-rotate run users.csv --rate 10 --report reports/today.csv
+  Rotate at half the Pro budget, into a dated report (one report per campaign):
+    zoom-rotate run users.csv --rate 10 --report reports/rotation-2026-12-06.csv
   Continue after Ctrl-C, a daily limit or a failure, then see what remains:
-    zoom-rotate run users.csv --resume --report reports/today.csv
-    zoom-rotate status reports/today.csv";
+    zoom-rotate run users.csv --resume --report reports/rotation-2026-12-06.csv
+    zoom-rotate status reports/rotation-2026-12-06.csv";
 
 /// The flags every command that talks to Zoom shares (`run` and `users`): the config
 /// file, where to send, the plan and the rate, the simulator. Each command flattens them,
@@ -237,8 +237,10 @@ pub struct RunArgs {
     pub max_failures: Option<u32>,
 
     /// Where the per-user report goes: CSV, or JSON Lines when the path ends in .jsonl.
-    /// An existing report is refused unless --resume is given
-    /// [default: <[report] dir>/rotation-<UTC timestamp>.csv, dir reports].
+    /// An existing report is refused unless --resume is given; the refusal suggests a
+    /// new dated path. Date it (reports/rotation-$(date -u +%F).csv): one report per
+    /// campaign [default: <[report] dir>/rotation-<UTC timestamp>.csv, dir reports,
+    /// numbered -2, -3… when another run of the same second has that name].
     #[arg(display_order = 40, short, long, value_name = "PATH", env = "ZOOM_ROTATE_REPORT", help_heading = OUTPUT)]
     pub report: Option<PathBuf>,
 
@@ -246,6 +248,13 @@ pub struct RunArgs {
     /// summary on stdout as one JSON object) (config: [run] log_format) [default: text].
     #[arg(display_order = 41, long, value_enum, value_name = "FORMAT", help_heading = OUTPUT)]
     pub log_format: Option<LogFormat>,
+
+    /// With --resume: continue a report only when its first run started at most DAYS
+    /// ago, 1 to 3650; an older one is refused (exit 2), since its rows are likely another
+    /// campaign's and would be skipped as done (config: [report] max_age_days)
+    /// [default: 30, a month: room for the free plan's multi-day campaigns].
+    #[arg(display_order = 35, long, value_name = "DAYS", help_heading = SAFETY)]
+    pub max_report_age: Option<u32>,
 
     /// Don't ask for confirmation on a terminal [default: ask when stdin is a terminal
     /// and the input has more than [run] confirm_above rows (100)].

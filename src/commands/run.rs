@@ -88,7 +88,7 @@ pub async fn run_with_disk(
 /// durable goes through `disk` (`Disk::default()` but for a test watching the order).
 #[tracing::instrument(level = "debug", skip_all, fields(report = %s.report.display()))]
 pub async fn execute(
-    s: Settings,
+    mut s: Settings,
     ctx: &RunContext,
     creds: Credentials,
     stop: Stop,
@@ -97,7 +97,7 @@ pub async fn execute(
 ) -> anyhow::Result<RunResult> {
     let started = Instant::now();
     let program = argv.first().map_or("zoom-rotate", String::as_str);
-    match prepare(&s, creds, &stop, program, &disk).await? {
+    match prepare(&mut s, creds, &stop, program, &disk).await? {
         Prepared::Preview(p) => preview::run(&s, ctx, *p, &stop, started).await,
         Prepared::Run(p) => {
             let ran = pipeline(&s, *p, &stop, &disk).await?;
@@ -136,7 +136,7 @@ struct Ready {
 /// Everything that can refuse the run (exit 2), in the order a refusal is cheapest:
 /// before the first request and before any file is made that a refusal would leave.
 async fn prepare(
-    s: &Settings,
+    s: &mut Settings,
     creds: Credentials,
     stop: &Stop,
     program: &str,
@@ -152,12 +152,14 @@ async fn prepare(
     )
     .await?;
     let input = open_input(s, stop).await?;
-    let claim = claim::claim_report(s)?;
-    let (resume, carried, wait) = if claim.continuing {
-        claim::load_resume(s, &side::journal(&s.report), disk)?
-    } else {
-        (Resume::default(), Vec::new(), None)
-    };
+    let (claim, loaded) = claim::claim(s, &target, disk)?;
+    let (s, z) = (&*s, &s.zoom);
+    let claim::Loaded {
+        resume,
+        carried,
+        wait,
+        provenance,
+    } = loaded;
     let counts = plan::announce(s, input.counted, claim.continuing, &resume, stop).await?;
     let http = client::http_client(z.timeout)?;
     let limiter = job_limiter(z);
@@ -175,8 +177,11 @@ async fn prepare(
     }
     let (saved, reuse) = open_saved(s)?;
     let writer = report::Writer::open(&s.report, claim.continuing, disk)?;
-    // Every run that writes the report records what continues it (its input and flags).
-    origin::record(&s.report, &s.input, &s.continue_words(program), disk)?;
+    // Every run that writes the report records what continues it (its input and flags),
+    // and what the report is for: its first run's provenance, or this run's.
+    let provenance = claim.provenance(provenance, &base);
+    let words = s.continue_words(program);
+    origin::record_for(&s.report, &s.input, &words, &provenance, disk)?;
     stop.set_continue_command(origin::continue_command(&s.report));
     let journal = start_journal(s, &carried, disk)?;
     let generator = s

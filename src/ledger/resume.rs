@@ -24,6 +24,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 pub mod origin;
+pub mod provenance;
 
 /// How long Zoom's change limit lasts.
 pub const CHANGE_LIMIT_WINDOW: Duration = Duration::from_secs(24 * 3600);
@@ -127,6 +128,22 @@ pub struct Found {
     pub waiting_24h: usize,
     /// Rows in flight at a crash: carried into the new journal until they are resolved.
     pub in_flight: Vec<Record>,
+    /// When the oldest and the newest of the rows that make users skipped (final, or
+    /// waiting out the 24-hour limit) finished: how old the state a resume trusts is.
+    pub skipped_span: Option<(SystemTime, SystemTime)>,
+    /// When the report's oldest row finished.
+    pub oldest_row: Option<SystemTime>,
+}
+
+/// `span` widened to hold `t`.
+fn widen(
+    span: Option<(SystemTime, SystemTime)>,
+    t: SystemTime,
+) -> Option<(SystemTime, SystemTime)> {
+    Some(match span {
+        None => (t, t),
+        Some((a, b)) => (a.min(t), b.max(t)),
+    })
 }
 
 impl Resume {
@@ -177,6 +194,7 @@ impl Resume {
         }
         let mut found = Found {
             rows: rows.len(),
+            oldest_row: rows.iter().map(|r| r.finished_at).min(),
             ..Found::default()
         };
         let mut users = HashMap::new();
@@ -202,6 +220,7 @@ impl Resume {
             };
             if !matches!(prior, Prior::Retry { .. }) {
                 found.done += 1;
+                found.skipped_span = widen(found.skipped_span, row.finished_at);
             }
             users.insert(user, prior);
         }

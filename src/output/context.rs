@@ -3,7 +3,8 @@
 //! machine words beside the `stopped` text: `stopped_code` (`signal`, `daily_limit`,
 //! `auth_lost`, `circuit_breaker`, `local`, and for exit 2 the [`RefusalCode`]s `usage`,
 //! `config`, `input`, `credentials`, `policy`, `report_exists`, `report_locked`,
-//! `input_locked`, `not_confirmed`, or `refused`).
+//! `input_locked`, `report_unwritable`, `report_mismatch`, `report_too_old`,
+//! `not_confirmed`, or `refused`).
 //!
 //! The context is made once, from the resolved settings (or, for a command line clap
 //! refused, from its words), and handed to whatever prints a summary: in-process runs

@@ -68,6 +68,8 @@ pub struct InputSection {
 #[serde(deny_unknown_fields, default)]
 pub struct ReportSection {
     pub dir: Option<PathBuf>,
+    /// The oldest first run a `--resume` continues, in days.
+    pub max_age_days: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -17,7 +17,7 @@ use crate::vocab::{bad, ConfigError};
 use crate::zoom::client::BodyFormat;
 use crate::zoom::rules;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 pub mod file;
 mod search;
@@ -46,6 +46,9 @@ pub struct Settings {
     /// The input file and how to read it (derefs to its path).
     pub input: InputSource,
     pub report: PathBuf,
+    /// The report was named (`--report`, its variable); `false`: the default name, which
+    /// the run numbers (`-2`, `-3`…) when another run took it in the same second.
+    pub report_given: bool,
     pub concurrency: Concurrency,
     pub body: BodyFormat,
     pub dry_run: bool,
@@ -55,6 +58,10 @@ pub struct Settings {
     pub resume: bool,
     /// `--resume-or-start`: a missing report is started instead of refused.
     pub resume_or_start: bool,
+    /// How long ago a report's first run may have started for a resume to continue it.
+    pub max_report_age: Duration,
+    /// `--max-report-age` was given: the command that continues the run carries it.
+    pub max_report_age_given: bool,
     pub generate: Option<GenerateSettings>,
     /// Read the account's password rules (not `--no-fetch-policy`); an offline dry run
     /// reads nothing whatever this says.
@@ -106,7 +113,8 @@ fn encoding(raw: &str) -> Result<&'static encoding_rs::Encoding, ConfigError> {
     }
 }
 
-/// The default report path: reports/rotation-<UTC timestamp>.csv.
+/// The default report path: reports/rotation-<UTC timestamp>.csv (numbered by the run
+/// when another run of the same second has it: `commands::run::claim`).
 fn default_report(dir: &Path) -> PathBuf {
     let stamp = humantime::format_rfc3339_seconds(SystemTime::now())
         .to_string()
@@ -145,12 +153,15 @@ impl Settings {
                 Some(r) => r.clone(),
                 None => default_report(file.report.dir.as_deref().unwrap_or(Path::new("reports"))),
             },
+            report_given: args.report.is_some(),
             concurrency: concurrency(args, file)?,
             body: args.body.or(file.api.body).unwrap_or(BodyFormat::Json),
             dry_run: args.dry_run,
             offline: args.offline && args.dry_run,
             resume: args.resume || args.resume_or_start,
             resume_or_start: args.resume_or_start,
+            max_report_age: max_report_age(args, file)?,
+            max_report_age_given: args.max_report_age.is_some(),
             generate: generate(args, file)?,
             fetch_policy: !args.no_fetch_policy,
             max_failures: args.max_failures.or(file.run.max_failures).unwrap_or(20),
@@ -182,6 +193,24 @@ fn concurrency(args: &RunArgs, file: &FileConfig) -> Result<Concurrency, ConfigE
             max: max_concurrency,
         }),
     }
+}
+
+/// The default of `--max-report-age`: a month. The free plan's 2,000 requests a day
+/// stretch 20,000 users over 11 daily runs at least, two weeks with a missed night or
+/// two; a month leaves room for that, and still refuses a months-old campaign's report.
+pub const MAX_REPORT_AGE_DAYS: u32 = 30;
+
+/// `--max-report-age` or `[report] max_age_days`, checked.
+fn max_report_age(args: &RunArgs, file: &FileConfig) -> Result<Duration, ConfigError> {
+    let (field, days) = match (args.max_report_age, file.report.max_age_days) {
+        (Some(d), _) => ("--max-report-age", d),
+        (None, Some(d)) => ("report.max_age_days", d),
+        (None, None) => ("", MAX_REPORT_AGE_DAYS),
+    };
+    if !(1..=3650).contains(&days) {
+        return Err(bad(field, days, "1 to 3650 days"));
+    }
+    Ok(Duration::from_secs(u64::from(days) * 86_400))
 }
 
 /// `[input] max_field_bytes`, checked.

@@ -7,7 +7,9 @@
 //!
 //! Flags that change only how the run looks or when it stops (`--log-format`, `--yes`,
 //! `--max-failures`, `--concurrency`, `--dry-run`, `--offline`) are not carried: the
-//! operator adds them as wanted.
+//! operator adds them as wanted. `--max-report-age` is: the operator who let a resume
+//! continue an old campaign's report has decided for that campaign, and every resume
+//! needs it.
 
 use super::Settings;
 use crate::zoom::client::BodyFormat;
@@ -57,6 +59,11 @@ impl Settings {
         }
         if !self.fetch_policy {
             flag("no-fetch-policy", None);
+        }
+        // Given once for an old campaign, it is needed by every resume of it.
+        if self.max_report_age_given {
+            let days = self.max_report_age.as_secs() / 86_400;
+            flag("max-report-age", Some(days.to_string()));
         }
         self.input_words(&mut w);
         w

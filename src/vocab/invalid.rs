@@ -41,6 +41,14 @@ pub enum RefusalCode {
     InputLocked,
     /// The operator answered no at the prompt.
     NotConfirmed,
+    /// The report's directory cannot be written (permissions, a read-only file system).
+    ReportUnwritable,
+    /// `--resume` on a report written for another target: a simulation's report by a
+    /// real run or the other way round, another API host, another account.
+    ReportMismatch,
+    /// `--resume` on a report whose first run began longer ago than the allowed age.
+    ReportTooOld,
+
     /// Anything else.
     Refused,
 }
@@ -57,6 +65,10 @@ impl RefusalCode {
             RefusalCode::ReportLocked => "report_locked",
             RefusalCode::InputLocked => "input_locked",
             RefusalCode::NotConfirmed => "not_confirmed",
+            RefusalCode::ReportUnwritable => "report_unwritable",
+            RefusalCode::ReportMismatch => "report_mismatch",
+            RefusalCode::ReportTooOld => "report_too_old",
+
             RefusalCode::Refused => "refused",
         }
     }

@@ -7,6 +7,10 @@
 //! two runs on one input (13, 16, 22); `durable` — the sync order at the end of a run,
 //! and an in-flight user of a dead run waits out its request timeout (7, 21).
 //!
+//! Issue 19: `provenance` — a simulation's report, another host's or account's, or an
+//! old campaign's is refused by `--resume` (defects 2, 3); `campaign` — an existing
+//! report suggests a dated path, and default names never collide.
+//!
 //! Users are plain ids (`u1`, `u2`…), so a request's path is `/v2/users/<id>/password`
 //! and its body `{"password":"…"}` exactly.
 
@@ -18,9 +22,11 @@ use zoom_rotate::commands::run::RunResult;
 use zoom_rotate::ledger::files::Disk;
 use zoom_rotate::ledger::report::CSV_HEADER;
 
+mod campaign;
 mod durable;
 mod guard;
 mod locks;
+mod provenance;
 mod state;
 mod torn;
 

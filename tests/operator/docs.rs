@@ -236,6 +236,7 @@ fn repository_config_toml_documents_every_key() {
         "input.password_column",
         "input.max_field_bytes",
         "report.dir",
+        "report.max_age_days",
         "retry.attempts",
         "retry.base_delay_ms",
         "retry.max_delay_ms",

@@ -76,6 +76,7 @@ fn run_help_groups_options_under_headings_and_ends_with_examples() {
                 "--resume-or-start",
                 "--max-failures",
                 "--yes",
+                "--max-report-age",
             ],
         ),
         ("Output", vec!["--report", "--log-format"]),
@@ -90,11 +91,11 @@ fn run_help_groups_options_under_headings_and_ends_with_examples() {
         examples,
         "  Check every row and the plan with Zoom (the token, the password rules), send no password:
     zoom-rotate run users.csv --dry-run
-  Rotate at half the Pro budget, with the report where you want it:
-    zoom-rotate run users.csv --rate 10 --report reports/today.csv
+  Rotate at half the Pro budget, into a dated report (one report per campaign):
+    zoom-rotate run users.csv --rate 10 --report reports/rotation-2026-12-06.csv
   Continue after Ctrl-C, a daily limit or a failure, then see what remains:
-    zoom-rotate run users.csv --resume --report reports/today.csv
-    zoom-rotate status reports/today.csv
+    zoom-rotate run users.csv --resume --report reports/rotation-2026-12-06.csv
+    zoom-rotate status reports/rotation-2026-12-06.csv
 "
     );
 }

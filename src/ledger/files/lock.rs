@@ -8,6 +8,13 @@
 //! removed whenever its run ends, on every exit path (`Drop`), and a run that is refused
 //! leaves none behind.
 //!
+//! A lock file is only ever written by the run that created it, exclusively (`O_EXCL`):
+//! whatever is already at the path is opened read-only, for its flock and its hint, and
+//! never truncated or rewritten, so a hard link planted there cannot make a run write
+//! into the file it names. One that no live run holds is a dead run's (kill -9): it is
+//! removed under its flock and created afresh, unless it has another name (a hard link)
+//! or another owner, which no run of ours leaves: that is refused, untouched.
+//!
 //! Removing a lock file opens a race, closed here: run B opens the file a moment before
 //! run A removes it, then locks the removed inode while run C creates and locks a new
 //! file at the path; B and C would both hold "the" lock. So a run that got the flock
@@ -15,21 +22,17 @@
 //! again if not; and the holder removes the path while it still holds the flock, so any
 //! later opener meets either the held inode or a new one.
 //!
-//! The input lock is a flock on the input file itself (opened read-only): whatever path,
-//! symlink or hard link names it, whichever user or environment runs, two runs on one
-//! file meet the same lock, and there is no lock file to race on. The refused run learns
-//! the holder's report from a hint file written by the holder, named after the input's
-//! device and inode, in a private per-user directory (`$XDG_RUNTIME_DIR/zoom-rotate`,
-//! else `<tmp>/zoom-rotate-<uid>`); the hint is only for the message, so a missing one
-//! (another user's run, another environment) weakens nothing. Standard input, or an input
-//! that is not a regular file (a pipe), has no identity to lock: two runs reading pipes
-//! cannot be told apart.
+//! The input lock, a flock on the input file itself, is in [`input`].
+
+mod input;
+
+pub use input::InputLock;
 
 use super::{open_error, regular, FileId, SAFE_OPEN};
 use crate::vocab::{RefusalCode, Refused};
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Seek, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// How often to start over when the lock file keeps being replaced under us.
@@ -71,22 +74,20 @@ impl Held {
     }
 
     fn attempt(path: &Path, hint: &str) -> io::Result<Attempt> {
-        let mut file = open_lock(path)?;
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        let mut file = match create_lock(path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return existing(path),
+            Err(e) => return Err(e),
+        };
+        // Ours and new, so nobody else's bytes are in it. A run that met it between our
+        // create and our flock took it for a stale one and removed it: start over.
         if file.try_lock().is_err() {
-            let mut holder = String::new();
-            let _ = file.read_to_string(&mut holder);
-            return Ok(Attempt::Busy(holder));
+            return Ok(Attempt::Stale);
         }
         let id = FileId::of(&file.metadata()?);
-        match std::fs::symlink_metadata(path) {
-            Ok(m) if FileId::of(&m) == id => {}
-            Ok(_) => return Ok(Attempt::Stale),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Attempt::Stale),
-            Err(e) => return Err(e),
+        if !still_names(path, id)? {
+            return Ok(Attempt::Stale);
         }
-        file.set_len(0)?;
-        file.rewind()?;
         file.write_all(hint.as_bytes())?;
         file.flush()?;
         Ok(Attempt::Held(Held {
@@ -97,43 +98,108 @@ impl Held {
     }
 }
 
-/// Opens (creating, 0600) a lock file: never through a symlink, never a special file.
-fn open_lock(path: &Path) -> io::Result<File> {
-    let open = || {
-        OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .custom_flags(SAFE_OPEN)
-            .open(path)
+/// Whether `path` still names the inode `id` (not removed, not replaced).
+fn still_names(path: &Path, id: FileId) -> io::Result<bool> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) => Ok(FileId::of(&m) == id),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Creates a lock file, exclusively (0600 whatever the umask): a file already at the
+/// path, a hard link or a symlink included, is never opened for writing here.
+fn create_lock(path: &Path) -> io::Result<File> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(SAFE_OPEN)
+        .open(path)
+        .map_err(|e| match e.kind() {
+            io::ErrorKind::AlreadyExists => e,
+            _ => open_error(e, path, "create lock"),
+        })?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    Ok(file)
+}
+
+/// A lock file already at the path: a live run's (busy: what its file says), or one
+/// left by a run that died (kill -9), which is removed while its flock is held and then
+/// created afresh. It is opened read-only and never written: a file with another name
+/// (a hard link to a file elsewhere) or another owner is not one a run of ours left, so
+/// it is refused, untouched, for the operator to look at.
+fn existing(path: &Path) -> io::Result<Attempt> {
+    let mut file = match open_existing_lock(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Attempt::Stale),
+        other => other?,
     };
-    // A umask like 0277 leaves a new lock file 0400, which the next run could not open
-    // for writing: mend an old one (a regular file only; set_permissions follows links).
-    let file = match open() {
-        Err(e)
-            if e.kind() == io::ErrorKind::PermissionDenied
-                && std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file()) =>
-        {
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
-            open()
-        }
-        other => other,
-    };
-    let file = file.map_err(|e| {
-        if e.raw_os_error() == Some(libc::ELOOP) {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!(
-                    "cannot open lock {}: it is a symbolic link (remove it; a lock file is never followed)",
-                    path.display()
-                ),
+    if file.try_lock().is_err() {
+        let mut holder = String::new();
+        let _ = file.read_to_string(&mut holder);
+        return Ok(Attempt::Busy(holder));
+    }
+    let meta = file.metadata()?;
+    let id = FileId::of(&meta);
+    if !still_names(path, id)? {
+        return Ok(Attempt::Stale);
+    }
+    let uid = unsafe { libc::geteuid() };
+    if meta.nlink() != 1 || meta.uid() != uid {
+        let what = if meta.nlink() != 1 {
+            format!(
+                "it has {} names (a hard link to another file)",
+                meta.nlink()
             )
         } else {
-            open_error(e, path, "open lock")
-        }
-    })?;
+            format!("it belongs to user {}, not {uid}", meta.uid())
+        };
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "the lock file {} was not left by a run of this user: {what}; it is left untouched: no run holds it, so look at it and remove it",
+                path.display()
+            ),
+        ));
+    }
+    // Removed while the flock is held, as a holder removes its own (see the module).
+    std::fs::remove_file(path)?;
+    tracing::debug!(path = %path.display(), "removed a lock file left by a run that died");
+    Ok(Attempt::Stale)
+}
+
+/// Opens an existing lock file read-only, for its flock and its hint: never through a
+/// symlink, never a special file.
+fn open_existing_lock(path: &Path) -> io::Result<File> {
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(SAFE_OPEN)
+        .open(path)
+        .map_err(|e| {
+            if e.raw_os_error() == Some(libc::ELOOP) {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!(
+                        "cannot open lock {}: it is a symbolic link (remove it; a lock file is never followed)",
+                        path.display()
+                    ),
+                )
+            } else if e.kind() == io::ErrorKind::NotFound {
+                e
+            } else if e.kind() == io::ErrorKind::PermissionDenied {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!(
+                        "cannot open lock {}: this user (uid {}) may not read it: another user's run holds or left it; wait for that run, or remove the file",
+                        path.display(),
+                        unsafe { libc::geteuid() }
+                    ),
+                )
+            } else {
+                open_error(e, path, "open lock")
+            }
+        })?;
     regular(file, path)
 }
 
@@ -158,8 +224,10 @@ pub struct ReportLock {
 impl ReportLock {
     pub fn acquire(report: &Path) -> anyhow::Result<ReportLock> {
         let path = crate::ledger::side::lock(report);
-        super::create_parent_dirs(&path)?;
-        match Held::acquire(&path, &std::process::id().to_string())? {
+        let taken = super::create_parent_dirs(&path)
+            .and_then(|()| Held::acquire(&path, &std::process::id().to_string()))
+            .map_err(|e| unwritable(report, e))?;
+        match taken {
             Ok(held) => Ok(ReportLock { held }),
             Err(holder) => Err(Refused::new(
                 RefusalCode::ReportLocked,
@@ -183,167 +251,40 @@ impl ReportLock {
     }
 }
 
-/// An exclusive lock on an input file, held for the life of a run that sends.
-#[derive(Debug)]
-pub struct InputLock {
-    /// The input, flocked.
-    _input: File,
-    /// The hint naming this run's report, removed with the lock.
-    hint: Option<Hint>,
-}
-
-/// A hint file, removed on drop if it is still the one this run wrote.
-#[derive(Debug)]
-struct Hint {
-    path: PathBuf,
-    id: FileId,
-}
-
-impl Drop for Hint {
-    fn drop(&mut self) {
-        if std::fs::symlink_metadata(&self.path).is_ok_and(|m| FileId::of(&m) == self.id) {
-            let _ = std::fs::remove_file(&self.path);
-        }
+/// A lock that could not be created because the report's directory cannot be written
+/// (its permissions, or a read-only file system): said of the directory, with the fix,
+/// as `report_unwritable`. Any other error is passed on as it is.
+fn unwritable(report: &Path, e: io::Error) -> anyhow::Error {
+    if !matches!(
+        e.kind(),
+        io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem
+    ) {
+        return e.into();
     }
-}
-
-impl InputLock {
-    /// Locks `input` for a run writing `report`; `None` for standard input or a pipe,
-    /// or a file system that cannot lock (said in a warning).
-    pub fn acquire(input: &Path, report: &Path) -> anyhow::Result<Option<InputLock>> {
-        if input == Path::new("-") {
-            tracing::debug!("standard input: no input lock (a pipe has no identity to lock)");
-            return Ok(None);
-        }
-        let file = OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NONBLOCK)
-            .open(input)
-            .map_err(|e| anyhow::anyhow!("cannot read input {}: {e}", input.display()))?;
-        let meta = file.metadata()?;
-        if !meta.is_file() {
-            tracing::debug!(input = %input.display(), "not a regular file: no input lock");
-            return Ok(None);
-        }
-        let id = FileId::of(&meta);
-        let hint_path = lock_dir().map(|d| d.join(format!("input-{}-{}", id.dev, id.ino)));
-        let ours = absolute(report).display().to_string();
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                let holder = hint_path
-                    .ok()
-                    .and_then(|p| super::read_private(&p).ok().flatten())
-                    .map(|b| String::from_utf8_lossy(&b).into_owned())
-                    .unwrap_or_default();
-                let (pid, other) = holder.split_once('\n').unwrap_or(("", ""));
-                let pid = if pid.trim().is_empty() {
-                    "unknown"
-                } else {
-                    pid.trim()
-                };
-                // The same report too: say it as the report lock would.
-                if other == ours {
-                    return Err(Refused::new(
-                        RefusalCode::ReportLocked,
-                        format!(
-                            "another run holds {} (pid {pid}); wait for it to finish, or stop it",
-                            report.display()
-                        ),
-                    )
-                    .into());
-                }
-                let other = if other.is_empty() {
-                    "(unknown: run by another user?)"
-                } else {
-                    other
-                };
-                return Err(Refused::new(
-                    RefusalCode::InputLocked,
-                    format!(
-                        "another run (pid {pid}) is rotating the same input into the report {other}; wait for it to finish, or stop it (input {})",
-                        input.display()
-                    ),
-                )
-                .into());
-            }
-            Err(std::fs::TryLockError::Error(e)) => {
-                tracing::warn!(input = %input.display(), error = %e, "cannot lock the input file; a second run on it at the same time would not be detected");
-                return Ok(None);
-            }
-        }
-        let hint = match hint_path {
-            Ok(path) => write_hint(&path, &format!("{}\n{ours}", std::process::id())),
-            Err(e) => {
-                tracing::debug!(error = %e, "no input lock hint: a refused run will not learn this run's report");
-                None
-            }
-        };
-        Ok(Some(InputLock { _input: file, hint }))
-    }
-
-    /// The hint file naming this run's report, while it holds the lock.
-    pub fn hint_path(&self) -> Option<&Path> {
-        self.hint.as_ref().map(|h| h.path.as_path())
-    }
-}
-
-/// Writes the hint for runs refused on this input (only the flock's holder writes it, so
-/// writers never race; a stale one from a killed run is simply overwritten).
-fn write_hint(path: &Path, text: &str) -> Option<Hint> {
-    let write = || -> io::Result<Hint> {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .custom_flags(SAFE_OPEN)
-            .open(path)?;
-        file.write_all(text.as_bytes())?;
-        let file = regular(file, path)?;
-        Ok(Hint {
-            path: path.to_path_buf(),
-            id: FileId::of(&file.metadata()?),
+    // The directory that refused: the report's, or the nearest existing one above it
+    // when the report's must still be made.
+    let dir = super::parent_of(report).unwrap_or(Path::new("."));
+    let dir = dir
+        .ancestors()
+        .find(|d| d.as_os_str().is_empty() || d.exists())
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let why = if e.kind() == io::ErrorKind::ReadOnlyFilesystem {
+        "is on a read-only file system".to_string()
+    } else {
+        format!("is not writable by this user (uid {})", unsafe {
+            libc::geteuid()
         })
     };
-    write()
-        .map_err(|e| tracing::debug!(path = %path.display(), error = %e, "cannot write the input lock hint"))
-        .ok()
-}
-
-/// `path` made absolute (its directory canonical when it exists), for a message read by
-/// a run started elsewhere.
-fn absolute(path: &Path) -> PathBuf {
-    let name = path.file_name();
-    let dir = super::parent_of(path).unwrap_or(Path::new("."));
-    match (std::fs::canonicalize(dir), name) {
-        (Ok(d), Some(n)) => d.join(n),
-        _ => std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()),
-    }
-}
-
-/// The private directory of input locks, created 0700; refused unless it is a real
-/// directory of ours that nobody else can write to (else another user could plant a
-/// lock file, or a symlink, there).
-fn lock_dir() -> anyhow::Result<PathBuf> {
-    let dir = match std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from) {
-        Some(d) if d.is_absolute() && d.is_dir() => d.join("zoom-rotate"),
-        _ => std::env::temp_dir().join(format!("zoom-rotate-{}", unsafe { libc::geteuid() })),
-    };
-    match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-        Err(e) => anyhow::bail!("cannot create the lock directory {}: {e}", dir.display()),
-    }
-    let meta = std::fs::symlink_metadata(&dir)?;
-    let uid = unsafe { libc::geteuid() };
-    if !meta.is_dir() || meta.uid() != uid || meta.mode() & 0o022 != 0 {
-        anyhow::bail!(
-            "the lock directory {} is not a private directory of user {uid} (a directory, mode 0700, not a symlink); remove it",
+    Refused::new(
+        RefusalCode::ReportUnwritable,
+        format!(
+            "cannot write the report {}: its directory {} {why}, and a run writes its report, lock, journal and side files there; make the directory writable (chmod u+w), or choose another --report",
+            report.display(),
             dir.display()
-        );
-    }
-    Ok(dir)
+        ),
+    )
+    .into()
 }
 
 #[cfg(test)]
@@ -380,7 +321,7 @@ mod unit {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.csv.lock");
         let a = Held::acquire(&path, "a").unwrap().unwrap();
-        let opened_by_b = open_lock(&path).unwrap();
+        let opened_by_b = open_existing_lock(&path).unwrap();
         drop(a);
         assert!(!path.exists());
         assert!(
@@ -401,43 +342,44 @@ mod unit {
         assert!(!path.exists());
     }
 
+    /// Defect 11: a hard link planted at the lock path is never written through; a dead
+    /// run's lock file (ours, one name) is replaced by a new file, not rewritten.
     #[test]
-    fn the_input_lock_is_the_files_whatever_its_name() {
+    fn a_hard_linked_lock_is_refused_untouched_and_a_dead_runs_is_replaced() {
         let dir = tempfile::tempdir().unwrap();
-        let input = dir.path().join("in.csv");
-        std::fs::write(&input, "user_id\n").unwrap();
-        let link = dir.path().join("link.csv");
-        std::os::unix::fs::symlink(&input, &link).unwrap();
-        let report = dir.path().join("a.csv");
-        let held = InputLock::acquire(&input, &report).unwrap().unwrap();
-        let e = InputLock::acquire(&link, &dir.path().join("b.csv"))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.starts_with(&format!(
-                "another run (pid {}) is rotating the same input into the report {}",
-                std::process::id(),
-                std::fs::canonicalize(dir.path())
-                    .unwrap()
-                    .join("a.csv")
-                    .display()
-            )),
-            "{e}"
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "keep me\n").unwrap();
+        std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let report = dir.path().join("r.csv");
+        let path = crate::ledger::side::lock(&report);
+        std::fs::hard_link(&victim, &path).unwrap();
+        let e = ReportLock::acquire(&report).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            format!(
+                "the lock file {} was not left by a run of this user: it has 2 names (a hard link to another file); it is left untouched: no run holds it, so look at it and remove it",
+                path.display()
+            )
         );
-        // Without its hint (another user's run), the lock holds all the same.
-        let hint = held.hint_path().unwrap().to_path_buf();
-        std::fs::remove_file(&hint).unwrap();
-        let e = InputLock::acquire(&input, &report).unwrap_err().to_string();
-        assert!(
-            e.starts_with(
-                "another run (pid unknown) is rotating the same input into the report (unknown"
-            ),
-            "{e}"
+        assert_eq!(std::fs::read(&victim).unwrap(), b"keep me\n");
+        let mode = std::fs::metadata(&victim).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644);
+        std::fs::remove_file(&path).unwrap();
+        // A dead run's lock: its inode is left alone (a reader that opened it sees its
+        // bytes unchanged), and a new file carries this run's PID.
+        std::fs::write(&path, "4242").unwrap();
+        let dead = std::fs::File::open(&path).unwrap();
+        let dead_id = FileId::of(&dead.metadata().unwrap());
+        let lock = ReportLock::acquire(&report).unwrap();
+        assert_ne!(FileId::of(&std::fs::metadata(&path).unwrap()), dead_id);
+        let mut old = String::new();
+        (&dead).read_to_string(&mut old).unwrap();
+        assert_eq!(old, "4242");
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            std::process::id().to_string()
         );
-        drop(held);
-        assert!(InputLock::acquire(&input, &report).unwrap().is_some());
-        assert!(InputLock::acquire(Path::new("-"), &report)
-            .unwrap()
-            .is_none());
+        drop(lock);
+        assert!(!path.exists());
     }
 }

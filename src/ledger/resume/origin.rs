@@ -10,7 +10,12 @@
 //! spelling of the same path (relative, through a symlink) is the same input. Standard
 //! input has no path, so a report started from it, or resumed from it, is not compared.
 //! A report from before the sidecar existed is accepted, and its input recorded then.
+//!
+//! The sidecar also keeps the report's [`Provenance`] (simulated or real, the API host,
+//! the account, the first run's start, the version), which a resume checks in
+//! [`super::provenance`].
 
+use super::provenance::Provenance;
 use crate::ledger::files::{self, Disk, FileId};
 use std::io;
 use std::path::{Path, PathBuf};
@@ -24,6 +29,9 @@ struct Meta {
     /// (`Settings::continue_words`); absent in sidecars of older versions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     command: Option<Vec<String>>,
+    /// What the report was written for; absent in sidecars of older versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    provenance: Option<Provenance>,
 }
 
 /// Checks what `--report` names; `Ok(true)` when the run continues an existing report,
@@ -76,17 +84,40 @@ fn input_name(input: &Path) -> String {
 }
 
 /// Records, beside `report`, the input it is written for and the words of the command
-/// that continues it. Written again by every run that appends to the report, so the
-/// command is the latest run's.
+/// that continues it, keeping the provenance already recorded. Written again by every
+/// run that appends to the report, so the command is the latest run's.
 pub fn record(report: &Path, input: &Path, command: &[String], disk: &Disk) -> anyhow::Result<()> {
+    write(report, input, command, None, disk)
+}
+
+/// [`record`], with the report's provenance: its first run's, kept by every resume.
+pub fn record_for(
+    report: &Path,
+    input: &Path,
+    command: &[String],
+    provenance: &Provenance,
+    disk: &Disk,
+) -> anyhow::Result<()> {
+    write(report, input, command, Some(provenance.clone()), disk)
+}
+
+fn write(
+    report: &Path,
+    input: &Path,
+    command: &[String],
+    provenance: Option<Provenance>,
+    disk: &Disk,
+) -> anyhow::Result<()> {
+    let before = recorded(report);
     // A resume from standard input keeps the file the report was started for.
-    let input = match (input_name(input), recorded(report)) {
-        (now, Some(before)) if now == "-" => before.input,
+    let input = match (input_name(input), &before) {
+        (now, Some(before)) if now == "-" => before.input.clone(),
         (now, _) => now,
     };
     let meta = Meta {
         input,
         command: Some(command.to_vec()),
+        provenance: provenance.or_else(|| before.and_then(|b| b.provenance)),
     };
     let mut text = serde_json::to_vec(&meta)?;
     text.push(b'\n');
@@ -97,6 +128,23 @@ pub fn record(report: &Path, input: &Path, command: &[String], disk: &Disk) -> a
 fn recorded(report: &Path) -> Option<Meta> {
     let bytes = files::read_private(&crate::ledger::side::meta(report)).ok()??;
     serde_json::from_slice(&bytes).ok()
+}
+
+/// What the report was written for, as its sidecar records it: `None` for a report of
+/// an older version (no sidecar, or one without provenance). A sidecar that cannot be
+/// read is refused, naming it: it is what a resume is checked against.
+pub fn provenance(report: &Path) -> anyhow::Result<Option<Provenance>> {
+    let path = crate::ledger::side::meta(report);
+    let Some(bytes) = files::read_private(&path)? else {
+        return Ok(None);
+    };
+    let meta: Meta = serde_json::from_slice(&bytes).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot read {}: {e}; it records what the report was written for (its input, target and first run)",
+            path.display()
+        )
+    })?;
+    Ok(meta.provenance)
 }
 
 /// The input a report was started for, as its sidecar records it (`None` for standard

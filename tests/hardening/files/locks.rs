@@ -1,7 +1,9 @@
 //! Defects 13, 16 and 22: the report's lock file lives only as long as its run (every
 //! exit path removes it, a refused run leaves none), a symlinked lock is refused with its
 //! target untouched, and a second run on the same input is refused, naming the report of
-//! the run that holds it.
+//! the run that holds it. Issue 19: a hard link planted at the lock path (defect 11) is
+//! refused with the file it names untouched, and a report directory the run cannot write
+//! is named, with its fix and the machine word `report_unwritable`.
 
 use super::*;
 use std::os::unix::fs::PermissionsExt;
@@ -107,4 +109,97 @@ async fn a_second_run_on_the_same_input_is_refused_naming_the_first_ones_report(
     }
     assert_eq!(puts(&server).await, vec![put(1), put(2)], "each user once");
     assert!(!second_report.exists() && !second_report.parent().unwrap().exists());
+}
+
+/// Issue 19, defect 11: a hard link at `<report>.lock` to a file elsewhere (here in a
+/// directory of the test's own, since `protected_hardlinks` may forbid linking another
+/// user's file) is never truncated, rewritten or chmod-ed: the run is refused before
+/// anything is sent or created.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hard_linked_lock_is_refused_and_the_file_it_names_left_alone() {
+    let server = ok_server().await;
+    let dir = util::tmp();
+    let input = input(dir.path(), "in.csv", 2);
+    let outside = util::tmp();
+    let victim = util::write(outside.path(), "victim.txt", "keep me\n");
+    std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let report = dir.path().join("r.csv");
+    let lock = zoom_rotate::ledger::side::lock(&report);
+    std::fs::hard_link(&victim, &lock).unwrap();
+    let e = refused(dir.path(), &server, &input, &report, &[]).await;
+    assert_eq!(
+        e,
+        format!(
+            "the lock file {} was not left by a run of this user: it has 2 names (a hard link to another file); it is left untouched: no run holds it, so look at it and remove it",
+            lock.display()
+        )
+    );
+    assert_eq!(std::fs::read(&victim).unwrap(), b"keep me\n");
+    let mode = std::fs::metadata(&victim).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o644);
+    assert!(puts(&server).await.is_empty());
+    assert!(server.received_requests().await.unwrap().is_empty());
+    assert!(!report.exists());
+    // Once the link is gone, the run proceeds.
+    std::fs::remove_file(&lock).unwrap();
+    let done = run(dir.path(), &server, &input, &report, &[])
+        .await
+        .unwrap();
+    assert_eq!(done.exit_code, 0);
+    assert_eq!(puts(&server).await, vec![put(1), put(2)]);
+    assert_eq!(std::fs::read(&victim).unwrap(), b"keep me\n");
+}
+
+/// Issue 19: a report directory the run may not write is named (not its `.lock` file),
+/// with the fix, and `stopped_code` is `report_unwritable`; nothing is sent. Root writes
+/// anywhere, so as root the binary runs as `nobody` (65534) in a directory open to it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_only_report_directory_is_named_with_its_own_stopped_code() {
+    use std::os::unix::process::CommandExt;
+    let server = ok_server().await;
+    let dir = util::tmp();
+    let open = |p: &Path, mode: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap()
+    };
+    open(dir.path(), 0o755);
+    let input = input(dir.path(), "in.csv", 2);
+    open(&input, 0o644);
+    let config = util::empty_config(dir.path());
+    let ro = dir.path().join("ro");
+    std::fs::create_dir(&ro).unwrap();
+    open(&ro, 0o555);
+    let root = unsafe { libc::geteuid() } == 0;
+    let uid = if root {
+        65534
+    } else {
+        unsafe { libc::geteuid() }
+    };
+    for report in [ro.join("r.csv"), ro.join("new").join("r.csv")] {
+        let mut cmd = util::bin();
+        if root {
+            cmd.uid(65534).gid(65534);
+        }
+        cmd.current_dir(dir.path())
+            .env("ZOOM_ACCESS_TOKEN", TOKEN)
+            .arg("run")
+            .args(words(&server, &input, &report, &[]))
+            .args(["--config", &p(&config), "--log-format", "json"]);
+        let out = util::bin_output(cmd).await;
+        let (stdout, stderr) = util::text(&out);
+        assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+        let v: serde_json::Value = serde_json::from_str(stdout.trim()).expect("one JSON summary");
+        assert_eq!(v["stopped_code"], "report_unwritable", "{v}");
+        assert_eq!(
+            v["stopped"],
+            format!(
+                "cannot write the report {}: its directory {} is not writable by this user (uid {uid}), and a run writes its report, lock, journal and side files there; make the directory writable (chmod u+w), or choose another --report",
+                report.display(),
+                ro.display()
+            ),
+            "{v}"
+        );
+        assert!(!stderr.contains(".lock"), "{stderr}");
+    }
+    assert!(names(&ro).is_empty(), "nothing created");
+    assert!(server.received_requests().await.unwrap().is_empty());
 }
