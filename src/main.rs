@@ -137,19 +137,24 @@ fn simulate(args: &zoom_rotate::cli::SimulateArgs, verbose: u8) -> Exit {
 }
 
 /// `zoom-rotate status`: done when every user changed, unfinished when not, refused (2)
-/// when the report cannot be read.
+/// when the report, or a row of it, cannot be read.
 fn status(args: &zoom_rotate::cli::StatusArgs) -> Exit {
     use zoom_rotate::commands::status::render;
     use zoom_rotate::ledger::state::Status;
     let rendered = Status::load(&args.report).and_then(|s| {
         let text = render(&s, &args.report, args.format, args.only, SystemTime::now())?;
-        Ok((s.exit(), text))
+        Ok((s.exit(), text, s.unreadable_refusal(&args.report, false)))
     });
     match rendered {
-        Ok((exit, text)) => match written("the status", text.as_bytes()) {
-            Exit::Done => exit,
-            failed => failed,
-        },
+        Ok((exit, text, unreadable)) => {
+            if let Some(e) = unreadable {
+                eprintln!("zoom-rotate: error: {e}");
+            }
+            match written("the status", text.as_bytes()) {
+                Exit::Done => exit,
+                failed => failed,
+            }
+        }
         Err(e) => fail(&format!("{e:#}")),
     }
 }

@@ -12,3 +12,4 @@ mod pipeline;
 mod rate;
 mod resilience;
 mod simulator;
+mod spreadsheet;

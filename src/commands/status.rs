@@ -8,7 +8,8 @@
 //! state in input order, the count per outcome, what remains and why, when a
 //! `change_limit_24h` row may be tried again, and the command that continues. The exit
 //! code lets a script ask "is it done?": 0 when every user's latest state is `changed`,
-//! 1 otherwise, 2 when the report cannot be read.
+//! 1 otherwise, 2 when the report cannot be read, or holds a row that cannot be (listed
+//! with its line: what remains is then unknown, as a resume would be refused).
 
 use crate::cli::{Only, StatusFormat};
 use crate::ledger::resume::origin;
@@ -81,6 +82,31 @@ fn text(status: &Status, report: &Path, only: Option<Only>, now: SystemTime) -> 
     out.push_str("counts:\n");
     for (o, n) in status.counts().into_iter().filter(|(_, n)| *n > 0) {
         out.push_str(&format!("  {:<17} {n}\n", o.as_str()));
+    }
+    out.push_str(&conclusion(status, report));
+    out
+}
+
+/// The end of the text: what remains and the command that continues, or, while rows
+/// cannot be read, which and how to fix them (nobody can say what remains then).
+fn conclusion(status: &Status, report: &Path) -> String {
+    let mut out = String::new();
+    if let Some(line) = status.torn {
+        out.push_str(&format!(
+            "line {line} was cut short by a crash; a --resume sets it aside and retries its user\n"
+        ));
+    }
+    if !status.unreadable.is_empty() {
+        let n = status.unreadable.len();
+        out.push_str(&format!(
+            "{n} {} cannot be read, so what remains is unknown and a --resume is refused:\n",
+            plural(n, "row", "rows")
+        ));
+        for u in &status.unreadable {
+            out.push_str(&format!("  {u}\n"));
+        }
+        out.push_str(&format!("{}\n", crate::ledger::report::read::FIX));
+        return out;
     }
     match status.remaining() {
         0 if status.exit() == Exit::Done => out.push_str("every user is changed\n"),
@@ -165,14 +191,23 @@ fn json(status: &Status, report: &Path, only: Option<Only>) -> serde_json::Value
         })
         .collect();
     let remaining = status.remaining();
+    let readable = status.unreadable.is_empty();
+    let unreadable: Vec<serde_json::Value> = status
+        .unreadable
+        .iter()
+        .map(|u| serde_json::json!({"line": u.line, "why": u.why}))
+        .collect();
     serde_json::json!({
         "report": report.display().to_string(),
         "rows": status.rows,
         "users": status.users.len(),
         "counts": counts,
-        "remaining": remaining,
-        "resume_command": (remaining > 0).then(|| origin::continue_command(report)),
+        // Unknown while a row cannot be read, and no resume would be let through.
+        "remaining": readable.then_some(remaining),
+        "resume_command": (readable && remaining > 0).then(|| origin::continue_command(report)),
         "exit_code": status.exit().code(),
+        "unreadable": unreadable,
+        "torn_line": status.torn,
         "latest": users,
     })
 }

@@ -41,6 +41,9 @@ pub enum RefusalCode {
     InputLocked,
     /// The operator answered no at the prompt.
     NotConfirmed,
+    /// The report holds rows the tool cannot read (a resume would not know whom it may
+    /// send to), or a hand-out cannot be made from it.
+    ReportUnreadable,
     /// Anything else.
     Refused,
 }
@@ -57,6 +60,7 @@ impl RefusalCode {
             RefusalCode::ReportLocked => "report_locked",
             RefusalCode::InputLocked => "input_locked",
             RefusalCode::NotConfirmed => "not_confirmed",
+            RefusalCode::ReportUnreadable => "report_unreadable",
             RefusalCode::Refused => "refused",
         }
     }
