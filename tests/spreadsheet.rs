@@ -1,17 +1,19 @@
 //! Issue 19, the files people and spreadsheets touch between runs (defects 1, 6 and 10):
 //! a report re-saved by Excel is read as meant and a resume sends nothing again; rows
 //! that cannot be read refuse the resume (exit 2, naming their lines) before anything is
-//! sent, and make `status` exit 2.
+//! sent, and make `status` exit 2; cells a spreadsheet would run are written neutralised
+//! in every CSV the tool writes and read back to the original value.
 //!
 //! Every test drives the built binary against a simulator started in the test process
 //! on loopback, so the requests are counted at the server (`SimHandle::stats`) and the
 //! passwords compared with what it received. Each module is one of those promises:
-//! `resave`.
+//! `resave`, `formula`.
 
 use crate::util;
 use std::path::{Path, PathBuf};
 use zoom_rotate::simulator::{SimConfig, SimHandle};
 
+mod formula;
 mod resave;
 
 fn p(path: &Path) -> String {
@@ -83,6 +85,19 @@ fn cells(path: &Path) -> Vec<Vec<String>> {
     r.records()
         .map(|rec| rec.unwrap().iter().map(str::to_owned).collect())
         .collect()
+}
+
+/// No cell of `path` starts with what makes a spreadsheet evaluate it.
+fn assert_no_formula_cell(path: &Path) {
+    for row in cells(path) {
+        for cell in row {
+            assert!(
+                !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                "{}: a cell a spreadsheet would run: {cell:?}",
+                path.display()
+            );
+        }
+    }
 }
 
 /// The file's path in `dir`.

@@ -14,6 +14,7 @@
 use crate::cli::{Only, StatusFormat};
 use crate::ledger::resume::origin;
 use crate::ledger::state::{Status, UserState};
+use crate::vocab::cell::neutralised;
 use crate::vocab::{rfc3339, Exit};
 use std::path::Path;
 use std::time::SystemTime;
@@ -148,7 +149,7 @@ fn csv(status: &Status, only: Option<Only>) -> anyhow::Result<String> {
     for u in status.listed(only.is_some()) {
         let r = &u.row;
         let opt = |v: Option<String>| v.unwrap_or_default();
-        w.write_record([
+        let cells = [
             r.line.to_string(),
             r.user_id.clone(),
             r.outcome.as_str().to_string(),
@@ -160,7 +161,8 @@ fn csv(status: &Status, only: Option<Only>) -> anyhow::Result<String> {
             r.may_have_applied.to_string(),
             u.remaining.to_string(),
             opt(u.retryable_at.map(rfc3339)),
-        ])?;
+        ];
+        w.write_record(neutralised(cells.iter().map(String::as_str)))?;
     }
     Ok(String::from_utf8(w.into_inner()?)?)
 }
