@@ -2,18 +2,20 @@
 //! a report re-saved by Excel is read as meant and a resume sends nothing again; rows
 //! that cannot be read refuse the resume (exit 2, naming their lines) before anything is
 //! sent, and make `status` exit 2; cells a spreadsheet would run are written neutralised
-//! in every CSV the tool writes and read back to the original value.
+//! in every CSV the tool writes and read back to the original value; and `status
+//! --handout` hands out the passwords that were set, and only those.
 //!
 //! Every test drives the built binary against a simulator started in the test process
 //! on loopback, so the requests are counted at the server (`SimHandle::stats`) and the
 //! passwords compared with what it received. Each module is one of those promises:
-//! `resave`, `formula`.
+//! `resave`, `formula`, `handout`.
 
 use crate::util;
 use std::path::{Path, PathBuf};
 use zoom_rotate::simulator::{SimConfig, SimHandle};
 
 mod formula;
+mod handout;
 mod resave;
 
 fn p(path: &Path) -> String {

@@ -9,15 +9,58 @@
 //! `change_limit_24h` row may be tried again, and the command that continues. The exit
 //! code lets a script ask "is it done?": 0 when every user's latest state is `changed`,
 //! 1 otherwise, 2 when the report cannot be read, or holds a row that cannot be (listed
-//! with its line: what remains is then unknown, as a resume would be refused).
+//! with its line: what remains is then unknown, as a resume would be refused). With
+//! `--handout`, the passwords of the users changed go to a new file (`handout`).
 
-use crate::cli::{Only, StatusFormat};
+use super::handout;
+use crate::cli::{Only, StatusArgs, StatusFormat};
 use crate::ledger::resume::origin;
 use crate::ledger::state::{Status, UserState};
 use crate::vocab::cell::neutralised;
 use crate::vocab::{rfc3339, Exit};
 use std::path::Path;
 use std::time::SystemTime;
+
+/// What `status` shows: stdout, the lines for stderr, and the exit code.
+#[derive(Debug)]
+pub struct Shown {
+    pub exit: Exit,
+    pub stdout: String,
+    /// For stderr, each prefixed with the program's name by `main`.
+    pub notes: Vec<String>,
+}
+
+/// `zoom-rotate status`, as of `now`: the report read (`Err`: it cannot be, exit 2), its
+/// rendering, the rows that cannot be read, and the hand-out when one is asked for.
+pub fn run(args: &StatusArgs, now: SystemTime) -> anyhow::Result<Shown> {
+    let status = Status::load(&args.report)?;
+    let stdout = render(&status, &args.report, args.format, args.only, now)?;
+    let mut exit = status.exit();
+    let mut notes = Vec::new();
+    if let Some(e) = status.unreadable_refusal(&args.report, false) {
+        notes.push(format!("error: {e}"));
+    }
+    if let Some(out) = &args.handout {
+        match handout::write(&status, &args.report, out, args.passwords.as_deref()) {
+            Ok(h) => {
+                notes.push(h.summary());
+                // A changed user left out of the hand-out is no "done".
+                if !h.without_password.is_empty() && exit == Exit::Done {
+                    exit = Exit::Unfinished;
+                }
+            }
+            Err(e) => {
+                notes.push(format!("error: {e:#}"));
+                exit = Exit::Refused;
+            }
+        }
+    }
+    Ok(Shown {
+        exit,
+        stdout,
+        notes,
+    })
+}
 
 /// The status of `report` in `format`, as of `now`.
 pub fn render(

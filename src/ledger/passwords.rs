@@ -95,6 +95,17 @@ impl SavedPasswords {
         ))
     }
 
+    /// Reads the file a run wrote (for a hand-out): the latest password of each user, by
+    /// [`user_key`]. Nothing is written or created.
+    pub fn read(path: &Path) -> anyhow::Result<HashMap<String, SecretString>> {
+        let mut text = files::read_private(path)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?
+            .ok_or_else(|| anyhow::anyhow!("{} does not exist", path.display()))?;
+        let saved = Self::parse(path, &text);
+        text.zeroize();
+        saved
+    }
+
     /// The complete lines of a generated-passwords file, by user key.
     fn parse(path: &Path, text: &[u8]) -> anyhow::Result<HashMap<String, SecretString>> {
         let complete = text.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);

@@ -23,7 +23,7 @@ mod bounded;
 mod decode;
 
 pub use bounded::{count_records, Bounded, Records};
-pub use decode::{not_utf8, sniff_delimiter, Dialect, InputSource, NotUtf8};
+pub use decode::{decode, not_utf8, sniff_delimiter, Dialect, InputSource, NotUtf8};
 
 use crate::pipeline::checks::{Checker, RowError};
 use crate::vocab::{Columns, Item, Refusal};
