@@ -253,7 +253,8 @@ fn parse_csv(bytes: &[u8], offset: u64) -> Contents {
         });
         let in_tail = start as usize >= whole;
         let Ok(rec) = csv::StringRecord::from_byte_record(record.clone()) else {
-            let why = "the row is not UTF-8 text".to_string();
+            // Excel's plain "CSV" saves in the system's code page, not UTF-8.
+            let why = "the row is not UTF-8 text (a spreadsheet saved it in another encoding: save it as \"CSV UTF-8\")".to_string();
             out.take(start, line, in_tail, Err(why));
             continue;
         };

@@ -83,6 +83,16 @@ fn a_row_that_cannot_be_read_is_named_never_skipped() {
         refused.message,
         format!("--resume refused: the report r.csv has a row the tool cannot read (line 3: outcome \"chnaged\" is not an outcome); a row that cannot be read is never taken to mean \"not attempted\", so nothing was sent: {FIX}")
     );
+    // Excel's plain "CSV" save of a non-ASCII user, in Windows-1252.
+    let mut latin1 = format!("{CSV_HEADER}\n").into_bytes();
+    latin1.extend_from_slice(b"2,j\xF6rg@x.com,changed,204,,1,2026-11-29T03:00:00Z,,false\n");
+    let c = parse(Path::new("r.csv"), &latin1, 0);
+    assert_eq!((c.rows.len(), c.unreadable.len()), (0, 1));
+    assert!(
+        c.unreadable[0].why.contains("save it as \"CSV UTF-8\""),
+        "{:?}",
+        c.unreadable
+    );
     // No header: nothing can be read.
     let c = csv("2,a,changed,204,,1,2026-11-29T03:00:00Z,,false\n");
     assert_eq!((c.rows.len(), c.unreadable[0].line), (0, 1));
