@@ -154,19 +154,18 @@ fn simulate(args: &zoom_rotate::cli::SimulateArgs, verbose: u8) -> Exit {
 }
 
 /// `zoom-rotate status`: done when every user changed, unfinished when not, refused (2)
-/// when the report cannot be read.
+/// when the report, or a row of it, cannot be read (or the hand-out cannot be made).
 fn status(args: &zoom_rotate::cli::StatusArgs) -> Exit {
-    use zoom_rotate::commands::status::render;
-    use zoom_rotate::ledger::state::Status;
-    let rendered = Status::load(&args.report).and_then(|s| {
-        let text = render(&s, &args.report, args.format, args.only, SystemTime::now())?;
-        Ok((s.exit(), text))
-    });
-    match rendered {
-        Ok((exit, text)) => match written("the status", text.as_bytes()) {
-            Exit::Done => exit,
-            failed => failed,
-        },
+    match zoom_rotate::commands::status::run(args, SystemTime::now()) {
+        Ok(shown) => {
+            for note in &shown.notes {
+                eprintln!("zoom-rotate: {note}");
+            }
+            match written("the status", shown.stdout.as_bytes()) {
+                Exit::Done => shown.exit,
+                failed => failed,
+            }
+        }
         Err(e) => fail(&format!("{e:#}")),
     }
 }

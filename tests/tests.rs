@@ -13,3 +13,4 @@ mod pipeline;
 mod rate;
 mod resilience;
 mod simulator;
+mod spreadsheet;

@@ -279,9 +279,13 @@ pub struct SimulateArgs {
 #[command(
     long_about = "Show each user's latest state in a report (after any number of --resume \
         runs), the count per outcome, what remains and why, when rows held by Zoom's \
-        24-hour change limit may be tried again, and the command that continues.\n\n\
-        Exit codes: 0 every user's latest state is changed; 1 some user's is not; 2 the \
-        report cannot be read."
+        24-hour change limit may be tried again, and the command that continues. With \
+        --handout, the new passwords of the users changed (and of no one else) go to a \
+        new private file to hand out.\n\n\
+        Exit codes: 0 every user's latest state is changed; 1 some user's is not (or a \
+        changed user has no saved password for the hand-out); 2 the report cannot be \
+        read, holds a row that cannot be read (each is listed with its line), or the \
+        hand-out cannot be made."
 )]
 pub struct StatusArgs {
     /// The report of a run (CSV, or JSON Lines when the path ends in .jsonl).
@@ -295,6 +299,18 @@ pub struct StatusArgs {
     /// List only these users (the counts still cover everyone) [default: every user].
     #[arg(long, value_enum, value_name = "WHICH")]
     pub only: Option<Only>,
+
+    /// Write the new passwords of the users whose latest state is `changed`, and of no
+    /// one else, to FILE: CSV user_id,email,password, created mode 0600, never
+    /// overwritten. The passwords come from the run's --generated-out file (see
+    /// --passwords); no password is printed [default: no hand-out].
+    #[arg(long, value_name = "FILE")]
+    pub handout: Option<PathBuf>,
+
+    /// With --handout: the --generated-out file to take the passwords from [default: the
+    /// one the report's run recorded in REPORT.meta].
+    #[arg(long, value_name = "FILE", requires = "handout")]
+    pub passwords: Option<PathBuf>,
 }
 
 /// How `status` prints.

@@ -384,7 +384,13 @@ fn finish(s: &Settings, ctx: &RunContext, ran: Ran, stop: &Stop, started: Instan
     }
     let exit = dispatched.exit(&tally, reason.is_some(), s.dry_run);
     let remaining = match Status::load(&s.report) {
-        Ok(status) => Some(status.remaining() as u64),
+        Ok(status) => match status.unreadable_refusal(&s.report, false) {
+            None => Some(status.remaining() as u64),
+            Some(e) => {
+                tracing::warn!("cannot count what remains: {e}");
+                None
+            }
+        },
         Err(e) => {
             tracing::warn!(report = %s.report.display(), "cannot read the report back to count what remains: {e:#}");
             None

@@ -8,14 +8,59 @@
 //! state in input order, the count per outcome, what remains and why, when a
 //! `change_limit_24h` row may be tried again, and the command that continues. The exit
 //! code lets a script ask "is it done?": 0 when every user's latest state is `changed`,
-//! 1 otherwise, 2 when the report cannot be read.
+//! 1 otherwise, 2 when the report cannot be read, or holds a row that cannot be (listed
+//! with its line: what remains is then unknown, as a resume would be refused). With
+//! `--handout`, the passwords of the users changed go to a new file (`handout`).
 
-use crate::cli::{Only, StatusFormat};
+use super::handout;
+use crate::cli::{Only, StatusArgs, StatusFormat};
 use crate::ledger::resume::origin;
 use crate::ledger::state::{Status, UserState};
+use crate::vocab::cell::neutralised;
 use crate::vocab::{rfc3339, Exit};
 use std::path::Path;
 use std::time::SystemTime;
+
+/// What `status` shows: stdout, the lines for stderr, and the exit code.
+#[derive(Debug)]
+pub struct Shown {
+    pub exit: Exit,
+    pub stdout: String,
+    /// For stderr, each prefixed with the program's name by `main`.
+    pub notes: Vec<String>,
+}
+
+/// `zoom-rotate status`, as of `now`: the report read (`Err`: it cannot be, exit 2), its
+/// rendering, the rows that cannot be read, and the hand-out when one is asked for.
+pub fn run(args: &StatusArgs, now: SystemTime) -> anyhow::Result<Shown> {
+    let status = Status::load(&args.report)?;
+    let stdout = render(&status, &args.report, args.format, args.only, now)?;
+    let mut exit = status.exit();
+    let mut notes = Vec::new();
+    if let Some(e) = status.unreadable_refusal(&args.report, false) {
+        notes.push(format!("error: {e}"));
+    }
+    if let Some(out) = &args.handout {
+        match handout::write(&status, &args.report, out, args.passwords.as_deref()) {
+            Ok(h) => {
+                notes.push(h.summary());
+                // A changed user left out of the hand-out is no "done".
+                if !h.without_password.is_empty() && exit == Exit::Done {
+                    exit = Exit::Unfinished;
+                }
+            }
+            Err(e) => {
+                notes.push(format!("error: {e:#}"));
+                exit = Exit::Refused;
+            }
+        }
+    }
+    Ok(Shown {
+        exit,
+        stdout,
+        notes,
+    })
+}
 
 /// The status of `report` in `format`, as of `now`.
 pub fn render(
@@ -82,6 +127,31 @@ fn text(status: &Status, report: &Path, only: Option<Only>, now: SystemTime) -> 
     for (o, n) in status.counts().into_iter().filter(|(_, n)| *n > 0) {
         out.push_str(&format!("  {:<17} {n}\n", o.as_str()));
     }
+    out.push_str(&conclusion(status, report));
+    out
+}
+
+/// The end of the text: what remains and the command that continues, or, while rows
+/// cannot be read, which and how to fix them (nobody can say what remains then).
+fn conclusion(status: &Status, report: &Path) -> String {
+    let mut out = String::new();
+    if let Some(line) = status.torn {
+        out.push_str(&format!(
+            "line {line} was cut short by a crash; a --resume sets it aside and retries its user\n"
+        ));
+    }
+    if !status.unreadable.is_empty() {
+        let n = status.unreadable.len();
+        out.push_str(&format!(
+            "{n} {} cannot be read, so what remains is unknown and a --resume is refused:\n",
+            plural(n, "row", "rows")
+        ));
+        for u in &status.unreadable {
+            out.push_str(&format!("  {u}\n"));
+        }
+        out.push_str(&format!("{}\n", crate::ledger::report::read::FIX));
+        return out;
+    }
     match status.remaining() {
         0 if status.exit() == Exit::Done => out.push_str("every user is changed\n"),
         0 => out.push_str("nothing remains: a --resume would send nothing\n"),
@@ -122,7 +192,7 @@ fn csv(status: &Status, only: Option<Only>) -> anyhow::Result<String> {
     for u in status.listed(only.is_some()) {
         let r = &u.row;
         let opt = |v: Option<String>| v.unwrap_or_default();
-        w.write_record([
+        let cells = [
             r.line.to_string(),
             r.user_id.clone(),
             r.outcome.as_str().to_string(),
@@ -134,7 +204,8 @@ fn csv(status: &Status, only: Option<Only>) -> anyhow::Result<String> {
             r.may_have_applied.to_string(),
             u.remaining.to_string(),
             opt(u.retryable_at.map(rfc3339)),
-        ])?;
+        ];
+        w.write_record(neutralised(cells.iter().map(String::as_str)))?;
     }
     Ok(String::from_utf8(w.into_inner()?)?)
 }
@@ -165,14 +236,23 @@ fn json(status: &Status, report: &Path, only: Option<Only>) -> serde_json::Value
         })
         .collect();
     let remaining = status.remaining();
+    let readable = status.unreadable.is_empty();
+    let unreadable: Vec<serde_json::Value> = status
+        .unreadable
+        .iter()
+        .map(|u| serde_json::json!({"line": u.line, "why": u.why}))
+        .collect();
     serde_json::json!({
         "report": report.display().to_string(),
         "rows": status.rows,
         "users": status.users.len(),
         "counts": counts,
-        "remaining": remaining,
-        "resume_command": (remaining > 0).then(|| origin::continue_command(report)),
+        // Unknown while a row cannot be read, and no resume would be let through.
+        "remaining": readable.then_some(remaining),
+        "resume_command": (readable && remaining > 0).then(|| origin::continue_command(report)),
         "exit_code": status.exit().code(),
+        "unreadable": unreadable,
+        "torn_line": status.torn,
         "latest": users,
     })
 }

@@ -5,10 +5,12 @@
 //! stall every worker on it and jitter the pacing Zoom sees. The thread writes whatever
 //! lines have queued and syncs once for all of them; each `save` returns when its line is
 //! durable. On `--resume` the same file is read back ([`SavedPasswords::open_for_resume`])
-//! so that every user in it is sent its saved password again.
+//! so that every user in it is sent its saved password again. Cells a spreadsheet would
+//! run (a generated password may start with `+`, `-`, `=` or `@`) are written
+//! neutralised and read back exactly ([`crate::vocab::cell`]).
 
 use crate::ledger::files;
-use crate::vocab::user_key;
+use crate::vocab::{cell, user_key};
 use secrecy::zeroize::{Zeroize, Zeroizing};
 use secrecy::{ExposeSecret, SecretString};
 use std::collections::HashMap;
@@ -93,6 +95,17 @@ impl SavedPasswords {
         ))
     }
 
+    /// Reads the file a run wrote (for a hand-out): the latest password of each user, by
+    /// [`user_key`]. Nothing is written or created.
+    pub fn read(path: &Path) -> anyhow::Result<HashMap<String, SecretString>> {
+        let mut text = files::read_private(path)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?
+            .ok_or_else(|| anyhow::anyhow!("{} does not exist", path.display()))?;
+        let saved = Self::parse(path, &text);
+        text.zeroize();
+        saved
+    }
+
     /// The complete lines of a generated-passwords file, by user key.
     fn parse(path: &Path, text: &[u8]) -> anyhow::Result<HashMap<String, SecretString>> {
         let complete = text.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
@@ -126,7 +139,8 @@ impl SavedPasswords {
             }
             match fields.as_slice() {
                 [user, password] if !user.is_empty() && !password.is_empty() => {
-                    saved.insert(user_key(user), SecretString::from(password.to_string()));
+                    let password = cell::restore(password).to_string();
+                    saved.insert(user_key(cell::restore(user)), SecretString::from(password));
                 }
                 _ => anyhow::bail!(
                     "{}: line {} is not user_id,password",
@@ -154,8 +168,12 @@ impl SavedPasswords {
         }
         let mut line = Zeroizing::new(Vec::with_capacity(user_id.len() + 40));
         {
+            // A generated password may start with `+`, `-`, `=` or `@`: written
+            // neutralised, read back exactly (`parse`), so a resume resends the same one.
+            let user = cell::neutralise(user_id);
+            let password = Zeroizing::new(cell::neutralise(password.expose_secret()).into_owned());
             let mut w = csv::WriterBuilder::new().from_writer(&mut *line);
-            w.write_record([user_id, password.expose_secret()])
+            w.write_record([user.as_ref(), password.as_str()])
                 .map_err(io::Error::other)?;
             w.flush()?;
         }

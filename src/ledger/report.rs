@@ -1,77 +1,32 @@
 //! Stage 5, the report: one task owns the file, writes each row as it finishes, and keeps
 //! the tally the summary and the exit code are made from.
 //!
-//! Columns are the contract's, in its order:
-//! `line,user_id,outcome,http_status,zoom_code,attempts,finished_at,message` — CSV by
-//! default, JSON Lines with the same fields when the path ends in `.jsonl`. The writer
-//! flushes whenever it has caught up with the workers, so a crash loses at most the rows
-//! still in flight (which the journal then knows about), while a burst of rows costs one
-//! write, not one per row. A new report is created 0600 and never over an existing file;
-//! `--resume` appends to the one it continues, after setting aside a torn tail
-//! ([`tail`]). At the end of the run the writer syncs the file ([`Writer::sync`]): only
-//! then may the journal go.
+//! Columns are the contract's, in its order: [`CSV_HEADER`] — CSV by default, JSON Lines
+//! with the same fields when the path ends in `.jsonl`. A CSV cell a spreadsheet would
+//! run is written neutralised (`crate::vocab::cell`). The writer flushes whenever it has
+//! caught up with the workers, so a crash loses at most the rows still in flight (which
+//! the journal then knows about), while a burst of rows costs one write, not one per row.
+//! A new report is created 0600 and never over an existing file; `--resume` appends to
+//! the one it continues, in the delimiter and line end a spreadsheet may have re-saved it
+//! with, after setting aside a torn tail ([`tail`]). At the end of the run the writer
+//! syncs the file ([`Writer::sync`]): only then may the journal go. Reading it back is
+//! [`read`]'s, strictly: a row it cannot read is never taken to mean "not attempted".
 
 use crate::ledger::files::Disk;
-use crate::vocab::{Row, MAY_HAVE_APPLIED};
-use serde::Deserialize;
+use crate::vocab::cell::neutralised;
+use crate::vocab::Row;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+mod columns;
+pub mod read;
 pub mod tail;
+
+pub use read::{Contents, Tail, Unreadable};
 
 pub const CSV_HEADER: &str =
     "line,user_id,outcome,http_status,zoom_code,attempts,finished_at,message,may_have_applied";
-
-/// The header of reports written before `may_have_applied` was added (still read).
-const CSV_HEADER_V1: &str =
-    "line,user_id,outcome,http_status,zoom_code,attempts,finished_at,message";
-
-/// A row as read back from a report (`--resume`): the contract's field names.
-#[derive(Deserialize)]
-struct Wire {
-    line: u64,
-    user_id: String,
-    outcome: String,
-    http_status: Option<u16>,
-    zoom_code: Option<u32>,
-    attempts: u32,
-    finished_at: String,
-    message: String,
-    /// Absent from reports written before the column existed.
-    #[serde(default)]
-    may_have_applied: Option<Flag>,
-}
-
-/// `true`/`false`: a JSON boolean in JSON Lines, its text in CSV.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Flag {
-    Bool(bool),
-    Text(String),
-}
-
-impl Row {
-    fn from_wire(w: Wire) -> Result<Row, String> {
-        Ok(Row {
-            line: w.line,
-            user_id: w.user_id,
-            outcome: w.outcome.parse()?,
-            http_status: w.http_status,
-            zoom_code: w.zoom_code,
-            attempts: w.attempts,
-            finished_at: humantime::parse_rfc3339(&w.finished_at)
-                .map_err(|e| format!("finished_at {:?}: {e}", w.finished_at))?,
-            may_have_applied: match w.may_have_applied {
-                Some(Flag::Bool(b)) => b,
-                Some(Flag::Text(t)) if t.is_empty() => w.message.contains(MAY_HAVE_APPLIED),
-                None => w.message.contains(MAY_HAVE_APPLIED),
-                Some(Flag::Text(t)) => return Err(format!("may_have_applied {t:?}")),
-            },
-            message: w.message,
-        })
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -110,7 +65,14 @@ impl Writer {
     /// on a whole record: [`tail::set_aside_torn`] sees to that first.
     pub fn open(path: &Path, resume: bool, disk: &Disk) -> anyhow::Result<Writer> {
         let existing = resume && std::fs::symlink_metadata(path).is_ok();
+        let format = Format::for_path(path);
+        // Rows appended to a report a spreadsheet re-saved keep its delimiter and line end.
+        let mut dialect = read::dialect(b"");
         let (mut file, header) = if existing {
+            if format == Format::Csv {
+                let bytes = crate::ledger::files::read_private(path)?.unwrap_or_default();
+                dialect = read::dialect(&bytes);
+            }
             let file = crate::ledger::files::open_append(path)?;
             // A report cut before its header was complete holds nothing: start it over.
             let empty = file.metadata()?.len() == 0;
@@ -118,7 +80,6 @@ impl Writer {
         } else {
             (crate::ledger::files::create_private(path)?, true)
         };
-        let format = Format::for_path(path);
         if header && format == Format::Csv {
             writeln!(file, "{CSV_HEADER}")?;
         }
@@ -131,6 +92,12 @@ impl Writer {
             Format::Csv => Out::Csv(Box::new(
                 csv::WriterBuilder::new()
                     .has_headers(false)
+                    .delimiter(dialect.delimiter)
+                    .terminator(if dialect.crlf {
+                        csv::Terminator::CRLF
+                    } else {
+                        csv::Terminator::Any(b'\n')
+                    })
                     .buffer_capacity(64 * 1024)
                     .from_writer(file),
             )),
@@ -164,7 +131,9 @@ impl Writer {
             }
             Out::Csv(out) => {
                 let num = |n: Option<u64>| n.map(|n| n.to_string()).unwrap_or_default();
-                out.write_record([
+                // User IDs and Zoom's messages come from outside: a cell a spreadsheet
+                // would run is written neutralised, and read back as it was.
+                out.write_record(neutralised([
                     row.line.to_string().as_str(),
                     &row.user_id,
                     row.outcome.as_str(),
@@ -174,7 +143,7 @@ impl Writer {
                     &finished_at,
                     &row.message,
                     bool_text(row.may_have_applied),
-                ])
+                ]))
                 .map_err(std::io::Error::other)
             }
         }
@@ -207,7 +176,8 @@ fn bool_text(b: bool) -> &'static str {
     }
 }
 
-/// Reads a report back (for `--resume`), in file order.
+/// Reads a report back, in file order: every row, or the refusal that names the rows
+/// it cannot read ([`read::refusal`]). A torn tail (a write cut short) is not a row.
 pub fn read(path: &Path) -> anyhow::Result<Vec<Row>> {
     read_after(path, 0)
 }
@@ -215,71 +185,23 @@ pub fn read(path: &Path) -> anyhow::Result<Vec<Row>> {
 /// Reads the rows a report holds after byte `offset` (the rows of one run; see
 /// `journal`). Offset 0 reads them all.
 pub fn read_after(path: &Path, offset: u64) -> anyhow::Result<Vec<Row>> {
-    let (mut rows, after) = read_split(path, offset)?;
-    Ok(rows.split_off(after))
+    let mut c = load(path, offset)?;
+    if !c.unreadable.is_empty() {
+        return Err(read::refusal(path, &c.unreadable, false).into());
+    }
+    Ok(c.rows.split_off(c.after))
 }
 
-/// Reads a report once: every row, and the index of the first row that starts at or
-/// after byte `offset` (the rows of the run whose epoch began there).
-pub fn read_split(path: &Path, offset: u64) -> anyhow::Result<(Vec<Row>, usize)> {
+/// Reads a report once: its rows, the index of the first row that starts at or after
+/// byte `offset` (the rows of the run whose epoch began there), the rows it cannot
+/// read, and how it ends.
+pub fn load(path: &Path, offset: u64) -> anyhow::Result<Contents> {
     let text = crate::ledger::files::read_private(path)
         .map_err(|e| anyhow::anyhow!("cannot read report {}: {e}", path.display()))?
         .ok_or_else(|| {
             anyhow::anyhow!("cannot read report {}: it does not exist", path.display())
         })?;
-    Ok(parse_split(path, &text, offset))
-}
-
-/// [`read_split`] of a report's bytes already read (`path` gives the format and names
-/// the report in warnings).
-pub fn parse_split(path: &Path, text: &[u8], offset: u64) -> (Vec<Row>, usize) {
-    let bad = |e: String| anyhow::anyhow!("report {}: {e}", path.display());
-    let mut rows = Vec::new();
-    let mut after = None;
-    let mut take = |start: u64, w: Wire| match Row::from_wire(w) {
-        Ok(row) => {
-            if start >= offset && after.is_none() {
-                after = Some(rows.len());
-            }
-            rows.push(row);
-        }
-        // A row cut short by a power loss: its request was in flight, and the journal
-        // knows about it.
-        Err(e) => tracing::warn!(error = %bad(e), "skipping an unreadable report row"),
-    };
-    match Format::for_path(path) {
-        Format::JsonLines => {
-            let mut start = 0u64;
-            for line in text.split(|b| *b == b'\n') {
-                let here = start;
-                start += line.len() as u64 + 1;
-                // A crash can cut the last line short: what it held was in flight, and
-                // the journal knows about it.
-                if let Ok(w) = serde_json::from_slice::<Wire>(line) {
-                    take(here, w);
-                }
-            }
-        }
-        Format::Csv => {
-            let mut r = csv::ReaderBuilder::new()
-                .has_headers(false)
-                .flexible(true)
-                .from_reader(text);
-            for rec in r.records() {
-                let Ok(rec) = rec else { continue };
-                let joined = rec.iter().collect::<Vec<_>>().join(",");
-                if joined == CSV_HEADER || joined == CSV_HEADER_V1 {
-                    continue;
-                }
-                let start = rec.position().map_or(0, |p| p.byte());
-                if let Ok(w) = rec.deserialize::<Wire>(None) {
-                    take(start, w);
-                }
-            }
-        }
-    }
-    let n = rows.len();
-    (rows, after.unwrap_or(n))
+    Ok(read::parse(path, &text, offset))
 }
 
 /// The report's length in bytes (0 when it does not exist yet).
@@ -323,17 +245,44 @@ mod unit {
     }
 
     #[test]
-    fn reads_reports_from_before_the_may_have_applied_column() {
+    fn formula_cells_are_neutralised_and_a_resave_keeps_its_dialect() {
         let dir = tempfile::tempdir().unwrap();
-        for (name, text) in [
-            ("old.csv", format!("{CSV_HEADER_V1}\n2,a@x.com,failed,502,,2,2026-11-29T03:00:00Z,gave up; {MAY_HAVE_APPLIED}\n3,b@x.com,failed,,,0,2026-11-29T03:00:00Z,not sent\n")),
-            ("old.jsonl", format!("{{\"line\":2,\"user_id\":\"a@x.com\",\"outcome\":\"failed\",\"http_status\":502,\"zoom_code\":null,\"attempts\":2,\"finished_at\":\"2026-11-29T03:00:00Z\",\"message\":\"{MAY_HAVE_APPLIED}\"}}\n{{\"line\":3,\"user_id\":\"b@x.com\",\"outcome\":\"failed\",\"http_status\":null,\"zoom_code\":null,\"attempts\":0,\"finished_at\":\"2026-11-29T03:00:00Z\",\"message\":\"x\",\"may_have_applied\":true}}\n")),
-        ] {
-            let path = dir.path().join(name);
-            std::fs::write(&path, text).unwrap();
-            let flags: Vec<bool> = read(&path).unwrap().iter().map(|r| r.may_have_applied).collect();
-            let want = if name.ends_with("csv") { vec![true, false] } else { vec![true, true] };
-            assert_eq!(flags, want, "{name}");
-        }
+        let path = dir.path().join("r.csv");
+        let row = |line: u64, user: &str, message: &str| Row {
+            line,
+            user_id: user.into(),
+            outcome: Outcome::Failed,
+            http_status: None,
+            zoom_code: None,
+            attempts: 0,
+            finished_at: humantime::parse_rfc3339("2026-11-29T03:00:00Z").unwrap(),
+            message: message.into(),
+            may_have_applied: false,
+        };
+        let first = row(2, "=HYPERLINK(\"x\")", "@SUM(A1)");
+        let mut w = Writer::open(&path, false, &Disk::default()).unwrap();
+        w.write(&first).unwrap();
+        w.flush().unwrap();
+        drop(w);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            text,
+            format!("{CSV_HEADER}\n2,\"'=HYPERLINK(\"\"x\"\")\",failed,,,0,2026-11-29T03:00:00Z,'@SUM(A1),false\n")
+        );
+        assert_eq!(read(&path).unwrap(), vec![first.clone()]);
+        // Excel's `;` re-save with CRLF: a resume appends in the same dialect.
+        let resaved = format!("sep=;\r\n{}", text.replace(',', ";").replace('\n', "\r\n"));
+        std::fs::write(&path, &resaved).unwrap();
+        let second = row(3, "+cmd|x", "-1");
+        let mut w = Writer::open(&path, true, &Disk::default()).unwrap();
+        w.write(&second).unwrap();
+        w.flush().unwrap();
+        drop(w);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            text,
+            format!("{resaved}3;'+cmd|x;failed;;;0;2026-11-29T03:00:00Z;'-1;false\r\n")
+        );
+        assert_eq!(read(&path).unwrap(), vec![first, second]);
     }
 }

@@ -16,8 +16,7 @@
 
 use crate::ledger::journal::{Previous, Record};
 use crate::ledger::report;
-use crate::vocab::Outcome;
-use crate::vocab::Row;
+use crate::vocab::{Outcome, Refused, Row};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
@@ -154,26 +153,39 @@ impl Resume {
         now: SystemTime,
     ) -> anyhow::Result<(Resume, Found)> {
         let offset = previous.map_or(u64::MAX, |p| p.epoch_offset);
-        Ok(Resume::plan(
-            report::read_split(report_path, offset)?,
-            previous,
-            now,
-        ))
+        let contents = report::load(report_path, offset)?;
+        Ok(Resume::from_contents(report_path, contents, previous, now)?)
     }
 
-    /// [`Resume::load`] of a report's bytes already read (`report_path` gives the format).
+    /// [`Resume::load`] of a report's bytes already read (`report_path` gives the format
+    /// and names the report). A row the reader cannot read refuses the resume before
+    /// anything is sent: it could be any user's latest state, and taken as absent it
+    /// would send that user again.
     pub fn load_bytes(
         report_path: &Path,
         text: &[u8],
         previous: Option<&Previous>,
         now: SystemTime,
-    ) -> (Resume, Found) {
+    ) -> Result<(Resume, Found), Refused> {
         let offset = previous.map_or(u64::MAX, |p| p.epoch_offset);
-        Resume::plan(
-            report::parse_split(report_path, text, offset),
-            previous,
-            now,
-        )
+        let contents = report::read::parse(report_path, text, offset);
+        Resume::from_contents(report_path, contents, previous, now)
+    }
+
+    fn from_contents(
+        report_path: &Path,
+        contents: report::Contents,
+        previous: Option<&Previous>,
+        now: SystemTime,
+    ) -> Result<(Resume, Found), Refused> {
+        if !contents.unreadable.is_empty() {
+            return Err(report::read::refusal(
+                report_path,
+                &contents.unreadable,
+                true,
+            ));
+        }
+        Ok(Resume::plan((contents.rows, contents.after), previous, now))
     }
 
     /// The plan from a report's rows (`after`: the first row of the run `previous`

@@ -9,9 +9,9 @@
 //! state is not final on `--resume` (CONTRACT.md's table); a `change_limit_24h` row also
 //! says from when it may be tried again.
 
-use crate::ledger::report;
+use crate::ledger::report::{self, Tail, Unreadable};
 use crate::ledger::resume::CHANGE_LIMIT_WINDOW;
-use crate::vocab::{rfc3339, Exit, Outcome, Row};
+use crate::vocab::{rfc3339, Exit, Outcome, Refused, Row};
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::SystemTime;
@@ -32,12 +32,39 @@ pub struct Status {
     pub rows: usize,
     /// In input order (the line of each user's latest row).
     pub users: Vec<UserState>,
+    /// Rows the tool cannot read: while there are any, nobody can say what remains, and
+    /// a resume is refused (`report::read`).
+    pub unreadable: Vec<Unreadable>,
+    /// The line of a last row cut short by a crash (a journal says so): a resume sets it
+    /// aside and retries its user.
+    pub torn: Option<u64>,
 }
 
 impl Status {
-    /// Reads `path` (CSV or JSON Lines, as `--resume` does).
+    /// Reads `path` (CSV or JSON Lines, as `--resume` does). A report that exists and
+    /// holds rows the tool cannot read is no error here: they are in
+    /// [`Status::unreadable`], for `status` to list.
     pub fn load(path: &Path) -> anyhow::Result<Status> {
-        Ok(Status::from_rows(report::read(path)?))
+        let contents = report::load(path, 0)?;
+        let mut status = Status::from_rows(contents.rows);
+        status.unreadable = contents.unreadable;
+        if let Tail::Torn { line } = contents.tail {
+            // No journal: no crash cut it, so a person or a tool did (see `report::tail`).
+            if crate::ledger::side::journal(path).exists() {
+                status.torn = Some(line);
+            } else {
+                status.unreadable.push(Unreadable {
+                    line,
+                    why: "the report ends inside this row, and no journal says a run was cut short there".into(),
+                });
+            }
+        }
+        Ok(status)
+    }
+
+    /// The refusal that names the rows the tool cannot read, if there are any.
+    pub fn unreadable_refusal(&self, path: &Path, resume: bool) -> Option<Refused> {
+        (!self.unreadable.is_empty()).then(|| report::read::refusal(path, &self.unreadable, resume))
     }
 
     /// Each user's latest row: the last real one (not `invalid_input`, not `dry_run`)
@@ -59,7 +86,12 @@ impl Status {
         }
         let mut users: Vec<UserState> = real.into_values().map(UserState::new).collect();
         users.sort_by(|a, b| (a.row.line, &a.row.user_id).cmp(&(b.row.line, &b.row.user_id)));
-        Status { rows: count, users }
+        Status {
+            rows: count,
+            users,
+            unreadable: Vec::new(),
+            torn: None,
+        }
     }
 
     /// Users per outcome, in the contract's order of outcomes.
@@ -82,8 +114,11 @@ impl Status {
     }
 
     /// Done when every user's latest state is `changed`, else unfinished (an empty report
-    /// too: it proves nothing was changed).
+    /// too: it proves nothing was changed); refused (2) while a row cannot be read.
     pub fn exit(&self) -> Exit {
+        if !self.unreadable.is_empty() {
+            return Exit::Refused;
+        }
         let all =
             !self.users.is_empty() && self.users.iter().all(|u| u.row.outcome == Outcome::Changed);
         if all {

@@ -22,7 +22,7 @@
 //! refused as a duplicate, never a user sent twice.
 
 use crate::pipeline::generate::Generator;
-use crate::vocab::{printable, Columns, Job, RecordInfo};
+use crate::vocab::{cell, printable, Columns, Job, RecordInfo};
 use crate::zoom::login;
 use crate::zoom::rules::{self, PasswordPolicy};
 use secrecy::SecretString;
@@ -138,7 +138,7 @@ impl Checker {
         let line = info.line;
         let raw_user = record.get(columns.user).unwrap_or_default();
         let refuse = |why: Why| RowError {
-            user_id: printable(String::from_utf8_lossy(raw_user).trim()),
+            user_id: printable(cell::restore(String::from_utf8_lossy(raw_user).trim())),
             reason: format!("line {line}: {why}"),
         };
         if let Err(why) = shape(record, columns) {
@@ -274,7 +274,10 @@ fn shape(record: &csv::ByteRecord, columns: &Columns) -> Result<(), Why> {
 }
 
 /// Encoding: the user ID (trimmed) and the password (exactly as the file holds it: never
-/// trimmed, see [`Checker::password`]) as UTF-8.
+/// trimmed, see [`Checker::password`]) as UTF-8. A user ID this tool wrote neutralised
+/// (a `users` listing: `'=x` for `=x`, see [`cell`]) is read back as it was: a user ID or
+/// email never starts with a quote, so that is unambiguous. A password an operator wrote
+/// is never touched.
 fn encoding<'r>(
     raw_user: &'r [u8],
     record: &'r csv::ByteRecord,
@@ -283,6 +286,7 @@ fn encoding<'r>(
     let user = std::str::from_utf8(raw_user)
         .map_err(|_| "the user ID is not valid UTF-8".to_string())?
         .trim();
+    let user = cell::restore(user);
     let password = match columns.password {
         Some(col) => {
             let raw = record.get(col).unwrap_or_default();

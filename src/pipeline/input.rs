@@ -29,7 +29,7 @@ mod decode;
 
 pub use bounded::{count_records, is_blank, Bounded, Records};
 pub use cut::{Feed, ReadCut};
-pub use decode::{not_utf8, sniff_delimiter, Dialect, InputSource, NotUtf8};
+pub use decode::{decode, not_utf8, sniff_delimiter, Dialect, InputSource, NotUtf8};
 
 use crate::pipeline::checks::{Checker, RowError};
 use crate::vocab::{Columns, Item, Refusal};

@@ -49,6 +49,9 @@ pub enum RefusalCode {
     /// `--resume` on a report whose first run began longer ago than the allowed age.
     ReportTooOld,
 
+    /// The report holds rows the tool cannot read (a resume would not know whom it may
+    /// send to), or a hand-out cannot be made from it.
+    ReportUnreadable,
     /// Anything else.
     Refused,
 }
@@ -69,6 +72,7 @@ impl RefusalCode {
             RefusalCode::ReportMismatch => "report_mismatch",
             RefusalCode::ReportTooOld => "report_too_old",
 
+            RefusalCode::ReportUnreadable => "report_unreadable",
             RefusalCode::Refused => "refused",
         }
     }

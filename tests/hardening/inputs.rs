@@ -17,6 +17,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 use zoom_rotate::ledger::passwords::SavedPasswords;
 use zoom_rotate::pipeline::generate::Generator;
 use zoom_rotate::simulator::SimConfig;
+use zoom_rotate::vocab::cell::neutralise;
 use zoom_rotate::zoom::rules::PasswordPolicy;
 
 const TOKEN: &str = "tok-inputs-9Qz";
@@ -134,7 +135,8 @@ async fn many_concurrent_saves_all_land_durably_with_their_content() {
             saved.save(&user, &password).await.unwrap();
             // Written before `save` returned: the line is already in the file.
             let text = std::fs::read_to_string(&path).unwrap();
-            let line = format!("{user},{}\n", password.expose_secret());
+            // Neutralised where a spreadsheet would run it (issue 19).
+            let line = format!("{user},{}\n", neutralise(password.expose_secret()));
             assert!(text.contains(&line), "{user}'s line is in the file");
         });
     }
@@ -147,7 +149,7 @@ async fn many_concurrent_saves_all_land_durably_with_their_content() {
     assert_eq!(lines.remove(0), "user_id,password");
     let mut expected: Vec<String> = pairs
         .iter()
-        .map(|(u, p)| format!("{u},{}", p.expose_secret()))
+        .map(|(u, p)| format!("{u},{}", neutralise(p.expose_secret())))
         .collect();
     lines.sort();
     expected.sort();

@@ -6,6 +6,7 @@
 use super::*;
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
+use zoom_rotate::vocab::cell::restore;
 use zoom_rotate::zoom::rules::{self, PasswordPolicy};
 
 /// `n` simulator users `u1..un` (`user{i}@example.com`) and an input naming them all.
@@ -21,7 +22,9 @@ fn users(n: u32) -> (String, String) {
     (sim, input)
 }
 
-/// The `user_id,password` lines of a generated-passwords file, in file order.
+/// The `user_id,password` lines of a generated-passwords file, in file order, each cell
+/// read back as the tool reads it (a password that starts like a formula is written
+/// neutralised: issue 19).
 fn saved(path: &Path) -> Vec<(String, String)> {
     let text = std::fs::read_to_string(path).unwrap();
     let mut lines = text.lines();
@@ -34,7 +37,7 @@ fn saved(path: &Path) -> Vec<(String, String)> {
         .skip(1)
         .map(|r| {
             let r = r.unwrap();
-            (r[0].to_string(), r[1].to_string())
+            (restore(&r[0]).to_string(), restore(&r[1]).to_string())
         })
         .collect()
 }

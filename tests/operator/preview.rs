@@ -246,20 +246,39 @@ async fn a_plain_dry_run_on_an_existing_report_is_refused() {
 }
 
 /// A torn last row is not set aside by a preview: the report stays as it is, and the
-/// preview says what the resume will do with it.
+/// preview says what the resume will do with it. Torn by a crash, which leaves its
+/// journal; without one, nothing but a person or a tool cut the row, and the preview is
+/// refused as the resume would be (issue 19: a row that cannot be read is never "not
+/// attempted").
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dry_run_resume_leaves_a_torn_report_as_it_is() {
     let dir = util::tmp();
     let (input, report, config) = first_run(dir.path()).await;
     let mut torn = std::fs::read(&report).unwrap();
+    let whole = torn.len();
     torn.extend_from_slice(b"7,u06,chan");
     std::fs::write(&report, &torn).unwrap();
+    let preview = || {
+        let mut cmd = bin();
+        cmd.args(["run", &p(&input), "--report", &p(&report), "--config"])
+            // The report is under test, not Zoom's answers (issue 19: --offline).
+            .args([&p(&config), "--dry-run", "--offline", "--resume"]);
+        util::bin_output(cmd)
+    };
+    let out = preview().await;
+    let (stdout, stderr) = util::text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+    assert!(
+        stderr
+            .contains("ends inside a row (line 7), and no journal says a run was cut short there"),
+        "{stderr}"
+    );
+    // 2025-11-29T03:00:00Z, long past: the dead run's requests are over.
+    let journal = zoom_rotate::ledger::side::journal(&report);
+    let at = 1_764_385_200_000u64;
+    std::fs::write(&journal, format!("E {whole} 1000 {at}\nS 7 u06 {at}\n")).unwrap();
     let files = listing(dir.path());
-    let mut cmd = bin();
-    cmd.args(["run", &p(&input), "--report", &p(&report), "--config"])
-        // The report is under test, not Zoom's answers (issue 19: --offline).
-        .args([&p(&config), "--dry-run", "--offline", "--resume"]);
-    let out = util::bin_output(cmd).await;
+    let out = preview().await;
     let (stdout, stderr) = util::text(&out);
     assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
     assert_eq!(std::fs::read(&report).unwrap(), torn);

@@ -204,14 +204,15 @@ fn load_resume(
         Some(p) => Some(check_provenance(s, p, dest, now)?),
         None => None,
     };
+    let previous = journal::read(journal_path)?;
+    let crashed = previous.is_some();
     let text = if preview {
-        read_as_is(&s.report)?
+        read_as_is(&s.report, crashed)?
     } else {
         // Before the report is read or appended to: a torn last row would swallow the next.
-        report::tail::set_aside_torn(&s.report, disk)?.0
+        report::tail::set_aside_torn(&s.report, crashed, disk)?.0
     };
-    let previous = journal::read(journal_path)?;
-    let (resume, found) = Resume::load_bytes(&s.report, &text, previous.as_ref(), now);
+    let (resume, found) = Resume::load_bytes(&s.report, &text, previous.as_ref(), now)?;
     log_found(s, &found, provenance.is_none(), first_age, now);
     let wait = match &previous {
         Some(prev) if !found.in_flight.is_empty() => {
@@ -309,23 +310,27 @@ fn log_found(
 }
 
 /// The report's whole rows, for a preview: a torn tail is left where it is (a real
-/// resume moves it aside) and read as absent, as a real resume would.
-fn read_as_is(report_path: &Path) -> anyhow::Result<Vec<u8>> {
+/// resume moves it aside) and read as absent, as a real resume would; a last row without
+/// its line end is read as a row, as a real resume would after ending it.
+fn read_as_is(report_path: &Path, crashed: bool) -> anyhow::Result<Vec<u8>> {
+    use report::tail::Settle;
     let mut bytes = crate::ledger::files::read_private(report_path)?.ok_or_else(|| {
         anyhow::anyhow!(
             "cannot read report {}: it does not exist",
             report_path.display()
         )
     })?;
-    let whole = report::tail::whole_len(&bytes, report::Format::for_path(report_path));
-    if whole < bytes.len() {
-        tracing::warn!(
-            report = %report_path.display(),
-            bytes = bytes.len() - whole,
-            "the report ends inside a row; a real --resume moves that part to {} and retries that user; this preview reads the report without it",
-            crate::ledger::side::torn(report_path).display()
-        );
-        bytes.truncate(whole);
+    match report::tail::settle_plan(report_path, &bytes, crashed)? {
+        Settle::Whole | Settle::EndLine(_) => {}
+        Settle::SetAside(whole) => {
+            tracing::warn!(
+                report = %report_path.display(),
+                bytes = bytes.len() - whole,
+                "the report ends inside a row; a real --resume moves that part to {} and retries that user; this preview reads the report without it",
+                crate::ledger::side::torn(report_path).display()
+            );
+            bytes.truncate(whole);
+        }
     }
     Ok(bytes)
 }

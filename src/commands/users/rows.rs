@@ -4,7 +4,10 @@
 //! The CSV's first column is `id`, so `run`'s user column (the leftmost header named
 //! user_id, userId, id or email) is the Zoom user ID, which survives an e-mail change.
 //! Lists (login types, groups) are joined with `|` in the CSV and stay arrays in JSON.
+//! A CSV cell a spreadsheet would run (`=`, `+`, `-`, `@`, a tab or a CR first) is
+//! written with a quote in front (`crate::vocab::cell`), which `run` takes off again.
 
+use crate::vocab::cell::neutralised;
 use serde::Serialize;
 use serde_json::Value;
 use std::io::Write;
@@ -149,7 +152,13 @@ impl Sink {
 
     pub fn write(&mut self, row: &UserRow) -> std::io::Result<()> {
         match self {
-            Sink::Csv(w) => w.write_record(row.record()).map_err(std::io::Error::other),
+            // IDs, emails and departments come from Zoom: a cell a spreadsheet would run
+            // is written neutralised, and `run` reads the user column back as it was.
+            Sink::Csv(w) => {
+                let record = row.record();
+                w.write_record(neutralised(record.iter().map(String::as_str)))
+                    .map_err(std::io::Error::other)
+            }
             Sink::Jsonl(w) => {
                 serde_json::to_writer(&mut *w, row).map_err(std::io::Error::other)?;
                 w.write_all(b"\n")

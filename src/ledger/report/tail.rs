@@ -16,45 +16,84 @@
 //! every newline inside a string). In CSV, after the last newline outside quotes, found
 //! by the quote state machine of RFC 4180 as the csv crate writes it: a quote only opens
 //! or closes a quoted field, and a quote inside one is doubled, so each quote flips the
-//! state and a doubled one flips it twice. A last record that lacks only its newline is
-//! torn too: nothing proves it whole.
+//! state and a doubled one flips it twice.
+//!
+//! A last record that lacks only its line end is a row when it reads whole (`read`):
+//! spreadsheets such as Google Sheets save the last row so, and the writer puts the line
+//! end last, so a cut that leaves every cell readable cut nothing but the line end. Its
+//! line is ended, and it stays. Anything else after the last line end is torn. A torn
+//! tail with no journal is no crash's (a run removes its journal only once the report
+//! is synced whole), so a person or a tool cut that row: the resume is refused, as for
+//! any row that cannot be read, rather than sending its user again.
 
+pub use super::read::whole_len;
+
+use super::read::{self, Tail, FIX};
 use super::Format;
 use crate::ledger::files::Disk;
+use crate::vocab::{RefusalCode, Refused};
 use std::io::Write;
 use std::path::Path;
 
-/// The length of the part of `bytes` made of whole records.
-pub fn whole_len(bytes: &[u8], format: Format) -> usize {
-    match format {
-        Format::JsonLines => bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1),
-        Format::Csv => {
-            let mut quoted = false;
-            let mut end = 0;
-            for (i, b) in bytes.iter().enumerate() {
-                match b {
-                    b'"' => quoted = !quoted,
-                    b'\n' if !quoted => end = i + 1,
-                    _ => {}
-                }
-            }
-            end
-        }
+/// What a resume does with a report's tail before it reads the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settle {
+    /// Nothing: the report ends on a line end.
+    Whole,
+    /// The last row lacks only its line end: end it (with this).
+    EndLine(&'static str),
+    /// A write cut short: the bytes from this length on are set aside.
+    SetAside(usize),
+}
+
+/// What to do with `bytes`' tail; `crashed`: a journal says a run was cut short. A torn
+/// tail without one is refused (see the module's comment).
+pub fn settle_plan(report: &Path, bytes: &[u8], crashed: bool) -> Result<Settle, Refused> {
+    let end = whole_len(bytes, Format::for_path(report));
+    if end == bytes.len() {
+        return Ok(Settle::Whole);
+    }
+    let contents = read::parse(report, bytes, 0);
+    // A tail the reader never reached (after a header it cannot read) is torn too.
+    let line = match contents.tail {
+        Tail::RowWithoutLineEnd => return Ok(Settle::EndLine(contents.line_end)),
+        Tail::Torn { line } => line,
+        Tail::Whole => 1 + bytes[..end].iter().filter(|b| **b == b'\n').count() as u64,
+    };
+    match line {
+        _ if crashed => Ok(Settle::SetAside(end)),
+        line => Err(Refused::new(
+            RefusalCode::ReportUnreadable,
+            format!(
+                "--resume refused: the report {} ends inside a row (line {line}), and no journal says a run was cut short there, so a person or a tool cut it; a row that cannot be read is never taken to mean \"not attempted\", so nothing was sent: {FIX}",
+                report.display()
+            ),
+        )),
     }
 }
 
-/// Moves a torn tail of `report` into its `.torn` side file ([`crate::ledger::side::torn`]) and cuts it off the report. Returns
-/// the report's bytes as they now are (so a resume reads the file once) and how many
-/// bytes were moved (0: the report ended on a whole record).
-pub fn set_aside_torn(report: &Path, disk: &Disk) -> anyhow::Result<(Vec<u8>, u64)> {
+/// Before a resume reads or appends to `report`: ends a last row that lacks only its
+/// line end, or moves a torn tail into its `.torn` side file
+/// ([`crate::ledger::side::torn`]) and cuts it off the report (see [`settle_plan`]).
+/// Returns the report's bytes as they now are (so a resume reads the file once) and how
+/// many bytes were moved (0: none).
+pub fn set_aside_torn(report: &Path, crashed: bool, disk: &Disk) -> anyhow::Result<(Vec<u8>, u64)> {
     let mut bytes = crate::ledger::files::read_private(report)?.ok_or_else(|| {
         anyhow::anyhow!("cannot read report {}: it does not exist", report.display())
     })?;
-    let end = whole_len(&bytes, Format::for_path(report));
+    let end = match settle_plan(report, &bytes, crashed)? {
+        Settle::Whole => return Ok((bytes, 0)),
+        Settle::EndLine(line_end) => {
+            let mut file = crate::ledger::files::open_append(report)?;
+            file.write_all(line_end.as_bytes())?;
+            disk.sync(&file, report)?;
+            bytes.extend_from_slice(line_end.as_bytes());
+            tracing::info!(report = %report.display(), "the report's last row had no line end (a spreadsheet's save): ended it");
+            return Ok((bytes, 0));
+        }
+        Settle::SetAside(end) => end,
+    };
     let tail = bytes.split_off(end);
-    if tail.is_empty() {
-        return Ok((bytes, 0));
-    }
     let torn = crate::ledger::side::torn(report);
     // Kept durably first: a crash between the two steps leaves the tail in both places,
     // never in neither.
@@ -105,16 +144,16 @@ mod unit {
         std::fs::write(&report, "h\n1,\"cut, here\n").unwrap();
         let disk = Disk::default();
         assert_eq!(
-            set_aside_torn(&report, &disk).unwrap(),
+            set_aside_torn(&report, true, &disk).unwrap(),
             (b"h\n".to_vec(), 13)
         );
         assert_eq!(std::fs::read_to_string(&report).unwrap(), "h\n");
         assert_eq!(
-            set_aside_torn(&report, &disk).unwrap(),
+            set_aside_torn(&report, true, &disk).unwrap(),
             (b"h\n".to_vec(), 0)
         );
         std::fs::write(&report, "h\n2,x").unwrap();
-        assert_eq!(set_aside_torn(&report, &disk).unwrap().1, 3);
+        assert_eq!(set_aside_torn(&report, true, &disk).unwrap().1, 3);
         assert_eq!(
             std::fs::read_to_string(crate::ledger::side::torn(&report)).unwrap(),
             "1,\"cut, here\n2,x"

@@ -206,6 +206,39 @@ pub fn shell_quote(s: &str) -> String {
     }
 }
 
+/// Where the run recorded in `report` kept its generated passwords, as the words its
+/// sidecar records say (for a hand-out).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeptPasswords {
+    /// `--generated-out PATH` (absolute, as recorded).
+    File(PathBuf),
+    /// `--discard-passwords`: nowhere.
+    Discarded,
+    /// Neither: passwords from the input, or a sidecar without words (an older version).
+    NotRecorded,
+}
+
+/// See [`KeptPasswords`].
+pub fn kept_passwords(report: &Path) -> KeptPasswords {
+    let words = recorded(report).and_then(|m| m.command).unwrap_or_default();
+    match recorded_flag(&words, "--generated-out") {
+        Some(path) => KeptPasswords::File(PathBuf::from(path)),
+        None if words.iter().any(|w| w == "--discard-passwords") => KeptPasswords::Discarded,
+        None => KeptPasswords::NotRecorded,
+    }
+}
+
+/// The value of `flag` among the words the sidecar of `report` records.
+pub fn recorded_value(report: &Path, flag: &str) -> Option<String> {
+    let words = recorded(report)?.command?;
+    recorded_flag(&words, flag)
+}
+
+fn recorded_flag(words: &[String], flag: &str) -> Option<String> {
+    let i = words.iter().position(|w| w == flag)?;
+    words.get(i + 1).cloned()
+}
+
 /// Refuses to continue `report` with another input than the one it was started with.
 /// A `preview` (`--resume --dry-run`) writes nothing, not even a missing sidecar.
 pub fn verify(report: &Path, input: &Path, preview: bool) -> anyhow::Result<()> {
