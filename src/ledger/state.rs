@@ -10,11 +10,15 @@
 //! says from when it may be tried again.
 
 use crate::ledger::report::{self, Tail, Unreadable};
-use crate::ledger::resume::CHANGE_LIMIT_WINDOW;
-use crate::vocab::{rfc3339, Exit, Outcome, Refused, Row};
+use crate::ledger::resume::{Resume, CHANGE_LIMIT_WINDOW};
+use crate::ledger::{journal, side};
+use crate::vocab::{rfc3339, user_key, Exit, Outcome, Refused, Row};
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::SystemTime;
+
+/// What `status` says of a user a run had on the wire when it stopped at once.
+const IN_FLIGHT: &str = "in flight when a run stopped at once (its journal records the request, the report has no row of it yet): the change may have been applied; --resume sends the same password again";
 
 /// One user's latest state.
 #[derive(Debug, Clone)]
@@ -48,6 +52,7 @@ impl Status {
         let contents = report::load(path, 0)?;
         let mut status = Status::from_rows(contents.rows);
         status.unreadable = contents.unreadable;
+        let torn = matches!(contents.tail, Tail::Torn { .. });
         if let Tail::Torn { line } = contents.tail {
             // No journal: no crash cut it, so a person or a tool did (see `report::tail`).
             if crate::ledger::side::journal(path).exists() {
@@ -59,7 +64,38 @@ impl Status {
                 });
             }
         }
+        if status.unreadable.is_empty() && !torn {
+            status.add_in_flight(path)?;
+        }
         Ok(status)
+    }
+
+    /// Users a run had on the wire when it stopped at once (kill -9, a second Ctrl-C):
+    /// the journal it left records them and the report has no row of theirs since. They
+    /// remain, as the resume that retries them (the same password again) says.
+    fn add_in_flight(&mut self, path: &Path) -> anyhow::Result<()> {
+        let Some(previous) = journal::read(&side::journal(path))? else {
+            return Ok(());
+        };
+        let (_, found) = Resume::load(path, Some(&previous), SystemTime::now())?;
+        for record in found.in_flight {
+            let known = self.users.iter_mut().find(|u| match &record.user {
+                Some(user) => user_key(user) == user_key(&u.row.user_id),
+                None => u.row.line == record.line,
+            });
+            match known {
+                Some(u) => u.remaining = true,
+                None => {
+                    let user = record.user.unwrap_or_default();
+                    let mut row = Row::local(record.line, user, Outcome::Failed, IN_FLIGHT.into());
+                    row.may_have_applied = true;
+                    self.users.push(UserState::new(row));
+                }
+            }
+        }
+        self.users
+            .sort_by(|a, b| (a.row.line, &a.row.user_id).cmp(&(b.row.line, &b.row.user_id)));
+        Ok(())
     }
 
     /// The refusal that names the rows the tool cannot read, if there are any.
@@ -168,6 +204,46 @@ impl UserState {
 mod unit {
     use super::*;
     use std::time::Duration;
+
+    /// After a kill -9 or a second Ctrl-C, the users on the wire have no report row, only
+    /// the journal's record: they remain (the same count a resume acts on).
+    #[test]
+    fn users_in_flight_at_a_stop_remain() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.csv");
+        let report = format!(
+            "{}\n2,u1,changed,204,,1,2026-12-01T10:00:00Z,,false\n",
+            report::CSV_HEADER
+        );
+        std::fs::write(&path, &report).unwrap();
+        let journal = format!(
+            "E {} 30000 1764583200000\nS 3 u2 1764583200001\n",
+            report.len()
+        );
+        std::fs::write(side::journal(&path), journal).unwrap();
+        let s = Status::load(&path).unwrap();
+        let got: Vec<(u64, &str, Outcome, bool)> = s
+            .users
+            .iter()
+            .map(|u| {
+                (
+                    u.row.line,
+                    u.row.user_id.as_str(),
+                    u.row.outcome,
+                    u.remaining,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (2, "u1", Outcome::Changed, false),
+                (3, "u2", Outcome::Failed, true)
+            ]
+        );
+        assert!(s.users[1].row.may_have_applied);
+        assert_eq!((s.rows, s.remaining(), s.exit()), (1, 1, Exit::Unfinished));
+    }
 
     fn row(line: u64, user: &str, outcome: Outcome, at: u64) -> Row {
         Row {
