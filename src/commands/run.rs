@@ -171,7 +171,7 @@ async fn prepare(
     } = loaded;
     let counts = plan::announce(s, input.counted, claim.continuing, &resume, stop).await?;
     let http = client::http_client(z.timeout)?;
-    let limiter = job_limiter(z);
+    let limiter = plan::job_limiter(z);
     let (auth, base, policy) = connect(s, &target, &http, &limiter, stop).await?;
     if s.dry_run && claim.continuing {
         if let Some(h) = target.sim {
@@ -189,14 +189,12 @@ async fn prepare(
     // Every run that writes the report records what continues it (its input and flags),
     // and what the report is for: its first run's provenance, or this run's.
     let provenance = claim.provenance(provenance, &base);
-    let words = s.continue_words(program);
-    origin::record_for(&s.report, &s.input, &words, &provenance, disk)?;
+    let words = &s.continue_words(program);
+    origin::record_for(&s.report, &s.input, words, &provenance, disk)?;
     stop.set_continue_command(origin::continue_command(&s.report));
     let journal = start_journal(s, (&carried, &revoked), disk)?;
-    let generator = s
-        .generate
-        .as_ref()
-        .map(|g| Generator::new(g.length).reusing(reuse));
+    let generator = s.generate.as_ref().map(|g| Generator::new(g.length));
+    let generator = generator.map(|g| g.reusing(reuse));
     let pool = Pool::new(
         ZoomClient::new(http.clone(), &base, s.body),
         http,
@@ -208,7 +206,7 @@ async fn prepare(
         saved,
         s.concurrency,
     )
-    .containing(containment(s));
+    .containing(plan::containment(s));
     Ok(Prepared::Run(Box::new(Ready {
         sim: target.sim,
         checker: Checker::new(policy, s.max_field_bytes, generator)
@@ -243,31 +241,6 @@ async fn open_input(s: &Settings, stop: &Stop) -> anyhow::Result<Input> {
             anyhow::bail!("stopped while opening the input and reading its header: nothing was sent")
         }
     }
-}
-
-/// The job's one limiter, at its rate under the plan's Medium budget (a dry run's reads
-/// go through it too).
-fn job_limiter(z: &crate::settings::ZoomSettings) -> Arc<Limiter> {
-    Arc::new(Limiter::for_job(
-        z.rate,
-        f64::from(z.plan.medium_per_second()),
-        z.plan.medium_per_day().is_some(),
-    ))
-}
-
-/// With `--contain-sso`: the revokes' own limiter, at the plan's Light rate scaled by the
-/// share of the Medium budget the job takes (`zoom::plan::light_rate`).
-fn containment(s: &Settings) -> Option<workers::Containment> {
-    use crate::zoom::plan::{light_per_day, light_per_second, light_rate};
-    let z = &s.zoom;
-    s.contain_sso.then(|| {
-        let light = Limiter::for_job(
-            light_rate(z.plan, z.rate),
-            f64::from(light_per_second(z.plan)),
-            light_per_day(z.plan).is_some(),
-        );
-        workers::Containment::new(Arc::new(light))
-    })
 }
 
 /// The write-ahead journal (none in a dry run, which sends nothing), carrying the

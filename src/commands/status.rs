@@ -17,7 +17,7 @@ use crate::cli::{Only, StatusArgs, StatusFormat};
 use crate::ledger::resume::origin;
 use crate::ledger::state::{Status, UserState, Which};
 use crate::vocab::cell::neutralised;
-use crate::vocab::{rfc3339, Exit};
+use crate::vocab::{rfc3339, Exit, Outcome};
 use std::path::Path;
 use std::time::SystemTime;
 
@@ -166,9 +166,14 @@ fn conclusion(status: &Status, report: &Path) -> String {
         return out;
     }
     match status.remaining() {
-        0 if status.exit() == Exit::Done => {
-            out.push_str("every user is changed (or, with --contain-sso, signed out)\n")
-        }
+        0 if status.exit() == Exit::Done => match status
+            .counts()
+            .iter()
+            .any(|(o, n)| *o == Outcome::SsoRevoked && *n > 0)
+        {
+            false => out.push_str("every user is changed\n"),
+            true => out.push_str("every user is changed, or signed out (sso_revoked)\n"),
+        },
         0 => {
             let n = status.listed(Which::NotDone).count();
             out.push_str(&format!(

@@ -251,41 +251,9 @@ impl Resume {
             }
             users.insert(user, prior);
         }
-        let mut in_flight = InFlight::default();
-        if let Some(prev) = previous {
-            let after = &rows[after..];
-            let reported_users: HashSet<String> = after.iter().map(|r| key(&r.user_id)).collect();
-            let reported_lines: HashSet<u64> = after.iter().map(|r| r.line).collect();
-            for record in &prev.sent {
-                let open = match &record.user {
-                    Some(u) => !reported_users.contains(&key(u)),
-                    None => !reported_lines.contains(&record.line),
-                };
-                if !open {
-                    continue;
-                }
-                match &record.user {
-                    Some(u) => in_flight.users.insert(key(u)),
-                    None => in_flight.lines.insert(record.line),
-                };
-                found.in_flight.push(record.clone());
-            }
-            for record in &prev.revoked {
-                if let Some(u) = record
-                    .user
-                    .as_ref()
-                    .filter(|u| !reported_users.contains(&key(u)))
-                {
-                    in_flight.revoked.insert(key(u));
-                    found.revoked.push(record.clone());
-                }
-            }
-            // Their revoke was answered: nothing of theirs is on the wire any more.
-            let revoked = &in_flight.revoked;
-            in_flight.users.retain(|u| !revoked.contains(u));
-            let open = |r: &Record| r.user.as_ref().is_none_or(|u| !revoked.contains(&key(u)));
-            found.in_flight.retain(open);
-        }
+        let in_flight = previous.map_or_else(InFlight::default, |prev| {
+            open_records(prev, &rows[after..], &mut found)
+        });
         found.in_flight.sort_unstable();
         let resume = Resume {
             users,
@@ -319,4 +287,42 @@ impl Resume {
             Some(Prior::Retry { unanswered: false }) | None => Fate::Send,
         }
     }
+}
+
+/// The journal's records still open (no report row for their user after the crashed
+/// run's epoch, `after`): the users in flight, and those whose revoke was answered.
+fn open_records(prev: &Previous, after: &[Row], found: &mut Found) -> InFlight {
+    let mut in_flight = InFlight::default();
+    let reported_users: HashSet<String> = after.iter().map(|r| key(&r.user_id)).collect();
+    let reported_lines: HashSet<u64> = after.iter().map(|r| r.line).collect();
+    for record in &prev.sent {
+        let open = match &record.user {
+            Some(u) => !reported_users.contains(&key(u)),
+            None => !reported_lines.contains(&record.line),
+        };
+        if !open {
+            continue;
+        }
+        match &record.user {
+            Some(u) => in_flight.users.insert(key(u)),
+            None => in_flight.lines.insert(record.line),
+        };
+        found.in_flight.push(record.clone());
+    }
+    for record in &prev.revoked {
+        if let Some(u) = record
+            .user
+            .as_ref()
+            .filter(|u| !reported_users.contains(&key(u)))
+        {
+            in_flight.revoked.insert(key(u));
+            found.revoked.push(record.clone());
+        }
+    }
+    // Their revoke was answered: nothing of theirs is on the wire any more.
+    let revoked = &in_flight.revoked;
+    in_flight.users.retain(|u| !revoked.contains(u));
+    let open = |r: &Record| r.user.as_ref().is_none_or(|u| !revoked.contains(&key(u)));
+    found.in_flight.retain(open);
+    in_flight
 }

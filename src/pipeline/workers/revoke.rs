@@ -147,11 +147,11 @@ impl Pool {
         let signs = Signs::of(job.login_types.as_deref());
         let c = match (&signs, &self.contain) {
             (Signs::Elsewhere(types), _) => {
-                let message = contain::elsewhere(types);
+                let message = contain::elsewhere(&put.message, types);
                 return Row { message, ..put };
             }
             (_, None) => {
-                let message = contain::without_flag(&signs);
+                let message = contain::without_flag(&put.message, &signs);
                 return Row { message, ..put };
             }
             (_, Some(c)) => c,
@@ -367,7 +367,7 @@ mod unit {
     }
 
     #[test]
-    fn every_answer_has_its_step() {
+    fn a_204_revokes_and_a_429_pauses_the_light_limiter() {
         let now = Now {
             time: SystemTime::UNIX_EPOCH,
             jitter: 1.0,
@@ -411,6 +411,15 @@ mod unit {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn a_401_renews_once_a_failure_retries_and_refusals_end_the_row() {
+        let now = Now {
+            time: SystemTime::UNIX_EPOCH,
+            jitter: 1.0,
+        };
+        let m = |s: &str| s.to_string();
         let unauthorized = || Revoke::Unauthorized {
             message: m("expired"),
         };
