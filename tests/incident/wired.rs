@@ -379,8 +379,14 @@ async fn kill_9_between_a_revoke_and_its_report_row_then_resume_revokes_no_one_t
     }
     let killed = std::process::Command::new("kill")
         .args(["-9", &tracee.to_string()])
-        .status();
-    assert!(killed.unwrap().success());
+        .output()
+        .unwrap();
+    assert!(
+        killed.status.success(),
+        "kill {tracee}: {} (report: {:?})",
+        String::from_utf8_lossy(&killed.stderr),
+        std::fs::read_to_string(&report)
+    );
     traced.wait().unwrap();
     assert_eq!(sim.stats().token_revokes, 1);
     assert!(
