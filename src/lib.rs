@@ -13,7 +13,8 @@
 //! 2. The [`pipeline`] stages, in the order a row travels: `input` (+ `checks`,
 //!    `generate`) streams the CSV into a bounded channel; `limiter` paces every request
 //!    under the account's budget; `workers` see each row through (`policy` decides,
-//!    `rotate` carries it out) and send through `zoom::client`; `monitor` owns the
+//!    `rotate` carries it out, `revoke` signs out the users without a Zoom password
+//!    under `--contain-sso`) and send through `zoom::client`; `monitor` owns the
 //!    output and writes the report. Beside them, the [`ledger`]: everything durable
 //!    about a run (report, journal, resume state, saved passwords, side files named in
 //!    one place, atomic writes), and the only place that reads it back: what remains

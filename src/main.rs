@@ -63,6 +63,11 @@ fn main() -> ExitCode {
             }
         }
         Command::Status(args) => status(&args),
+        Command::Evidence(args) => match args.action {
+            zoom_rotate::cli::EvidenceAction::Verify { dir } => {
+                zoom_rotate::commands::evidence::verify_command(&dir)
+            }
+        },
         Command::Simulate(args) => simulate(&args, cli.verbose),
         Command::Users(args) => {
             zoom_rotate::output::logs::init(cli.verbose, LogFormat::Text, false);

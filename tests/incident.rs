@@ -25,6 +25,7 @@ mod filters;
 mod listing;
 mod pages;
 mod roundtrip;
+mod wired;
 
 /// Fast retries, so backoffs take milliseconds.
 const FAST_RETRY: &str = "[retry]\nattempts = 3\nbase_delay_ms = 10\nmax_delay_ms = 50\n";

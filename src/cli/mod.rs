@@ -53,6 +53,8 @@ pub enum Command {
     Users(Box<crate::cli::UsersArgs>),
     /// Show each user's latest state in a report, what remains and how to continue.
     Status(StatusArgs),
+    /// Check an evidence folder (`run --evidence DIR`) against its SHA256SUMS.
+    Evidence(EvidenceArgs),
     /// Print shell completions for SHELL.
     Completions {
         /// The shell to complete for: bash, elvish, fish, powershell or zsh.
@@ -260,6 +262,43 @@ pub struct RunArgs {
     /// and the input has more than [run] confirm_above rows (100)].
     #[arg(display_order = 34, short, long, help_heading = SAFETY)]
     pub yes: bool,
+
+    /// Sign out the users Zoom keeps no password for (it answers 400/1123): an SSO user
+    /// (login_types 101, or not listed) gets DELETE /users/{userId}/token on the Light
+    /// budget and ends sso_revoked; a user who signs in at Google, Apple or Microsoft is
+    /// told to end their sessions there. Without it such rows end rejected, saying so
+    /// [default: off].
+    #[arg(display_order = 36, long, help_heading = SAFETY)]
+    pub contain_sso: bool,
+
+    /// Keep evidence in DIR (created 0700, files 0600): before anything is sent, the
+    /// targets as Zoom lists them and the sign-in activity report of --since; after the
+    /// run, the report, its provenance, the summary, and last SHA256SUMS (check with
+    /// `cd DIR && sha256sum -c SHA256SUMS` or `zoom-rotate evidence verify DIR`). A
+    /// --resume adds to the same folder [default: none].
+    #[arg(display_order = 37, long, value_name = "DIR", help_heading = SAFETY)]
+    pub evidence: Option<PathBuf>,
+
+    /// With --evidence: how far back the sign-in activity report goes, in days, 1 to 180
+    /// (Zoom keeps six months) [default: 7].
+    #[arg(display_order = 38, long, value_name = "DAYS", requires = "evidence", help_heading = SAFETY)]
+    pub since: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+pub struct EvidenceArgs {
+    #[command(subcommand)]
+    pub action: EvidenceAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EvidenceAction {
+    /// Check every file of DIR against its SHA256SUMS (as `sha256sum -c` does) and that
+    /// no file was added. Exit 0 when it verifies, 1 when it does not.
+    Verify {
+        /// The evidence folder of a run.
+        dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -329,6 +368,9 @@ pub enum StatusFormat {
 pub enum Only {
     /// Users a `--resume` would try again.
     Remaining,
+    /// Users whose latest state is neither `changed` nor `sso_revoked`: everyone an
+    /// incident's review must look at, final `rejected` rows included.
+    NotDone,
 }
 
 /// The completion script for `shell`, in memory (clap_complete panics on a failed write,

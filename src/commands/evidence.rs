@@ -1,17 +1,20 @@
 //! Evidence of an incident run (`--evidence DIR`): what Zoom knew of each target before
 //! anything was sent, the sign-in activity of the incident window, the run's report and
 //! summary, and a SHA-256 manifest of every file, so a reviewer can show later that the
-//! folder is complete and untouched (`sha256sum -c MANIFEST.sha256`, or [`verify`]).
+//! folder is complete and untouched (`cd DIR && sha256sum -c SHA256SUMS`, or [`verify`]).
 //!
-//! The folder is created private (0700, files 0600) and must be new or empty: evidence
-//! is never mixed with an earlier run's. A missing report scope (403) for the activity
+//! The folder is created private (0700, files 0600) and must be new or empty, unless the
+//! run is a `--resume` of the one that made it: a resume adds its own files (named by its
+//! start, `targets-<stamp>.csv`...), replaces the copies of the report and its provenance
+//! with their latest state, and writes the manifest again, once the old one still
+//! verifies (evidence touched since is refused, never blessed). A missing report scope (403) for the activity
 //! report is a warning kept in `WARNINGS.txt`, not a failure: the rotation matters more
 //! than its paperwork. Nothing here holds a password or a token: the listing rows, Zoom's
 //! activity records and the report carry none.
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::{Read, Write};
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -21,11 +24,11 @@ use crate::commands::users::fetch::{each_page, Endpoint, PageError, Pager, Walk}
 use crate::commands::users::rows::{Sink, UserRow};
 use crate::ledger::files::create_private;
 
-pub const MANIFEST: &str = "MANIFEST.sha256";
-pub const TARGETS: &str = "targets.csv";
-pub const ACTIVITIES: &str = "activities.jsonl";
+pub const MANIFEST: &str = "SHA256SUMS";
+pub const TARGETS: &str = "targets";
+pub const ACTIVITIES: &str = "activities";
 pub const WARNINGS: &str = "WARNINGS.txt";
-pub const SUMMARY: &str = "summary.json";
+pub const SUMMARY: &str = "summary";
 
 const DAY: Duration = Duration::from_secs(86_400);
 /// Days per activity request: Zoom serves one month per request.
@@ -36,6 +39,8 @@ const DAYS_PER_REQUEST: u64 = 30;
 pub struct Evidence {
     dir: PathBuf,
     warnings: Vec<String>,
+    /// This run's start (`20261206T101500Z`): the suffix of the files it adds.
+    stamp: String,
 }
 
 /// What became of the activity report.
@@ -94,12 +99,16 @@ fn day(t: SystemTime) -> String {
 }
 
 impl Evidence {
-    /// Creates `dir` (0700), or takes an existing empty directory; refuses anything else.
-    pub fn create(dir: &Path) -> anyhow::Result<Evidence> {
+    /// Creates `dir` (0700), or takes an existing empty directory, or (`resuming`) one
+    /// whose manifest verifies; refuses anything else.
+    pub fn create(dir: &Path, resuming: bool, now: SystemTime) -> anyhow::Result<Evidence> {
         match std::fs::read_dir(dir) {
             Ok(mut entries) => {
-                if entries.next().is_some() {
-                    anyhow::bail!("evidence folder {} is not empty: evidence is never mixed with an earlier run's; choose a new folder", dir.display());
+                if entries.next().is_some() && !resuming {
+                    anyhow::bail!("evidence folder {} is not empty: evidence is never mixed with an earlier run's; choose a new folder (a --resume adds to its own run's folder)", dir.display());
+                }
+                if dir.join(MANIFEST).exists() {
+                    verify(dir).map_err(|e| anyhow::anyhow!("evidence folder {}: {e}; it was changed since its run, so this run will not add to it: choose a new folder", dir.display()))?;
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -114,10 +123,19 @@ impl Evidence {
             Err(e) => anyhow::bail!("evidence folder {}: {e}", dir.display()),
         }
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        let stamp = humantime::format_rfc3339_seconds(now)
+            .to_string()
+            .replace(['-', ':'], "");
         Ok(Evidence {
             dir: dir.to_path_buf(),
             warnings: Vec::new(),
+            stamp,
         })
+    }
+
+    /// `<base>-<stamp>.<ext>`: a name of this run's.
+    fn named(&self, base: &str, ext: &str) -> PathBuf {
+        self.dir.join(format!("{base}-{}.{ext}", self.stamp))
     }
 
     pub fn dir(&self) -> &Path {
@@ -139,7 +157,7 @@ impl Evidence {
     /// Saves what Zoom knew of each target before anything was sent: the listing rows,
     /// in the `users` command's CSV.
     pub fn save_targets(&mut self, rows: &[UserRow]) -> anyhow::Result<PathBuf> {
-        let path = self.dir.join(TARGETS);
+        let path = self.named(TARGETS, "csv");
         let mut sink = Sink::new(Box::new(create_private(&path)?), false)?;
         for row in rows {
             sink.write(row)?;
@@ -158,7 +176,7 @@ impl Evidence {
         from: SystemTime,
         to: SystemTime,
     ) -> anyhow::Result<Activities> {
-        let path = self.dir.join(ACTIVITIES);
+        let path = self.named(ACTIVITIES, "jsonl");
         let mut out = std::io::BufWriter::new(create_private(&path)?);
         let (mut records, mut seen) = (0u64, HashSet::new());
         let mut start = from;
@@ -208,31 +226,53 @@ impl Evidence {
         })
     }
 
-    /// Copies the report and writes the summary in, then `WARNINGS.txt` (when there are
-    /// warnings) and last `MANIFEST.sha256` over every file. Returns the manifest's path.
-    pub fn finish(self, report: &Path, summary_json: &str) -> anyhow::Result<PathBuf> {
-        let name = report
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .filter(|n| ![MANIFEST, TARGETS, ACTIVITIES, WARNINGS, SUMMARY].contains(&n.as_str()))
-            .unwrap_or_else(|| "report.csv".into());
-        let mut copy = create_private(&self.dir.join(&name))?;
-        std::io::copy(&mut std::fs::File::open(report)?, &mut copy)?;
-        copy.sync_all()?;
-        let mut summary = create_private(&self.dir.join(SUMMARY))?;
+    /// Copies the report and its provenance (`<report>.meta`, when there is one) in, in
+    /// their latest state, writes the summary, then `WARNINGS.txt` (when there are
+    /// warnings) and last `SHA256SUMS` over every file, and syncs the folder. Returns
+    /// the manifest's path.
+    pub fn finish(self, report: &Path, meta: &Path, summary_json: &str) -> anyhow::Result<PathBuf> {
+        let ext = if report.extension().is_some_and(|e| e == "jsonl") {
+            "jsonl"
+        } else {
+            "csv"
+        };
+        self.copy_in(report, &format!("report.{ext}"))?;
+        if meta.exists() {
+            self.copy_in(meta, &format!("report.{ext}.meta"))?;
+        }
+        let mut summary = create_private(&self.named(SUMMARY, "json"))?;
         summary.write_all(summary_json.as_bytes())?;
         if !summary_json.ends_with('\n') {
             summary.write_all(b"\n")?;
         }
         summary.sync_all()?;
         if !self.warnings.is_empty() {
-            let mut w = create_private(&self.dir.join(WARNINGS))?;
+            let mut w = std::fs::OpenOptions::new()
+                .append(true)
+                .create(true)
+                .mode(0o600)
+                .open(self.dir.join(WARNINGS))?;
             for line in &self.warnings {
                 writeln!(w, "{}", line.replace('\n', " "))?;
             }
             w.sync_all()?;
         }
-        write_manifest(&self.dir)
+        let manifest = write_manifest(&self.dir)?;
+        std::fs::File::open(&self.dir)?.sync_all()?;
+        Ok(manifest)
+    }
+
+    /// Copies `from` in as `name`, replacing an earlier run's copy (through a private
+    /// temporary file and a rename, so the folder never holds half a copy).
+    fn copy_in(&self, from: &Path, name: &str) -> anyhow::Result<()> {
+        let to = self.dir.join(name);
+        let tmp = self.dir.join(format!(".{name}.tmp"));
+        let _ = std::fs::remove_file(&tmp);
+        let mut copy = create_private(&tmp)?;
+        std::io::copy(&mut std::fs::File::open(from)?, &mut copy)?;
+        copy.sync_all()?;
+        std::fs::rename(&tmp, &to)?;
+        Ok(())
     }
 }
 
@@ -272,10 +312,40 @@ fn write_manifest(dir: &Path) -> anyhow::Result<PathBuf> {
         text += &format!("{}  {name}\n", sha256_file(&dir.join(&name))?);
     }
     let path = dir.join(MANIFEST);
-    let mut f = create_private(&path)?;
+    let tmp = dir.join(format!(".{MANIFEST}.tmp"));
+    let _ = std::fs::remove_file(&tmp);
+    let mut f = create_private(&tmp)?;
     f.write_all(text.as_bytes())?;
     f.sync_all()?;
+    std::fs::rename(&tmp, &path)?;
     Ok(path)
+}
+
+/// `zoom-rotate evidence verify DIR`: each file checked on stdout as `sha256sum -c`
+/// says it (`name: OK`), or why the folder does not verify on stderr; exit 0 or 1.
+pub fn verify_command(dir: &Path) -> crate::vocab::Exit {
+    match verify(dir) {
+        Ok(names) => {
+            let mut out = String::new();
+            for name in &names {
+                out += &format!("{name}: OK\n");
+            }
+            out += &format!(
+                "{}: {} files verified against {MANIFEST}\n",
+                dir.display(),
+                names.len()
+            );
+            let _ = crate::output::summary::to_stdout(&out);
+            crate::vocab::Exit::Done
+        }
+        Err(e) => {
+            eprintln!(
+                "zoom-rotate: evidence {} does not verify: {e}",
+                dir.display()
+            );
+            crate::vocab::Exit::Unfinished
+        }
+    }
 }
 
 /// Checks an evidence folder against its manifest: every listed file has its hash, and

@@ -42,6 +42,7 @@ use tokio::sync::mpsc;
 mod account;
 mod claim;
 mod confirm;
+mod keep;
 mod plan;
 pub mod preview;
 
@@ -55,6 +56,9 @@ pub struct RunResult {
     pub report: PathBuf,
     pub stop: Option<StopReason>,
     pub elapsed: Duration,
+    /// The summary as its JSON object (what `--log-format json` prints, and what the
+    /// evidence folder keeps).
+    pub summary: serde_json::Value,
 }
 
 /// Reads config.toml once, merges the command line, and runs: the library's one call
@@ -100,8 +104,12 @@ pub async fn execute(
     match prepare(&mut s, creds, &stop, program, &disk).await? {
         Prepared::Preview(p) => preview::run(&s, ctx, *p, &stop, started).await,
         Prepared::Run(p) => {
+            // Before the first password leaves: what Zoom knew of the targets.
+            let evidence = keep::before(&s, &p.pool, &p.limiter, &stop).await?;
             let ran = pipeline(&s, *p, &stop, &disk).await?;
-            Ok(finish(&s, ctx, ran, &stop, started))
+            let result = finish(&s, ctx, ran, &stop, started);
+            keep::after(&s, evidence, &result.summary)?;
+            Ok(result)
         }
     }
 }
@@ -157,12 +165,13 @@ async fn prepare(
     let claim::Loaded {
         resume,
         carried,
+        revoked,
         wait,
         provenance,
     } = loaded;
     let counts = plan::announce(s, input.counted, claim.continuing, &resume, stop).await?;
     let http = client::http_client(z.timeout)?;
-    let limiter = job_limiter(z);
+    let limiter = plan::job_limiter(z);
     let (auth, base, policy) = connect(s, &target, &http, &limiter, stop).await?;
     if s.dry_run && claim.continuing {
         if let Some(h) = target.sim {
@@ -180,14 +189,12 @@ async fn prepare(
     // Every run that writes the report records what continues it (its input and flags),
     // and what the report is for: its first run's provenance, or this run's.
     let provenance = claim.provenance(provenance, &base);
-    let words = s.continue_words(program);
-    origin::record_for(&s.report, &s.input, &words, &provenance, disk)?;
+    let words = &s.continue_words(program);
+    origin::record_for(&s.report, &s.input, words, &provenance, disk)?;
     stop.set_continue_command(origin::continue_command(&s.report));
-    let journal = start_journal(s, &carried, disk)?;
-    let generator = s
-        .generate
-        .as_ref()
-        .map(|g| Generator::new(g.length).reusing(reuse));
+    let journal = start_journal(s, (&carried, &revoked), disk)?;
+    let generator = s.generate.as_ref().map(|g| Generator::new(g.length));
+    let generator = generator.map(|g| g.reusing(reuse));
     let pool = Pool::new(
         ZoomClient::new(http.clone(), &base, s.body),
         http,
@@ -198,7 +205,8 @@ async fn prepare(
         journal,
         saved,
         s.concurrency,
-    );
+    )
+    .containing(plan::containment(s));
     Ok(Prepared::Run(Box::new(Ready {
         sim: target.sim,
         checker: Checker::new(policy, s.max_field_bytes, generator)
@@ -235,21 +243,14 @@ async fn open_input(s: &Settings, stop: &Stop) -> anyhow::Result<Input> {
     }
 }
 
-/// The job's one limiter, at its rate under the plan's Medium budget (a dry run's reads
-/// go through it too).
-fn job_limiter(z: &crate::settings::ZoomSettings) -> Arc<Limiter> {
-    Arc::new(Limiter::for_job(
-        z.rate,
-        f64::from(z.plan.medium_per_second()),
-        z.plan.medium_per_day().is_some(),
-    ))
-}
-
 /// The write-ahead journal (none in a dry run, which sends nothing), carrying the
 /// records of a crashed run's requests still unsettled.
 fn start_journal(
     s: &Settings,
-    carried: &[crate::ledger::journal::Record],
+    carried: (
+        &[crate::ledger::journal::Record],
+        &[crate::ledger::journal::Record],
+    ),
     disk: &Disk,
 ) -> anyhow::Result<Option<Journal>> {
     if s.dry_run {
@@ -383,6 +384,12 @@ fn finish(s: &Settings, ctx: &RunContext, ran: Ran, stop: &Stop, started: Instan
         );
     }
     let exit = dispatched.exit(&tally, reason.is_some(), s.dry_run);
+    if s.contain_sso {
+        tracing::info!(
+            signed_out = tally.get(crate::vocab::Outcome::SsoRevoked),
+            "--contain-sso: users without a Zoom password signed out (SSO token revoked)"
+        );
+    }
     let remaining = match Status::load(&s.report) {
         Ok(status) => match status.unreadable_refusal(&s.report, false) {
             None => Some(status.remaining() as u64),
@@ -398,7 +405,7 @@ fn finish(s: &Settings, ctx: &RunContext, ran: Ran, stop: &Stop, started: Instan
     };
     let continues = remaining != Some(0) || reason.is_some();
     let elapsed = started.elapsed();
-    Summary {
+    let summary = Summary {
         ctx,
         tally: &tally,
         skipped: dispatched.skipped.total,
@@ -410,8 +417,9 @@ fn finish(s: &Settings, ctx: &RunContext, ran: Ran, stop: &Stop, started: Instan
         exit,
         daily_remaining,
         input_cut,
-    }
-    .print(s.log_format);
+    };
+    summary.print(s.log_format);
+    let summary = summary.json();
     if let Some(r) = &reason {
         tracing::warn!(exit_code = exit.code(), "stopped early: {}", r.explain());
     }
@@ -422,6 +430,7 @@ fn finish(s: &Settings, ctx: &RunContext, ran: Ran, stop: &Stop, started: Instan
         report: s.report.clone(),
         stop: reason,
         elapsed,
+        summary,
     }
 }
 

@@ -15,9 +15,9 @@
 use super::handout;
 use crate::cli::{Only, StatusArgs, StatusFormat};
 use crate::ledger::resume::origin;
-use crate::ledger::state::{Status, UserState};
+use crate::ledger::state::{Status, UserState, Which};
 use crate::vocab::cell::neutralised;
-use crate::vocab::{rfc3339, Exit};
+use crate::vocab::{rfc3339, Exit, Outcome};
 use std::path::Path;
 use std::time::SystemTime;
 
@@ -77,6 +77,15 @@ pub fn render(
     })
 }
 
+/// The users `--only` lists.
+fn which(only: Option<Only>) -> Which {
+    match only {
+        None => Which::All,
+        Some(Only::Remaining) => Which::Remaining,
+        Some(Only::NotDone) => Which::NotDone,
+    }
+}
+
 fn text(status: &Status, report: &Path, only: Option<Only>, now: SystemTime) -> String {
     let users = status.users.len();
     let mut out = format!(
@@ -86,7 +95,7 @@ fn text(status: &Status, report: &Path, only: Option<Only>, now: SystemTime) -> 
         status.rows,
         plural(status.rows, "row", "rows"),
     );
-    let listed: Vec<&UserState> = status.listed(only.is_some()).collect();
+    let listed: Vec<&UserState> = status.listed(which(only)).collect();
     if !listed.is_empty() {
         let ids: Vec<String> = listed
             .iter()
@@ -115,6 +124,10 @@ fn text(status: &Status, report: &Path, only: Option<Only>, now: SystemTime) -> 
                 u.row.outcome.as_str(),
                 if u.remaining {
                     u.note(now)
+                } else if only == Some(Only::NotDone) {
+                    // The review reads why a final row is not done (rejected: how the
+                    // user signs in and what to do).
+                    crate::vocab::printable(&u.row.message)
                 } else {
                     String::new()
                 }
@@ -153,8 +166,21 @@ fn conclusion(status: &Status, report: &Path) -> String {
         return out;
     }
     match status.remaining() {
-        0 if status.exit() == Exit::Done => out.push_str("every user is changed\n"),
-        0 => out.push_str("nothing remains: a --resume would send nothing\n"),
+        0 if status.exit() == Exit::Done => match status
+            .counts()
+            .iter()
+            .any(|(o, n)| *o == Outcome::SsoRevoked && *n > 0)
+        {
+            false => out.push_str("every user is changed\n"),
+            true => out.push_str("every user is changed, or signed out (sso_revoked)\n"),
+        },
+        0 => {
+            let n = status.listed(Which::NotDone).count();
+            out.push_str(&format!(
+                "nothing remains: a --resume would send nothing; {n} {} neither changed nor signed out (final): --only not-done lists them\n",
+                plural(n, "user ended", "users ended")
+            ))
+        }
         n => out.push_str(&format!(
             "{n} {} to continue:\n  {}\n",
             plural(n, "user remains;", "users remain;"),
@@ -189,7 +215,7 @@ const CSV_HEADER: [&str; 11] = [
 fn csv(status: &Status, only: Option<Only>) -> anyhow::Result<String> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(CSV_HEADER)?;
-    for u in status.listed(only.is_some()) {
+    for u in status.listed(which(only)) {
         let r = &u.row;
         let opt = |v: Option<String>| v.unwrap_or_default();
         let cells = [
@@ -217,7 +243,7 @@ fn json(status: &Status, report: &Path, only: Option<Only>) -> serde_json::Value
         .map(|(o, n)| (o.as_str().to_string(), n.into()))
         .collect();
     let users: Vec<serde_json::Value> = status
-        .listed(only.is_some())
+        .listed(which(only))
         .map(|u| {
             let r = &u.row;
             serde_json::json!({

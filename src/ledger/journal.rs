@@ -11,7 +11,11 @@
 //! long the report was when the run started (rows after that offset belong to this run),
 //! the run's request timeout and when it started; `S <line> <user> <unix_ms>` says a
 //! request for that row is about to be sent, and when, the user percent-encoded so that
-//! no character of it can break the line. The times let a resume wait until a dead run's
+//! no character of it can break the line. With `--contain-sso`, `R <line> <user> <unix_ms>`
+//! says an SSO token revoke for that row is about to be sent (read like `S`: in flight),
+//! and `V <line> <user> <unix_ms>` that Zoom answered it 204: a resume reports such a
+//! user `sso_revoked` without a second revoke. (A revoke that went unanswered is sent
+//! again: it is idempotent, and only an answer makes the row's state known.) The times let a resume wait until a dead run's
 //! last request has surely timed out before sending the same user again. Older journals
 //! (`E <bytes>`, `S <line> [<user>]`) are still read. Syncs are grouped: one thread writes
 //! whatever has queued and syncs once for all of it, so a fast run pays one fsync per
@@ -31,6 +35,25 @@ use tokio::sync::oneshot;
 /// it before its request may leave.
 type Ack = oneshot::Sender<io::Result<()>>;
 
+/// What a record says about its row: `S` a password change, `R` a revoke, about to be
+/// sent; `V` a revoke Zoom answered 204.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Sending,
+    Revoking,
+    Revoked,
+}
+
+impl Kind {
+    fn letter(self) -> &'static str {
+        match self {
+            Kind::Sending => "S ",
+            Kind::Revoking => "R ",
+            Kind::Revoked => "V ",
+        }
+    }
+}
+
 /// A handle to the journal thread.
 #[derive(Clone)]
 pub struct Journal {
@@ -39,7 +62,7 @@ pub struct Journal {
     /// keeping the fsync off the runtime's threads. Unbounded, as the rows in flight
     /// bound it: each waits for its ack before it sends anything else. The thread ends
     /// when the last handle is dropped.
-    tx: std_mpsc::Sender<(Record, Ack)>,
+    tx: std_mpsc::Sender<(Kind, Record, Ack)>,
 }
 
 /// One `S` record: a row with a request on the wire (or about to be).
@@ -51,8 +74,8 @@ pub struct Record {
 }
 
 impl Record {
-    fn write_to(&self, buf: &mut String, at: SystemTime) {
-        buf.push_str("S ");
+    fn write_to(&self, kind: Kind, buf: &mut String, at: SystemTime) {
+        buf.push_str(kind.letter());
         buf.push_str(&self.line.to_string());
         // A user is always written by this version; a line-only record carried from an
         // old journal gets a placeholder user, which matches nobody.
@@ -85,6 +108,8 @@ pub struct Previous {
     pub epoch_offset: u64,
     /// Rows with a request on the wire (or about to be) in that run.
     pub sent: HashSet<Record>,
+    /// Rows whose SSO token revoke Zoom answered 204 in that run.
+    pub revoked: HashSet<Record>,
     /// That run's request timeout (clamped to [`MAX_TIMEOUT`]); `None` in older journals.
     pub timeout: Option<Duration>,
     /// When its last record was written: from the records, else the file's mtime.
@@ -124,11 +149,16 @@ pub fn read(path: &Path) -> io::Result<Option<Previous>> {
                 let timeout = third.and_then(|t| t.parse::<u64>().ok());
                 prev.timeout = timeout.map(|t| Duration::from_millis(t).min(MAX_TIMEOUT));
             }
-            (Some("S"), Some(line)) => {
+            (Some(kind @ ("S" | "R" | "V")), Some(line)) => {
                 let user = third
                     .filter(|u| *u != "-")
                     .map(|u| percent_decode_str(u).decode_utf8_lossy().into_owned());
-                prev.sent.insert(Record { line, user });
+                let record = Record { line, user };
+                if kind == "V" {
+                    prev.revoked.insert(record);
+                } else {
+                    prev.sent.insert(record);
+                }
             }
             _ => continue,
         }
@@ -147,11 +177,12 @@ impl Journal {
     /// Starts a new journal at `path` (replacing an old one atomically, the directory
     /// synced): an epoch at `report_len` with this run's request `timeout`, then `carried`
     /// — rows still unresolved from an earlier crash, so a second crash before they are
-    /// retried still knows about them.
+    /// retried still knows about them — and `revoked`, the rows whose revoke an earlier
+    /// run saw answered but did not report.
     pub fn start(
         path: &Path,
         report_len: u64,
-        carried: &[Record],
+        (carried, revoked): (&[Record], &[Record]),
         timeout: Duration,
         disk: &Disk,
     ) -> io::Result<Journal> {
@@ -162,11 +193,14 @@ impl Journal {
             unix_ms(now)
         );
         for record in carried {
-            record.write_to(&mut head, now);
+            record.write_to(Kind::Sending, &mut head, now);
+        }
+        for record in revoked {
+            record.write_to(Kind::Revoked, &mut head, now);
         }
         // Atomically: a crash leaves the previous journal or this one, never a mix.
         let file = disk.replace_private_open(path, head.as_bytes())?;
-        let (tx, rx) = std_mpsc::channel::<(Record, Ack)>();
+        let (tx, rx) = std_mpsc::channel::<(Kind, Record, Ack)>();
         std::thread::Builder::new()
             .name("journal".into())
             .spawn(move || writer(file, rx))?;
@@ -177,28 +211,34 @@ impl Journal {
     /// is on disk. Its span is at `trace`, as the row's that calls it is.
     #[tracing::instrument(level = "trace", skip_all, fields(line = line, user = %user))]
     pub async fn sending(&self, line: u64, user: &str) -> io::Result<()> {
+        self.record(Kind::Sending, line, user).await
+    }
+
+    /// Records a revoke for `user` about to leave (`Kind::Revoking`), or answered 204
+    /// (`Kind::Revoked`); returns once it is on disk.
+    pub async fn record(&self, kind: Kind, line: u64, user: &str) -> io::Result<()> {
         let (ack, done) = oneshot::channel();
         let record = Record {
             line,
             user: Some(user.to_string()),
         };
         self.tx
-            .send((record, ack))
+            .send((kind, record, ack))
             .map_err(|_| io::Error::other("the journal thread has stopped"))?;
         done.await
             .unwrap_or_else(|_| Err(io::Error::other("the journal thread has stopped")))
     }
 }
 
-fn writer(mut file: File, rx: std_mpsc::Receiver<(Record, Ack)>) {
+fn writer(mut file: File, rx: std_mpsc::Receiver<(Kind, Record, Ack)>) {
     let mut buf = String::new();
     let mut acks = Vec::new();
     while let Ok(first) = rx.recv() {
         buf.clear();
         acks.clear();
         let now = SystemTime::now();
-        for (record, ack) in std::iter::once(first).chain(rx.try_iter()) {
-            record.write_to(&mut buf, now);
+        for (kind, record, ack) in std::iter::once(first).chain(rx.try_iter()) {
+            record.write_to(kind, &mut buf, now);
             acks.push(ack);
         }
         let result = file
@@ -237,15 +277,24 @@ mod unit {
         let journal = Journal::start(
             &path,
             71,
-            &carried,
+            (&carried, &[]),
             Duration::from_millis(2500),
             &Disk::default(),
         )
         .unwrap();
         journal.sending(2, "a b@example.com").await.unwrap();
         journal.sending(3, "x\ny %41").await.unwrap();
+        journal.record(Kind::Revoking, 4, "sso@x").await.unwrap();
+        journal.record(Kind::Revoked, 4, "sso@x").await.unwrap();
         drop(journal);
         let prev = read(&path).unwrap().unwrap();
+        assert_eq!(
+            prev.revoked.iter().collect::<Vec<_>>(),
+            [&Record {
+                line: 4,
+                user: Some("sso@x".into())
+            }]
+        );
         assert_eq!(prev.epoch_offset, 71);
         assert_eq!(prev.timeout, Some(Duration::from_millis(2500)));
         let last = prev.last_record.unwrap();
@@ -265,6 +314,7 @@ mod unit {
             vec![
                 user(2, "a b@example.com"),
                 user(3, "x\ny %41"),
+                user(4, "sso@x"),
                 user(9, "carried@example.com")
             ]
         );

@@ -8,6 +8,9 @@
 //! unanswered attempt may have applied the change, is retried *as an unanswered attempt*:
 //! the same password again, and a same-as-old answer confirms `changed`. In-flight users
 //! are matched by user, not by line, so an input edited before the resume still matches.
+//! A user whose SSO token revoke the journal saw answered 204, with no report row after
+//! it, ends `sso_revoked` without another request: the crash came between the revoke and
+//! its report row.
 //!
 //! Before any of that, [`origin`] checks that the report may be continued at all (it
 //! exists, is a regular file, is not the input, and was written for this input), and
@@ -31,14 +34,18 @@ pub const CHANGE_LIMIT_WINDOW: Duration = Duration::from_secs(24 * 3600);
 /// What to do with one row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
-    /// Final already; `changed` says whether that final state is `changed` (the exit
-    /// code counts skipped users too: 0 only when every input row ends changed).
+    /// Final already; `changed` says whether that final state is done (`changed`, or
+    /// `sso_revoked`; the exit code counts skipped users too: 0 only when every input
+    /// row ends done).
     Skip {
         changed: bool,
     },
     Send {
         unanswered: bool,
     },
+    /// The crashed run's journal saw this user's SSO token revoke answered 204: report
+    /// `sso_revoked`, send nothing.
+    Revoked,
 }
 
 /// What a resume would do with one row, and why: [`Decision`] with the reasons a
@@ -53,6 +60,8 @@ pub enum Fate {
     Final(Outcome),
     /// Skipped: the user is waiting out Zoom's 24-hour change limit until then.
     Waiting { until: SystemTime },
+    /// Reported `sso_revoked` from the journal, nothing sent (see [`Decision::Revoked`]).
+    Revoked,
 }
 
 impl Fate {
@@ -63,6 +72,7 @@ impl Fate {
             Fate::Resend => "resend_unanswered",
             Fate::Final(_) => "skip_final",
             Fate::Waiting { .. } => "skip_24h",
+            Fate::Revoked => "report_revoked",
         }
     }
 
@@ -71,9 +81,10 @@ impl Fate {
             Fate::Send => Decision::Send { unanswered: false },
             Fate::Resend => Decision::Send { unanswered: true },
             Fate::Final(o) => Decision::Skip {
-                changed: *o == Outcome::Changed,
+                changed: o.is_done(),
             },
             Fate::Waiting { .. } => Decision::Skip { changed: false },
+            Fate::Revoked => Decision::Revoked,
         }
     }
 }
@@ -102,6 +113,8 @@ pub struct InFlight {
     pub(crate) users: HashSet<String>,
     /// Lines, from a journal that did not record users.
     pub(crate) lines: HashSet<u64>,
+    /// Users (by [`key`]) whose revoke was answered 204 and never reported.
+    pub(crate) revoked: HashSet<String>,
 }
 
 impl InFlight {
@@ -127,6 +140,8 @@ pub struct Found {
     pub waiting_24h: usize,
     /// Rows in flight at a crash: carried into the new journal until they are resolved.
     pub in_flight: Vec<Record>,
+    /// Rows whose revoke was answered but not reported: carried into the new journal too.
+    pub revoked: Vec<Record>,
     /// When the oldest and the newest of the rows that make users skipped (final, or
     /// waiting out the 24-hour limit) finished: how old the state a resume trusts is.
     pub skipped_span: Option<(SystemTime, SystemTime)>,
@@ -236,26 +251,9 @@ impl Resume {
             }
             users.insert(user, prior);
         }
-        let mut in_flight = InFlight::default();
-        if let Some(prev) = previous {
-            let after = &rows[after..];
-            let reported_users: HashSet<String> = after.iter().map(|r| key(&r.user_id)).collect();
-            let reported_lines: HashSet<u64> = after.iter().map(|r| r.line).collect();
-            for record in &prev.sent {
-                let open = match &record.user {
-                    Some(u) => !reported_users.contains(&key(u)),
-                    None => !reported_lines.contains(&record.line),
-                };
-                if !open {
-                    continue;
-                }
-                match &record.user {
-                    Some(u) => in_flight.users.insert(key(u)),
-                    None => in_flight.lines.insert(record.line),
-                };
-                found.in_flight.push(record.clone());
-            }
-        }
+        let in_flight = previous.map_or_else(InFlight::default, |prev| {
+            open_records(prev, &rows[after..], &mut found)
+        });
         found.in_flight.sort_unstable();
         let resume = Resume {
             users,
@@ -276,6 +274,9 @@ impl Resume {
 
     /// What to do with the row at `line` for `user`, and why.
     pub fn fate(&self, line: u64, user: &str) -> Fate {
+        if self.in_flight.revoked.contains(&key(user)) {
+            return Fate::Revoked;
+        }
         if self.in_flight.contains(line, user) {
             return Fate::Resend;
         }
@@ -286,4 +287,42 @@ impl Resume {
             Some(Prior::Retry { unanswered: false }) | None => Fate::Send,
         }
     }
+}
+
+/// The journal's records still open (no report row for their user after the crashed
+/// run's epoch, `after`): the users in flight, and those whose revoke was answered.
+fn open_records(prev: &Previous, after: &[Row], found: &mut Found) -> InFlight {
+    let mut in_flight = InFlight::default();
+    let reported_users: HashSet<String> = after.iter().map(|r| key(&r.user_id)).collect();
+    let reported_lines: HashSet<u64> = after.iter().map(|r| r.line).collect();
+    for record in &prev.sent {
+        let open = match &record.user {
+            Some(u) => !reported_users.contains(&key(u)),
+            None => !reported_lines.contains(&record.line),
+        };
+        if !open {
+            continue;
+        }
+        match &record.user {
+            Some(u) => in_flight.users.insert(key(u)),
+            None => in_flight.lines.insert(record.line),
+        };
+        found.in_flight.push(record.clone());
+    }
+    for record in &prev.revoked {
+        if let Some(u) = record
+            .user
+            .as_ref()
+            .filter(|u| !reported_users.contains(&key(u)))
+        {
+            in_flight.revoked.insert(key(u));
+            found.revoked.push(record.clone());
+        }
+    }
+    // Their revoke was answered: nothing of theirs is on the wire any more.
+    let revoked = &in_flight.revoked;
+    in_flight.users.retain(|u| !revoked.contains(u));
+    let open = |r: &Record| r.user.as_ref().is_none_or(|u| !revoked.contains(&key(u)));
+    found.in_flight.retain(open);
+    in_flight
 }

@@ -149,14 +149,13 @@ impl Status {
         self.users.iter().filter(|u| u.remaining).count()
     }
 
-    /// Done when every user's latest state is `changed`, else unfinished (an empty report
+    /// Done when every user's latest state is `changed` (or `sso_revoked`), else unfinished (an empty report
     /// too: it proves nothing was changed); refused (2) while a row cannot be read.
     pub fn exit(&self) -> Exit {
         if !self.unreadable.is_empty() {
             return Exit::Refused;
         }
-        let all =
-            !self.users.is_empty() && self.users.iter().all(|u| u.row.outcome == Outcome::Changed);
+        let all = !self.users.is_empty() && self.users.iter().all(|u| u.row.outcome.is_done());
         if all {
             Exit::Done
         } else {
@@ -164,12 +163,25 @@ impl Status {
         }
     }
 
-    /// The users to list: every one, or only those that remain.
-    pub fn listed(&self, only_remaining: bool) -> impl Iterator<Item = &UserState> {
-        self.users
-            .iter()
-            .filter(move |u| !only_remaining || u.remaining)
+    /// The users to list: every one, only those that remain, or every one not done.
+    pub fn listed(&self, which: Which) -> impl Iterator<Item = &UserState> {
+        self.users.iter().filter(move |u| match which {
+            Which::All => true,
+            Which::Remaining => u.remaining,
+            Which::NotDone => !u.row.outcome.is_done(),
+        })
     }
+}
+
+/// Which users [`Status::listed`] gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Which {
+    All,
+    /// Those a `--resume` would try again.
+    Remaining,
+    /// Those whose latest state is neither `changed` nor `sso_revoked`, final ones
+    /// (`rejected`, `user_not_found`...) included: what an incident's review must see.
+    NotDone,
 }
 
 impl UserState {

@@ -166,6 +166,7 @@ impl Checker {
             line,
             user_id: user.to_string(),
             password,
+            login_types: listed_cell(record, columns).and_then(login::listed_types),
         })
     }
 
@@ -332,14 +333,18 @@ fn user_id(user: &str) -> Result<(), Why> {
     Ok(())
 }
 
-/// The listed login type (a dry run): a user a listing shows without a work-email login
-/// has no Zoom password to set.
-fn listed_login_type(record: &csv::ByteRecord, columns: &Columns) -> Result<(), Why> {
-    let cell = columns
+/// The `login_types` cell of a listing, when the input has the column.
+fn listed_cell<'r>(record: &'r csv::ByteRecord, columns: &Columns) -> Option<&'r str> {
+    columns
         .login_types
         .and_then(|c| record.get(c))
         .and_then(|c| std::str::from_utf8(c).ok())
-        .unwrap_or_default();
+}
+
+/// The listed login type (a dry run): a user a listing shows without a work-email login
+/// has no Zoom password to set.
+fn listed_login_type(record: &csv::ByteRecord, columns: &Columns) -> Result<(), Why> {
+    let cell = listed_cell(record, columns).unwrap_or_default();
     match login::listed_without_password(cell) {
         None => Ok(()),
         Some(types) => Err(format!(

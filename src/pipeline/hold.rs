@@ -115,6 +115,7 @@ mod unit {
             line,
             user_id: user.into(),
             password: secrecy::SecretString::from("Maple7-Quartz-Rain".to_string()),
+            login_types: None,
         })
     }
 
@@ -132,6 +133,7 @@ mod unit {
         let in_flight = Arc::new(InFlight {
             users: [crate::vocab::user_key("A@x.com")].into(),
             lines: [9].into(),
+            revoked: Default::default(),
         });
         let (tx, rx) = mpsc::channel(8);
         let (out_tx, mut out) = mpsc::channel(8);

@@ -39,8 +39,10 @@ use tokio_util::task::TaskTracker;
 
 mod contain;
 mod policy;
+mod revoke;
 mod rotate;
 pub use contain::Progress;
+pub use revoke::Containment;
 use rotate::{not_attempted, Generations};
 
 pub use crate::vocab::MAY_HAVE_APPLIED;
@@ -75,6 +77,9 @@ pub struct Pool {
     pub journal: Option<Journal>,
     pub saved: Option<SavedPasswords>,
     pub concurrency: Concurrency,
+    /// `--contain-sso`: the revokes' own budget (`None`: rows without a Zoom password
+    /// are reported, not contained).
+    pub contain: Option<Containment>,
     /// Smoothed request latency in microseconds (0: none observed yet); sizes the pool.
     /// Every row's task writes it after an answer and the dispatcher reads it before each
     /// dispatch; relaxed, as it is an estimate: a stale read sizes the pool a row off for
@@ -115,11 +120,18 @@ impl Pool {
             journal,
             saved,
             concurrency,
+            contain: None,
             latency_us: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
             slot_freed: Notify::new(),
             generations: Generations::default(),
         }
+    }
+
+    /// With `--contain-sso`: contain the users without a Zoom password (see `revoke`).
+    pub fn containing(mut self, contain: Option<Containment>) -> Pool {
+        self.contain = contain;
+        self
     }
 
     fn observe(&self, latency: Duration) {
@@ -226,7 +238,9 @@ impl Dispatched {
         } else {
             Outcome::Changed
         };
-        if self.skipped.not_changed == 0 && tally.rows() == tally.get(wanted) {
+        // `sso_revoked` only ever comes from `--contain-sso`: done, as `changed` is.
+        let done = tally.get(wanted) + tally.get(Outcome::SsoRevoked);
+        if self.skipped.not_changed == 0 && tally.rows() == done {
             Exit::Done
         } else {
             Exit::Unfinished
@@ -268,6 +282,10 @@ pub async fn dispatch(
                 continue;
             }
             Decision::Send { unanswered } => unanswered,
+            Decision::Revoked => {
+                let _ = report.send(revoked_at_crash(job.line, job.user_id)).await;
+                continue;
+            }
         };
         if dry_run {
             let row = Row::local(
@@ -299,6 +317,16 @@ pub async fn dispatch(
     tracker.close();
     tracker.wait().await;
     done
+}
+
+/// The row of a user whose revoke the crashed run's journal saw answered 204, with no
+/// report row after it: `sso_revoked`, and no second revoke.
+fn revoked_at_crash(line: u64, user_id: String) -> Row {
+    let message = "signed out: SSO token revoked (DELETE /users/{userId}/token answered 204) by the run that crashed before reporting it; its journal recorded the answer, so nothing was sent again".into();
+    Row {
+        http_status: Some(204),
+        ..Row::local(line, user_id, Outcome::SsoRevoked, message)
+    }
 }
 
 #[cfg(test)]

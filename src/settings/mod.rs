@@ -77,6 +77,37 @@ pub struct Settings {
     /// The input's options as given (`--delimiter`, `--encoding`), for the command that
     /// continues the run.
     pub dialect_given: (Option<String>, Option<String>),
+    /// `--contain-sso`: sign out the users without a Zoom password.
+    pub contain_sso: bool,
+    /// `--evidence DIR`, and how far back (`--since`) its activity report goes.
+    pub evidence: Option<EvidenceSettings>,
+}
+
+/// `--evidence DIR --since DAYS`, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvidenceSettings {
+    pub dir: PathBuf,
+    pub since: Duration,
+}
+
+/// `--since`'s default: a week of sign-ins, enough to see what a leaked password was used
+/// for in most incidents and one request of Zoom's one-month activity report.
+pub const DEFAULT_SINCE_DAYS: u32 = 7;
+
+/// `--evidence` and `--since`.
+fn evidence(args: &RunArgs) -> Result<Option<EvidenceSettings>, ConfigError> {
+    let days = args.since.unwrap_or(DEFAULT_SINCE_DAYS);
+    if !(1..=180).contains(&days) {
+        return Err(bad(
+            "--since",
+            days,
+            "1 to 180 days (Zoom keeps six months of sign-ins)",
+        ));
+    }
+    Ok(args.evidence.clone().map(|dir| EvidenceSettings {
+        dir,
+        since: Duration::from_secs(u64::from(days) * 86_400),
+    }))
 }
 
 /// `--delimiter`: a name, or one ASCII character that cannot be confused with a quote or
@@ -175,6 +206,8 @@ impl Settings {
             password_column,
             max_field_bytes: max_field_bytes(file)?,
             dialect_given: (args.delimiter.clone(), args.encoding.clone()),
+            contain_sso: args.contain_sso,
+            evidence: evidence(args)?,
             zoom,
         })
     }

@@ -65,6 +65,14 @@ impl Settings {
             let days = self.max_report_age.as_secs() / 86_400;
             flag("max-report-age", Some(days.to_string()));
         }
+        // A continuation contains and keeps evidence as this run does (into the same folder).
+        if self.contain_sso {
+            flag("contain-sso", None);
+        }
+        if let Some(e) = &self.evidence {
+            flag("evidence", Some(text(&e.dir)));
+            flag("since", Some((e.since.as_secs() / 86_400).to_string()));
+        }
         self.input_words(&mut w);
         w
     }

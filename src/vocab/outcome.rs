@@ -10,6 +10,8 @@ use std::str::FromStr;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Outcome {
     Changed,
+    /// With `--contain-sso`: a user without a Zoom password whose SSO token was revoked.
+    SsoRevoked,
     SameAsOld,
     ChangeLimit24h,
     UserNotFound,
@@ -24,8 +26,9 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 12] = [
+    pub const ALL: [Outcome; 13] = [
         Outcome::Changed,
+        Outcome::SsoRevoked,
         Outcome::SameAsOld,
         Outcome::ChangeLimit24h,
         Outcome::UserNotFound,
@@ -42,6 +45,7 @@ impl Outcome {
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Changed => "changed",
+            Outcome::SsoRevoked => "sso_revoked",
             Outcome::SameAsOld => "same_as_old",
             Outcome::ChangeLimit24h => "change_limit_24h",
             Outcome::UserNotFound => "user_not_found",
@@ -62,11 +66,20 @@ impl Outcome {
         matches!(
             self,
             Outcome::Changed
+                | Outcome::SsoRevoked
                 | Outcome::SameAsOld
                 | Outcome::UserNotFound
                 | Outcome::PolicyRejected
                 | Outcome::Rejected
         )
+    }
+}
+
+impl Outcome {
+    /// Done as an incident wants it: the password changed, or (under `--contain-sso`)
+    /// the user without one signed out. Every other final outcome still needs a person.
+    pub fn is_done(self) -> bool {
+        matches!(self, Outcome::Changed | Outcome::SsoRevoked)
     }
 }
 

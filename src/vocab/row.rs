@@ -13,6 +13,10 @@ pub struct Job {
     pub line: u64,
     pub user_id: String,
     pub password: SecretString,
+    /// The login types a `users` listing's `login_types` column gave for this user (`None`
+    /// without the column, or with a cell that is not numbers): how `--contain-sso` tells
+    /// an SSO user from one who signs in at Google, Apple or Microsoft.
+    pub login_types: Option<Vec<u32>>,
 }
 
 /// A row refused before sending.

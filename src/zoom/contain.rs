@@ -10,6 +10,7 @@
 use std::time::Duration;
 
 use crate::zoom::client::{Answer, Sent};
+use crate::zoom::login::{in_words, Signs, SSO};
 use crate::zoom::outcome::RateKind;
 
 /// Zoom's code for a password change of a user without a Zoom password (SSO, Google,
@@ -18,6 +19,31 @@ pub const NO_ZOOM_PASSWORD: u32 = 1123;
 
 /// The message of a row whose user has no Zoom password, without `--contain-sso`.
 pub const NO_PASSWORD_HINT: &str = "this user signs in without a Zoom password (SSO or another identity provider), so no password can be set; rerun with --contain-sso to revoke the user's SSO token (signing them out), and rotate the credential at the identity provider";
+
+/// The message of a 400/1123 row without `--contain-sso`: Zoom's words (`zoom`), how
+/// the user signs in (from the listing) and what the flag would do.
+pub fn without_flag(zoom: &str, signs: &Signs) -> String {
+    match signs {
+        Signs::Elsewhere(types) => elsewhere(zoom, types),
+        Signs::Sso => format!("{zoom}: this user signs in with {} and has no Zoom password, so none can be set; --contain-sso signs them out (revokes their SSO token): rerun with it", in_words(&[SSO])),
+        Signs::Unknown => format!("{zoom}: {NO_PASSWORD_HINT} (the input has no login_types column to tell SSO from Google, Apple or Microsoft; --contain-sso signs an SSO user out)"),
+    }
+}
+
+/// The message of a user who signs in only at another provider: no revoke applies
+/// (API-NOTES documents the revoke for SSO tokens only, so a 204 for such a user would
+/// prove nothing), and the sessions must be ended where they were opened.
+pub fn elsewhere(zoom: &str, types: &str) -> String {
+    format!("{zoom}: this user signs in with {types}, and Zoom keeps neither a password nor an SSO token for them, so nothing here can sign them out; end their sessions and change their credential at that provider (its admin console)")
+}
+
+/// The message of an `sso_revoked` row.
+pub fn revoked(signs: &Signs) -> String {
+    match signs {
+        Signs::Unknown => "signed out: no Zoom password (400/1123), SSO token revoked (DELETE /users/{userId}/token answered 204); the input has no login_types column: if this user signs in at Google, Apple or Microsoft rather than SSO, end their sessions there too".into(),
+        _ => "signed out: SSO login, no Zoom password (400/1123); SSO token revoked (DELETE /users/{userId}/token answered 204)".into(),
+    }
+}
 
 /// Whether a password change's answer says the user has no Zoom password.
 pub fn has_no_zoom_password(status: u16, zoom_code: Option<u32>) -> bool {

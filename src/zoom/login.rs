@@ -28,21 +28,44 @@ pub fn parse_login_type(raw: &str) -> Result<u32, String> {
     })
 }
 
-/// A listing's `login_types` cell (numbers joined with `|`, as `zoom-rotate users` writes
-/// it) that shows a user without a Zoom password: the types it lists, in words
-/// (`101 (SSO)`). `None` when it lists the work-email login, is empty, or holds anything
-/// but numbers: then nothing is known, and nothing is claimed.
-pub fn listed_without_password(cell: &str) -> Option<String> {
+/// The SSO login: the one whose token `DELETE /users/{id}/token` revokes.
+pub const SSO: u32 = 101;
+
+/// A listing's `login_types` cell (numbers joined with `|`) as numbers; `None` when it is
+/// empty or holds anything but numbers (then nothing is known).
+pub fn listed_types(cell: &str) -> Option<Vec<u32>> {
     if cell.trim().is_empty() {
         return None;
     }
-    let types: Vec<u32> = cell
-        .split('|')
-        .map(|t| t.trim().parse().ok())
-        .collect::<Option<_>>()?;
-    if types.contains(&WORK_EMAIL) {
-        return None;
+    cell.split('|').map(|t| t.trim().parse().ok()).collect()
+}
+
+/// How a user who has no Zoom password (Zoom answered 400/1123) signs in, as far as the
+/// listing tells.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Signs {
+    /// With SSO (101): revoking the SSO token signs them out.
+    Sso,
+    /// Only at another provider (Google, Apple, Microsoft...): Zoom keeps neither a
+    /// password nor an SSO token for them. The types, in words.
+    Elsewhere(String),
+    /// The input has no listing's `login_types` for the user.
+    Unknown,
+}
+
+impl Signs {
+    /// From the listed types (`None`: not listed).
+    pub fn of(types: Option<&[u32]>) -> Signs {
+        match types {
+            None => Signs::Unknown,
+            Some(t) if t.contains(&SSO) => Signs::Sso,
+            Some(t) => Signs::Elsewhere(in_words(t)),
+        }
     }
+}
+
+/// `1 (Google), 27 (Microsoft), 99`: login types in words.
+pub fn in_words(types: &[u32]) -> String {
     let words: Vec<String> = types
         .iter()
         .map(|t| match LOGIN_TYPE_NAMES.iter().find(|(_, n, _)| n == t) {
@@ -50,7 +73,19 @@ pub fn listed_without_password(cell: &str) -> Option<String> {
             None => t.to_string(),
         })
         .collect();
-    Some(words.join(", "))
+    words.join(", ")
+}
+
+/// A listing's `login_types` cell (numbers joined with `|`, as `zoom-rotate users` writes
+/// it) that shows a user without a Zoom password: the types it lists, in words
+/// (`101 (SSO)`). `None` when it lists the work-email login, is empty, or holds anything
+/// but numbers: then nothing is known, and nothing is claimed.
+pub fn listed_without_password(cell: &str) -> Option<String> {
+    let types = listed_types(cell)?;
+    if types.contains(&WORK_EMAIL) {
+        return None;
+    }
+    Some(in_words(&types))
 }
 
 #[cfg(test)]
@@ -65,6 +100,16 @@ mod unit {
         assert!(parse_login_type("okta")
             .unwrap_err()
             .contains("got \"okta\""));
+    }
+
+    #[test]
+    fn how_a_user_without_a_password_signs_in() {
+        assert_eq!(Signs::of(Some(&[101])), Signs::Sso);
+        assert_eq!(Signs::of(Some(&[1, 101])), Signs::Sso);
+        assert_eq!(Signs::of(Some(&[1])), Signs::Elsewhere("1 (Google)".into()));
+        assert_eq!(Signs::of(None), Signs::Unknown);
+        assert_eq!(listed_types("101|1"), Some(vec![101, 1]));
+        assert_eq!(listed_types("sso"), None);
     }
 
     #[test]

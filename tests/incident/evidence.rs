@@ -26,7 +26,7 @@ fn day(s: &str) -> std::time::SystemTime {
 async fn fill(dir: &Path, config: SimConfig) -> PathBuf {
     let sim = util::sim(config).await;
     let folder = dir.join("incident");
-    let mut ev = Evidence::create(&folder).unwrap();
+    let mut ev = Evidence::create(&folder, false, day("2026-12-06")).unwrap();
     let targets = [
         UserRow::from_json(
             &json!({"id": "u3", "email": "sso.sam@corp.example", "login_types": [101]}),
@@ -70,7 +70,8 @@ async fn fill(dir: &Path, config: SimConfig) -> PathBuf {
         "r.csv",
         "line,user_id,outcome,http_status,zoom_code,attempts,finished_at,message\n",
     );
-    ev.finish(&report, r#"{"rows":0}"#).unwrap();
+    ev.finish(&report, &dir.join("r.csv.meta"), r#"{"rows":0}"#)
+        .unwrap();
     folder
 }
 
@@ -81,28 +82,36 @@ async fn the_manifest_verifies_and_catches_a_changed_or_added_file() {
     assert_eq!(mode(&folder), 0o700);
     assert_eq!(
         evidence::verify(&folder).unwrap(),
-        ["activities.jsonl", "r.csv", "summary.json", "targets.csv"]
+        [
+            "activities-20261206T000000Z.jsonl",
+            "report.csv",
+            "summary-20261206T000000Z.json",
+            "targets-20261206T000000Z.csv"
+        ]
     );
     for name in [
-        "activities.jsonl",
-        "r.csv",
-        "summary.json",
-        "targets.csv",
-        "MANIFEST.sha256",
+        "activities-20261206T000000Z.jsonl",
+        "report.csv",
+        "summary-20261206T000000Z.json",
+        "targets-20261206T000000Z.csv",
+        "SHA256SUMS",
     ] {
         assert_eq!(mode(&folder.join(name)), 0o600, "{name}");
         let text = std::fs::read_to_string(folder.join(name)).unwrap();
         assert!(!text.contains("sim-token"), "{name}");
     }
     assert_eq!(
-        lines(&folder.join("targets.csv"))[1],
+        lines(&folder.join("targets-20261206T000000Z.csv"))[1],
         "u3,sso.sam@corp.example,,,101,,,,"
     );
     // Four sign-ins fall in 2026-11-29..30 (u1, u2, u3 on the 30th, u6 on the 29th).
-    assert_eq!(lines(&folder.join("activities.jsonl")).len(), 4);
+    assert_eq!(
+        lines(&folder.join("activities-20261206T000000Z.jsonl")).len(),
+        4
+    );
     let sha256sum = util::scrub(&mut std::process::Command::new("sha256sum"))
         .arg("-c")
-        .arg("MANIFEST.sha256")
+        .arg("SHA256SUMS")
         .current_dir(&folder)
         .output();
     if let Ok(o) = sha256sum {
@@ -113,9 +122,9 @@ async fn the_manifest_verifies_and_catches_a_changed_or_added_file() {
         matches!(evidence::verify(&folder), Err(VerifyError::Unlisted { file }) if file == "extra.txt")
     );
     std::fs::remove_file(folder.join("extra.txt")).unwrap();
-    std::fs::write(folder.join("r.csv"), "tampered").unwrap();
+    std::fs::write(folder.join("report.csv"), "tampered").unwrap();
     assert!(
-        matches!(evidence::verify(&folder), Err(VerifyError::Mismatch { file }) if file == "r.csv")
+        matches!(evidence::verify(&folder), Err(VerifyError::Mismatch { file }) if file == "report.csv")
     );
 }
 
@@ -135,10 +144,10 @@ async fn a_missing_report_scope_is_a_warning_kept_in_the_folder() {
         evidence::verify(&folder).unwrap(),
         [
             "WARNINGS.txt",
-            "activities.jsonl",
-            "r.csv",
-            "summary.json",
-            "targets.csv"
+            "activities-20261206T000000Z.jsonl",
+            "report.csv",
+            "summary-20261206T000000Z.json",
+            "targets-20261206T000000Z.csv"
         ]
     );
 }
@@ -147,11 +156,11 @@ async fn a_missing_report_scope_is_a_warning_kept_in_the_folder() {
 fn an_existing_non_empty_folder_is_refused_and_an_empty_one_is_taken() {
     let dir = util::tmp();
     util::write(dir.path(), "old.txt", "earlier run");
-    let e = Evidence::create(dir.path()).unwrap_err();
+    let e = Evidence::create(dir.path(), false, day("2026-12-06")).unwrap_err();
     assert!(format!("{e:#}").contains("is not empty"), "{e:#}");
     let empty = dir.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
     std::fs::set_permissions(&empty, std::fs::Permissions::from_mode(0o755)).unwrap();
-    Evidence::create(&empty).unwrap();
+    Evidence::create(&empty, false, day("2026-12-06")).unwrap();
     assert_eq!(mode(&empty), 0o700);
 }

@@ -146,7 +146,7 @@ line,user_id,outcome,http_status,zoom_code,attempts,finished_at,message,may_have
     );
     assert_eq!(
         v["counts"],
-        json!({"changed": 2, "same_as_old": 0, "change_limit_24h": 2, "user_not_found": 1,
+        json!({"changed": 2, "sso_revoked": 0, "same_as_old": 0, "change_limit_24h": 2, "user_not_found": 1,
                "policy_rejected": 0, "rejected": 0, "auth_failed": 0, "rate_limited": 1,
                "failed": 0, "invalid_input": 0, "not_attempted": 0, "dry_run": 0})
     );

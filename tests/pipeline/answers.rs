@@ -102,7 +102,8 @@ fn response_table() -> Vec<Answer> {
         once("400/1117 the admin is rejected", zoom_error(400, 1117, admin),
             ("rejected", Some(400), Some(1117), 1, admin), 1),
         once("400/1123 not a work email is rejected", zoom_error(400, 1123, not_work_email),
-            ("rejected", Some(400), Some(1123), 1, not_work_email), 1),
+            // Issue 20: Zoom's words, then what the row needs (--contain-sso).
+            ("rejected", Some(400), Some(1123), 1, "Can only update password of Zoom work email account: *--contain-sso signs an SSO user out)"), 1),
         policy("400/1124 too short is policy_rejected", 1124, "Have at least 8 characters"),
         policy("400/1125 needs a letter is policy_rejected", 1125, "Have at least 1 letter (a, b, c...)"),
         policy("400/1126 needs a number is policy_rejected", 1126, "Have at least 1 number (1, 2, 3...)"),

@@ -97,7 +97,7 @@ async fn a_mixed_file_gets_exactly_the_right_report() {
         (5, "generic@example.com", "rejected", Some(400), Some(300), 1, "Validation Failed."),
         (6, "badjson@example.com", "rejected", Some(400), Some(300), 1, "Request Body should be a valid JSON object."),
         (7, "admin@example.com", "rejected", Some(400), Some(1117), 1, "Can not update Admin's password"),
-        (8, "external@example.com", "rejected", Some(400), Some(1123), 1, "Can only update password of Zoom work email account"),
+        (8, "external@example.com", "rejected", Some(400), Some(1123), 1, "Can only update password of Zoom work email account: *--contain-sso signs an SSO user out)"),
         (9, "p1124@example.com", "policy_rejected", Some(400), Some(1124), 1, "Have at least 8 characters"),
         (10, "p1125@example.com", "policy_rejected", Some(400), Some(1125), 1, "Have at least 1 letter"),
         (11, "p1126@example.com", "policy_rejected", Some(400), Some(1126), 1, "Have at least 1 number"),

@@ -172,6 +172,8 @@ fn default_named(path: &Path) -> anyhow::Result<(PathBuf, ReportLock)> {
 pub(super) struct Loaded {
     pub(super) resume: Resume,
     pub(super) carried: Vec<Record>,
+    /// Rows whose revoke a crashed run saw answered, unreported: carried as well.
+    pub(super) revoked: Vec<Record>,
     pub(super) wait: Option<Duration>,
     pub(super) provenance: Option<Provenance>,
 }
@@ -240,6 +242,7 @@ fn load_resume(
     Ok(Loaded {
         resume,
         carried: found.in_flight,
+        revoked: found.revoked,
         wait,
         provenance,
     })

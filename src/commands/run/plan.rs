@@ -2,14 +2,20 @@
 //! at what rate, for how long, to which account, under which config, and (on a terminal,
 //! above `[run] confirm_above` rows) the operator's yes. On `--resume` the count is of
 //! the rows the resume sends, not of the whole file (`preview::count`), so the plan, the
-//! prompt and the progress bar describe this run.
+//! prompt and the progress bar describe this run. The job's limiters are made here too:
+//! the Medium one every request paces through, and with `--contain-sso` the Light one of
+//! the revokes, both from the plan and the job's share of it.
 
 use super::{confirm, preview};
 use crate::ledger::resume::Resume;
 use crate::output::summary;
 use crate::pipeline::input;
-use crate::settings::Settings;
+use crate::pipeline::limiter::Limiter;
+use crate::pipeline::workers::Containment;
+use crate::settings::{Settings, ZoomSettings};
 use crate::vocab::stop::Stop;
+use crate::zoom::plan::{light_per_day, light_per_second, light_rate};
+use std::sync::Arc;
 
 /// What the plan counted.
 pub(super) struct Planned {
@@ -82,4 +88,28 @@ fn dry_run_words(s: &Settings) -> &'static str {
         (true, false) => " (dry run: no password is sent)",
         (true, true) => " (offline dry run: nothing is sent, Zoom is not asked; only Zoom's basic password rules are checked)",
     }
+}
+
+/// The job's one limiter, at its rate under the plan's Medium budget (a dry run's reads
+/// go through it too).
+pub(super) fn job_limiter(z: &ZoomSettings) -> Arc<Limiter> {
+    Arc::new(Limiter::for_job(
+        z.rate,
+        f64::from(z.plan.medium_per_second()),
+        z.plan.medium_per_day().is_some(),
+    ))
+}
+
+/// With `--contain-sso`: the revokes' own limiter, at the plan's Light rate scaled by the
+/// share of the Medium budget the job takes (`zoom::plan::light_rate`).
+pub(super) fn containment(s: &Settings) -> Option<Containment> {
+    let z = &s.zoom;
+    s.contain_sso.then(|| {
+        let light = Limiter::for_job(
+            light_rate(z.plan, z.rate),
+            f64::from(light_per_second(z.plan)),
+            light_per_day(z.plan).is_some(),
+        );
+        Containment::new(Arc::new(light))
+    })
 }

@@ -72,8 +72,10 @@ impl Counts {
             }
             Fate::Final(o) => {
                 self.done += 1;
-                self.not_changed += u64::from(o != Outcome::Changed);
+                self.not_changed += u64::from(!o.is_done());
             }
+            // Reported from the journal without a request: done, as a final row is.
+            Fate::Revoked => self.done += 1,
             Fate::Waiting { until } => {
                 self.waiting += 1;
                 self.first_until = Some(self.first_until.map_or(until, |t| t.min(until)));
@@ -182,6 +184,7 @@ fn show(item: &Item, fate: Option<Fate>) {
         Fate::Send => tracing::info!(line, user, would, "preview: would send (a first attempt)"),
         Fate::Resend => tracing::info!(line, user, would, "preview: would send again as an unanswered attempt: the same password, so that a same-as-old answer confirms the change"),
         Fate::Final(o) => tracing::info!(line, user, would, latest = o.as_str(), "preview: skipped: final already ({o})"),
+        Fate::Revoked => tracing::info!(line, user, would, "preview: would report sso_revoked from the journal (the crashed run's revoke was answered), sending nothing"),
         Fate::Waiting { until } => {
             let until = humantime::format_rfc3339_seconds(until).to_string();
             tracing::info!(line, user, would, retry_after = until.as_str(), "preview: skipped: waiting out Zoom's 24-hour change limit until {until}");

@@ -16,6 +16,7 @@ use crate::vocab::Outcome;
 use crate::vocab::Row;
 use crate::zoom::auth::Auth;
 use crate::zoom::client::Sent;
+use crate::zoom::contain::has_no_zoom_password;
 use crate::zoom::outcome::RateKind;
 use rand::Rng;
 use std::collections::HashMap;
@@ -130,7 +131,7 @@ pub(super) fn not_attempted(stop: &Stop, job: &Job, unanswered: bool) -> Row {
 
 impl Pool {
     /// Sleeps `wait` unless the run stops first; `false` if it did.
-    async fn sleep(&self, wait: Duration) -> bool {
+    pub(super) async fn sleep(&self, wait: Duration) -> bool {
         if wait.is_zero() {
             return !self.stop.is_stopped();
         }
@@ -140,10 +141,22 @@ impl Pool {
         }
     }
 
-    /// Sees one row through: carries out the policy's steps and returns its report row.
+    /// Sees one row through and returns its report row: the password change, then, when
+    /// Zoom says the user has no password (400/1123), their containment (`revoke`).
     /// `progress` tells the dispatcher, should this panic, what had been sent.
     #[tracing::instrument(name = "row", level = "trace", skip_all, fields(line = job.line, user = %job.user_id))]
     pub async fn rotate(&self, job: Job, unanswered: bool, progress: &Progress) -> Row {
+        let row = self.change(&job, unanswered, progress).await;
+        if row.outcome == Outcome::Rejected
+            && has_no_zoom_password(row.http_status.unwrap_or(0), row.zoom_code)
+        {
+            return self.no_password(&job, row, progress).await;
+        }
+        row
+    }
+
+    /// The password change: carries out the policy's steps and returns the row.
+    async fn change(&self, job: &Job, unanswered: bool, progress: &Progress) -> Row {
         let rules = Rules {
             retry: self.retry,
             renewable: !matches!(*self.auth, Auth::Static(_)),
@@ -152,7 +165,7 @@ impl Pool {
             unanswered,
             ..State::default()
         };
-        if let Some(row) = self.prepare(&job, unanswered).await {
+        if let Some(row) = self.prepare(job, unanswered).await {
             return row;
         }
         let mut step = Step::Send {
@@ -164,11 +177,11 @@ impl Pool {
             let event = match step {
                 Step::Send { wait } => {
                     if !self.sleep(wait).await {
-                        return self.stopped(&job, &s);
+                        return self.stopped(job, &s);
                     }
-                    match self.send(&job, &mut generation, progress).await {
+                    match self.send(job, &mut generation, progress).await {
                         Some(event) => event,
-                        None => return self.stopped(&job, &s),
+                        None => return self.stopped(job, &s),
                     }
                 }
                 Step::PauseAll { wait } => {
@@ -186,18 +199,18 @@ impl Pool {
                 }
                 Step::Renew { wait, check_worked } => {
                     if !self.sleep(wait).await {
-                        return self.stopped(&job, &s);
+                        return self.stopped(job, &s);
                     }
                     self.renew(generation, check_worked).await
                 }
                 Step::Stop { reason, finish } => {
                     self.stop.stop(reason);
                     return match finish {
-                        Some(f) => row(&job, &s, f),
-                        None => not_attempted(&self.stop, &job, s.unanswered),
+                        Some(f) => row(job, &s, f),
+                        None => not_attempted(&self.stop, job, s.unanswered),
                     };
                 }
-                Step::Finish(f) => return row(&job, &s, f),
+                Step::Finish(f) => return row(job, &s, f),
             };
             let now = Now {
                 time: SystemTime::now(),
@@ -311,7 +324,7 @@ impl Pool {
     }
 
     /// After a 401 on `generation`: a new token, or why there is none.
-    async fn renew(&self, generation: u64, check_worked: bool) -> Event {
+    pub(super) async fn renew(&self, generation: u64, check_worked: bool) -> Event {
         if check_worked && !self.generations.worked(generation, &self.stop).await {
             return Event::RenewRefused;
         }
