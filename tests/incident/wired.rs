@@ -330,8 +330,10 @@ fn child_of(parent: u32) -> u32 {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kill_9_between_a_revoke_and_its_report_row_then_resume_revokes_no_one_twice() {
+/// One try at killing the run between a revoke's answer (journaled) and its report row;
+/// `None` when the kill missed that window (the run had already ended: on a loaded
+/// machine the delayed write can still land first), so the caller tries again.
+async fn kill_between_revoke_and_row() -> Option<(tempfile::TempDir, SimHandle)> {
     let dir = util::tmp();
     let d = dir.path();
     let sim = util::sim(sso_account(d, 1, SimConfig::default())).await;
@@ -381,18 +383,30 @@ async fn kill_9_between_a_revoke_and_its_report_row_then_resume_revokes_no_one_t
         .args(["-9", &tracee.to_string()])
         .output()
         .unwrap();
-    assert!(
-        killed.status.success(),
-        "kill {tracee}: {} (report: {:?})",
-        String::from_utf8_lossy(&killed.stderr),
-        std::fs::read_to_string(&report)
-    );
+    if !killed.status.success() {
+        traced.wait().unwrap();
+        return None;
+    }
     traced.wait().unwrap();
     assert_eq!(sim.stats().token_revokes, 1);
-    assert!(
-        util::rows(&report).is_empty(),
-        "killed before its report row"
-    );
+    if !util::rows(&report).is_empty() {
+        return None;
+    }
+    Some((dir, sim))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_between_a_revoke_and_its_report_row_then_resume_revokes_no_one_twice() {
+    let mut caught = None;
+    for _ in 0..3 {
+        caught = kill_between_revoke_and_row().await;
+        if caught.is_some() {
+            break;
+        }
+    }
+    let (dir, sim) = caught.expect("a kill caught the run between a revoke and its row");
+    let d = dir.path();
+    let report = d.join("r.csv");
     let mut resume = against(
         &sim,
         d,
