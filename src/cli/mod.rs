@@ -249,6 +249,14 @@ pub struct RunArgs {
     #[arg(display_order = 41, long, value_enum, value_name = "FORMAT", help_heading = OUTPUT)]
     pub log_format: Option<LogFormat>,
 
+    /// Write what the run did for Prometheus' node_exporter textfile collector to PATH
+    /// (name it *.prom in the collector's directory): rows by outcome, requests, 429s,
+    /// the exit code, start, end, duration, rate and the last successful run's end,
+    /// replaced atomically at every exit once the settings are read. No user ID, no
+    /// secret (config: [run] metrics_file) [default: none].
+    #[arg(display_order = 46, long, value_name = "PATH", help_heading = OUTPUT)]
+    pub metrics_file: Option<PathBuf>,
+
     /// With --resume: continue a report only when its first run started at most DAYS
     /// ago, 1 to 3650; an older one is refused (exit 2), since its rows are likely another
     /// campaign's and would be skipped as done (config: [report] max_age_days)

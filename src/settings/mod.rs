@@ -77,6 +77,8 @@ pub struct Settings {
     /// The input's options as given (`--delimiter`, `--encoding`), for the command that
     /// continues the run.
     pub dialect_given: (Option<String>, Option<String>),
+    /// `--metrics-file` or `[run] metrics_file`: the Prometheus textfile written at exit.
+    pub metrics_file: Option<PathBuf>,
 }
 
 /// `--delimiter`: a name, or one ASCII character that cannot be confused with a quote or
@@ -175,6 +177,7 @@ impl Settings {
             password_column,
             max_field_bytes: max_field_bytes(file)?,
             dialect_given: (args.delimiter.clone(), args.encoding.clone()),
+            metrics_file: metrics_file(args, file)?,
             zoom,
         })
     }
@@ -211,6 +214,23 @@ fn max_report_age(args: &RunArgs, file: &FileConfig) -> Result<Duration, ConfigE
         return Err(bad(field, days, "1 to 3650 days"));
     }
     Ok(Duration::from_secs(u64::from(days) * 86_400))
+}
+
+/// `--metrics-file` or `[run] metrics_file`: a file path, never blank.
+fn metrics_file(args: &RunArgs, file: &FileConfig) -> Result<Option<PathBuf>, ConfigError> {
+    let (field, path) = match (&args.metrics_file, &file.run.metrics_file) {
+        (Some(p), _) => ("--metrics-file", p),
+        (None, Some(p)) => ("run.metrics_file", p),
+        (None, None) => return Ok(None),
+    };
+    if path.as_os_str().is_empty() || path.file_name().is_none() {
+        return Err(bad(
+            field,
+            format!("{:?}", path.display().to_string()),
+            "a file path, e.g. /var/lib/node_exporter/textfile/zoom-rotate.prom",
+        ));
+    }
+    Ok(Some(path.clone()))
 }
 
 /// `[input] max_field_bytes`, checked.

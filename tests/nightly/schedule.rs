@@ -1,0 +1,1 @@
+//! The shipped schedules (placeholder until the units land).
