@@ -12,6 +12,7 @@ use crate::util::{self, p};
 use std::collections::BTreeMap;
 use std::path::Path;
 
+mod handout;
 mod metrics;
 mod schedule;
 

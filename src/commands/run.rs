@@ -211,7 +211,7 @@ async fn prepare(
         };
         return Ok(Prepared::Preview(Box::new(ready)));
     }
-    let (saved, reuse) = open_saved(s)?;
+    let (saved, reuse) = open_saved(s, &resume)?;
     let writer = report::Writer::open(&s.report, claim.continuing, disk)?;
     // Every run that writes the report records what continues it (its input and flags),
     // and what the report is for: its first run's provenance, or this run's.
@@ -302,19 +302,36 @@ fn start_journal(
 
 /// The `--generated-out` file (created, or on `--resume` read back so its users are sent
 /// their saved passwords again: only the same password is safe to resend), and those
-/// saved passwords.
-fn open_saved(s: &Settings) -> anyhow::Result<(Option<SavedPasswords>, Reused)> {
-    if s.generate.as_ref().is_some_and(|g| g.out.is_none()) && !s.dry_run {
-        tracing::warn!("--discard-passwords: the new passwords are kept nowhere; users recover through \"forgot password\"");
-    }
-    Ok(match s.generate.as_ref().and_then(|g| g.out.as_ref()) {
-        Some(path) if !s.dry_run && s.resume => {
-            let (saved, reuse) = SavedPasswords::open_for_resume(path)?;
-            (Some(saved), reuse)
+/// saved passwords. Encrypted, it is read back only with `--identity`: a resume that
+/// must resend without one is refused before anything is sent.
+fn open_saved(s: &Settings, resume: &Resume) -> anyhow::Result<(Option<SavedPasswords>, Reused)> {
+    let Some(g) = s.generate.as_ref() else {
+        return Ok((None, Default::default()));
+    };
+    let Some(path) = g.out.as_ref().filter(|_| !s.dry_run) else {
+        if !s.dry_run {
+            tracing::warn!("--discard-passwords: the new passwords are kept nowhere; users recover through \"forgot password\"");
         }
-        Some(path) if !s.dry_run => (Some(SavedPasswords::create(path)?), Default::default()),
-        _ => (None, Default::default()),
-    })
+        return Ok((None, Default::default()));
+    };
+    let (saved, reuse) = match (&g.seal, s.resume) {
+        (None, true) => SavedPasswords::open_for_resume(path)?,
+        (None, false) => (SavedPasswords::create(path)?, Default::default()),
+        (Some(r), false) => (
+            SavedPasswords::create_sealed(path, r.clone())?,
+            Default::default(),
+        ),
+        (Some(r), true) => {
+            if g.identity.is_none() && resume.resends_any() && path.exists() {
+                anyhow::bail!(
+                    "some users' changes may have applied, and they must be sent the same password again, which is encrypted in {}: pass --identity KEY_FILE (the age identity of a recipient) to read it back",
+                    path.display()
+                );
+            }
+            SavedPasswords::open_sealed_for_resume(path, r.clone(), g.identity.as_deref())?
+        }
+    };
+    Ok((Some(saved), reuse))
 }
 
 /// The passwords a `--generated-out` file already holds, by user key.

@@ -36,6 +36,10 @@ pub struct GenerateSettings {
     pub length: usize,
     /// `None`: `--discard-passwords`.
     pub out: Option<PathBuf>,
+    /// `--encrypt-to` / `--recipients-file`: `out` is then a directory of age files.
+    pub seal: Option<crate::ledger::passwords::sealed::Recipients>,
+    /// `--identity`: reads the age files back on a resume.
+    pub identity: Option<PathBuf>,
 }
 
 /// Everything a run needs, checked.
@@ -281,9 +285,15 @@ fn generate(args: &RunArgs, file: &FileConfig) -> Result<Option<GenerateSettings
              (keep no copy: users recover through \"forgot password\")",
         ));
     }
+    let seal = crate::ledger::passwords::sealed::Recipients::parse(
+        &args.encrypt_to,
+        args.recipients_file.as_deref(),
+    )?;
     Ok(Some(GenerateSettings {
         length,
         out: args.generated_out.clone(),
+        seal,
+        identity: args.identity.clone(),
     }))
 }
 
