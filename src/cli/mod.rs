@@ -339,6 +339,20 @@ pub struct StatusArgs {
     /// one the report's run recorded in REPORT.meta].
     #[arg(long, value_name = "FILE", requires = "handout")]
     pub passwords: Option<PathBuf>,
+
+    /// With --handout: encrypt the hand-out to RECIPIENT (an age recipient, age1…, or an
+    /// SSH public key; repeatable): FILE is then an age file, decrypted with
+    /// `age -d -i key.txt FILE` [default: a plaintext 0600 CSV].
+    #[arg(long, value_name = "RECIPIENT", requires = "handout")]
+    pub encrypt_to: Vec<String>,
+
+    /// With --handout: like --encrypt-to, for each recipient in FILE (one a line).
+    #[arg(long, value_name = "FILE", requires = "handout")]
+    pub recipients_file: Option<PathBuf>,
+
+    /// With --handout: the age identity that reads an encrypted --generated-out directory.
+    #[arg(long, value_name = "FILE", requires = "handout")]
+    pub identity: Option<PathBuf>,
 }
 
 /// How `status` prints.

@@ -152,6 +152,61 @@ async fn the_generated_passwords_are_sealed_and_decrypt_to_what_zoom_holds() {
     let mode =
         std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&out).unwrap().permissions());
     assert_eq!(mode & 0o777, 0o700);
+
+    // The hand-out step: the users changed, read with the identity, encrypted again.
+    let handout = dir.path().join("handout.age");
+    let key = at(dir.path(), "key.txt");
+    let mut status = util::bin();
+    status.args([
+        "status",
+        &r,
+        "--handout",
+        &p(&handout),
+        "--identity",
+        &key,
+        "--encrypt-to",
+        &recipient,
+    ]);
+    let o = util::bin_output(status).await;
+    let (_, stderr) = util::text(&o);
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("hand-out: 12 passwords written"),
+        "{stderr}"
+    );
+    let sealed = String::from_utf8_lossy(&std::fs::read(&handout).unwrap()).into_owned();
+    assert!(sealed.starts_with("age-encryption.org/v1\n"), "{sealed}");
+    let o = Command::new("age")
+        .args(["-d", "-i", &key])
+        .arg(&handout)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut rows = csv::Reader::from_reader(&o.stdout[..]);
+    assert_eq!(
+        rows.headers().unwrap(),
+        vec!["user_id", "email", "password"]
+    );
+    let mut n = 0;
+    for rec in rows.records() {
+        let rec = rec.unwrap();
+        let u = sim.user(&rec[0]).unwrap();
+        let password = zoom_rotate::vocab::cell::restore(&rec[2]).to_string();
+        assert_eq!(
+            (&rec[1], password.as_str()),
+            (u.email.as_str(), u.current_password.as_str())
+        );
+        n += 1;
+    }
+    assert_eq!(n, 12);
+
+    // Without the identity the encrypted passwords cannot be read: refused.
+    let mut status = util::bin();
+    status.args(["status", &r, "--handout", &at(dir.path(), "other.csv")]);
+    let o = util::bin_output(status).await;
+    let (_, stderr) = util::text(&o);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("pass --identity"), "{stderr}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
