@@ -111,6 +111,11 @@ fn the_readme_quotes_the_shipped_files() {
 
 /// Starts the wrapper with `ZR_HOME=home`, the simulator, the clock moved `shift` on.
 fn night(home: &Path, shift: Option<&str>) -> i32 {
+    night_with(home, shift, &home.join("no-recipients"))
+}
+
+/// [`night`], with `recipients` as the recipients file (encrypted when it exists).
+fn night_with(home: &Path, shift: Option<&str>, recipients: &Path) -> i32 {
     let wrapper = contrib("cron/zoom-rotate-nightly");
     let mut cmd = match shift {
         Some(shift) => {
@@ -130,6 +135,7 @@ fn night(home: &Path, shift: Option<&str>) -> i32 {
         .env("ZR_ENV", home.join("no-such-env"))
         .env("ZR_BIN", env!("CARGO_BIN_EXE_zoom-rotate"))
         .env("ZR_METRICS", home.join("metrics/zoom-rotate.prom"))
+        .env("ZR_RECIPIENTS", recipients)
         .current_dir("/")
         .stdin(std::process::Stdio::null());
     let out = cmd
@@ -266,4 +272,47 @@ fn the_cron_wrapper_resumes_a_stopped_night_and_rotates_again_the_next() {
         );
         assert_eq!(mode & 0o077, 0, "{dir} is private");
     }
+}
+
+#[test]
+fn the_cron_wrapper_encrypts_the_passwords_when_it_has_recipients() {
+    let sandbox = util::tmp();
+    let home = sandbox.path().join("state");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::write(
+        home.join("config.toml"),
+        "[simulator]\ngenerate_users = 8\n",
+    )
+    .unwrap();
+    let input: String = std::iter::once("email\n".to_string())
+        .chain((1..=8).map(|i| format!("user{i}@example.com\n")))
+        .collect();
+    std::fs::write(home.join("nightly.csv"), input).unwrap();
+    let id = age::x25519::Identity::generate();
+    let recipients = sandbox.path().join("recipients.txt");
+    std::fs::write(
+        &recipients,
+        format!("# hand-out desk\n{}\n", id.to_public()),
+    )
+    .unwrap();
+
+    assert_eq!(night_with(&home, None, &recipients), 0);
+    let today =
+        humantime::format_rfc3339(std::time::SystemTime::now()).to_string()[..10].to_string();
+    let dir = home.join(format!("handout/generated-{today}.d"));
+    let mut saved = BTreeMap::new();
+    for f in std::fs::read_dir(&dir).unwrap() {
+        let plain = age::decrypt(&id, &std::fs::read(f.unwrap().path()).unwrap()).unwrap();
+        let mut r = csv::Reader::from_reader(&plain[..]);
+        for rec in r.records() {
+            let rec = rec.unwrap();
+            saved.insert(rec[0].to_string(), rec[1].to_string());
+        }
+    }
+    assert_eq!(saved.len(), 8, "{saved:?}");
+    let handout = std::fs::read_dir(home.join("handout")).unwrap().count();
+    assert_eq!(
+        handout, 1,
+        "only the encrypted directory: no plaintext file"
+    );
 }
