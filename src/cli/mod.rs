@@ -266,7 +266,7 @@ pub struct RunArgs {
     pub encrypt_to: Vec<String>,
 
     /// Like --encrypt-to, for each recipient in FILE (one a line; blank lines and # comments
-    /// skipped, as `age -R` reads it).
+    /// skipped, as `age -R` reads it) [default: none].
     #[arg(display_order = 48, long, value_name = "FILE", requires = "generated_out", help_heading = OUTPUT)]
     pub recipients_file: Option<PathBuf>,
 
@@ -346,11 +346,13 @@ pub struct StatusArgs {
     #[arg(long, value_name = "RECIPIENT", requires = "handout")]
     pub encrypt_to: Vec<String>,
 
-    /// With --handout: like --encrypt-to, for each recipient in FILE (one a line).
+    /// With --handout: like --encrypt-to, for each recipient in FILE (one a line)
+    /// [default: none].
     #[arg(long, value_name = "FILE", requires = "handout")]
     pub recipients_file: Option<PathBuf>,
 
-    /// With --handout: the age identity that reads an encrypted --generated-out directory.
+    /// With --handout: the age identity that reads an encrypted --generated-out directory
+    /// [default: none: a plaintext file is read as it is].
     #[arg(long, value_name = "FILE", requires = "handout")]
     pub identity: Option<PathBuf>,
 }

@@ -321,3 +321,90 @@ async fn a_kill_9_mid_run_leaves_files_that_decrypt_to_every_password_sent() {
         );
     }
 }
+
+/// The passwords `server` received for `user`, in order (JSON bodies).
+async fn sent_to(server: &wiremock::MockServer, user: &str) -> Vec<String> {
+    let path = format!("/v2/users/{}/password", user.replace('@', "%40"));
+    let mut out = Vec::new();
+    for r in server.received_requests().await.unwrap_or_default() {
+        if r.url.path() == path {
+            let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+            out.push(v["password"].as_str().unwrap().to_string());
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_resume_that_must_resend_needs_the_identity_and_then_resends_the_same() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let dir = util::tmp();
+    let recipient = identity(dir.path());
+    let server = MockServer::start().await;
+    // bob's answers never come back whole: his change may have applied.
+    Mock::given(method("PUT"))
+        .and(path("/v2/users/bob%40example.com/password"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&server)
+        .await;
+    Mock::given(method("PUT"))
+        .respond_with(ResponseTemplate::new(204))
+        .mount(&server)
+        .await;
+    let config = "[retry]\nattempts = 2\nbase_delay_ms = 1\nmax_delay_ms = 2\n";
+    let csv = "email\nann@example.com\nbob@example.com\n";
+    let out = at(dir.path(), "pw.d");
+    let rotate = |extra: &'static [&'static str]| {
+        let (dir, base, out, recipient) = (
+            dir.path().to_path_buf(),
+            util::v2(&server),
+            out.clone(),
+            recipient.clone(),
+        );
+        async move {
+            let mut words = vec![
+                "--generate",
+                "--generated-out",
+                &out,
+                "--encrypt-to",
+                &recipient,
+            ];
+            words.extend_from_slice(extra);
+            util::rotate(&dir, &base, util::token("t"), csv, config, "r.csv", &words)
+                .await
+                .0
+        }
+    };
+    assert_eq!(rotate(&[]).await.unwrap().exit_code, 1);
+    let first = sent_to(&server, "bob@example.com").await;
+    assert_eq!(first.len(), 2, "{first:?}");
+
+    let e = format!("{:#}", rotate(&["--resume"]).await.unwrap_err());
+    assert!(e.contains("pass --identity"), "{e}");
+    assert_eq!(
+        sent_to(&server, "bob@example.com").await.len(),
+        2,
+        "nothing sent"
+    );
+    assert!(!e.contains(&first[0]), "no password in the message");
+
+    server.reset().await;
+    Mock::given(method("PUT"))
+        .respond_with(ResponseTemplate::new(204))
+        .mount(&server)
+        .await;
+    let key: &'static str = Box::leak(at(dir.path(), "key.txt").into_boxed_str());
+    let words: &'static [&'static str] =
+        Box::leak(vec!["--resume", "--identity", key].into_boxed_slice());
+    assert_eq!(rotate(words).await.unwrap().exit_code, 0);
+    assert_eq!(
+        sent_to(&server, "bob@example.com").await,
+        vec![first[0].clone()],
+        "the same password"
+    );
+    assert!(
+        sent_to(&server, "ann@example.com").await.is_empty(),
+        "ann was done"
+    );
+}

@@ -79,7 +79,17 @@ fn run_help_groups_options_under_headings_and_ends_with_examples() {
                 "--max-report-age",
             ],
         ),
-        ("Output", vec!["--report", "--log-format"]),
+        (
+            "Output",
+            vec![
+                "--report",
+                "--log-format",
+                "--metrics-file",
+                "--encrypt-to",
+                "--recipients-file",
+                "--identity",
+            ],
+        ),
         ("Examples", vec![]),
     ]
     .into_iter()
