@@ -235,6 +235,12 @@ async fn a_recipient_that_is_no_key_is_refused_before_anything_is_sent() {
     assert!(!Path::new(&out).exists());
 }
 
+/// A config whose request timeout is 2 s: a resume after a kill -9 waits out the dead
+/// run's requests for that long before it sends to the users that were in flight.
+fn short_timeout(dir: &Path) -> std::path::PathBuf {
+    util::write(dir, "short-timeout.toml", "[api]\ntimeout_secs = 2\n")
+}
+
 /// Runs the binary against `sim` in the background.
 fn spawn(dir: &Path, sim: &SimHandle, words: &[&str]) -> std::process::Child {
     let mut c = util::bin();
@@ -246,7 +252,7 @@ fn spawn(dir: &Path, sim: &SimHandle, words: &[&str]) -> std::process::Child {
             &sim.base_url(),
             "--yes",
             "--config",
-            &p(&util::empty_config(dir)),
+            &p(&short_timeout(dir)),
         ])
         .env("ZOOM_ACCESS_TOKEN", "sim-token")
         .stdout(Stdio::null())

@@ -237,3 +237,32 @@ pub fn read(dir: &Path, identity: &Path) -> anyhow::Result<HashMap<String, Secre
     }
     Ok(saved)
 }
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    #[test]
+    fn recipients_are_age_or_ssh_public_keys() {
+        let age_key = age::x25519::Identity::generate().to_public().to_string();
+        let ssh_key =
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKFt0/yGYKYNeiKhbW1y1O77/aPr6XGZgkxnCTw4OlTd test";
+        let r = Recipients::parse(&[age_key, ssh_key.into()], None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.keys.len(), 2);
+        let sealed = r.seal(b"user_id,password\n").unwrap();
+        assert!(sealed.starts_with(b"age-encryption.org/v1\n"));
+        assert_eq!(Recipients::parse(&[], None).unwrap(), None);
+        let e = Recipients::parse(&["ssh-ed25519 nope".into()], None).unwrap_err();
+        assert_eq!(e.field, "--encrypt-to");
+    }
+
+    #[test]
+    fn only_six_digit_age_names_are_segments() {
+        assert_eq!(number("000042.age"), Some(42));
+        for name in ["42.age", "000042.age.tmp", "000042.txt", "00004x.age"] {
+            assert_eq!(number(name), None, "{name}");
+        }
+    }
+}
