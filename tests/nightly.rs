@@ -49,5 +49,3 @@ pub fn read(path: impl AsRef<Path>) -> String {
         .unwrap_or_else(|e| panic!("read {}: {e}", path.as_ref().display()))
 }
 
-#[allow(unused_imports)]
-use util::tmp;
