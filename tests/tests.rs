@@ -8,6 +8,7 @@ mod guard;
 mod hardening;
 mod hostile;
 mod incident;
+mod nightly;
 mod operator;
 mod pipeline;
 mod rate;

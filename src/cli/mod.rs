@@ -251,6 +251,34 @@ pub struct RunArgs {
     #[arg(display_order = 41, long, value_enum, value_name = "FORMAT", help_heading = OUTPUT)]
     pub log_format: Option<LogFormat>,
 
+    /// Write what the run did for Prometheus' node_exporter textfile collector to PATH
+    /// (name it *.prom in the collector's directory): rows by outcome, requests, 429s,
+    /// the exit code, start, end, duration, rate and the last successful run's end,
+    /// replaced atomically at every exit once the settings are read. No user ID, no
+    /// secret (config: [run] metrics_file) [default: none].
+    #[arg(display_order = 46, long, value_name = "PATH", help_heading = OUTPUT)]
+    pub metrics_file: Option<PathBuf>,
+
+    /// With --generated-out: encrypt the new passwords to RECIPIENT (an age X25519
+    /// recipient, age1…, or an SSH public key; repeatable). --generated-out then names a
+    /// directory of age files (000001.age, …), each complete and synced before its
+    /// requests are sent; no password is written in plaintext. Decrypt with
+    /// `age -d -i key.txt FILE` [default: a plaintext 0600 CSV].
+    #[arg(display_order = 47, long, value_name = "RECIPIENT", requires = "generated_out", help_heading = OUTPUT)]
+    pub encrypt_to: Vec<String>,
+
+    /// Like --encrypt-to, for each recipient in FILE (one a line; blank lines and # comments
+    /// skipped, as `age -R` reads it) [default: none].
+    #[arg(display_order = 48, long, value_name = "FILE", requires = "generated_out", help_heading = OUTPUT)]
+    pub recipients_file: Option<PathBuf>,
+
+    /// With --resume and an encrypted --generated-out: the age identity file to read it
+    /// back, so users whose change may have applied are sent the same password again.
+    /// Without it such a resume is refused; one with no such user goes on with fresh
+    /// passwords [default: none].
+    #[arg(display_order = 49, long, value_name = "FILE", requires = "generated_out", help_heading = OUTPUT)]
+    pub identity: Option<PathBuf>,
+
     /// With --resume: continue a report only when its first run started at most DAYS
     /// ago, 1 to 3650; an older one is refused (exit 2), since its rows are likely another
     /// campaign's and would be skipped as done (config: [report] max_age_days)
@@ -350,6 +378,22 @@ pub struct StatusArgs {
     /// one the report's run recorded in REPORT.meta].
     #[arg(long, value_name = "FILE", requires = "handout")]
     pub passwords: Option<PathBuf>,
+
+    /// With --handout: encrypt the hand-out to RECIPIENT (an age recipient, age1…, or an
+    /// SSH public key; repeatable): FILE is then an age file, decrypted with
+    /// `age -d -i key.txt FILE` [default: a plaintext 0600 CSV].
+    #[arg(long, value_name = "RECIPIENT", requires = "handout")]
+    pub encrypt_to: Vec<String>,
+
+    /// With --handout: like --encrypt-to, for each recipient in FILE (one a line)
+    /// [default: none].
+    #[arg(long, value_name = "FILE", requires = "handout")]
+    pub recipients_file: Option<PathBuf>,
+
+    /// With --handout: the age identity that reads an encrypted --generated-out directory
+    /// [default: none: a plaintext file is read as it is].
+    #[arg(long, value_name = "FILE", requires = "handout")]
+    pub identity: Option<PathBuf>,
 }
 
 /// How `status` prints.

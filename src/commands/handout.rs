@@ -15,8 +15,14 @@
 //! user ID when it is an email, else the `email` cell of the input row that named the
 //! user (a `users` listing has one), else empty: the input the report records is read
 //! for it, when it still exists. No password is printed or logged.
+//!
+//! Encrypted both ways when asked ([`Keys`]): a `--generated-out` directory of age files
+//! is read with `--identity`, and with `--encrypt-to` / `--recipients-file` the hand-out
+//! is written as one age file (the same CSV inside), so no password is on disk in
+//! plaintext at any step.
 
 use crate::ledger::files;
+use crate::ledger::passwords::sealed::Recipients;
 use crate::ledger::passwords::SavedPasswords;
 use crate::ledger::resume::origin::{self, KeptPasswords};
 use crate::ledger::state::Status;
@@ -108,6 +114,46 @@ pub fn write(
     out: &Path,
     passwords: Option<&Path>,
 ) -> anyhow::Result<HandedOut> {
+    write_with(status, report, out, passwords, Keys::default())
+}
+
+/// The age keys of an encrypted hand-out: the identity that reads an encrypted
+/// `--generated-out` directory, the recipients the hand-out is encrypted to.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Keys<'a> {
+    pub identity: Option<&'a Path>,
+    pub to: Option<&'a Recipients>,
+}
+
+/// The passwords a `--generated-out` file or (encrypted) directory holds.
+fn read_saved(
+    source: &Path,
+    keys: Keys<'_>,
+) -> anyhow::Result<HashMap<String, secrecy::SecretString>> {
+    if !source.is_dir() {
+        return SavedPasswords::read(source);
+    }
+    match keys.identity {
+        Some(identity) => crate::ledger::passwords::sealed::read(source, identity),
+        None => Err(Refused::new(
+            RefusalCode::Input,
+            format!(
+                "no hand-out was written: the passwords in {} are encrypted; pass --identity KEY_FILE (the age identity of one of its recipients)",
+                source.display()
+            ),
+        )
+        .into()),
+    }
+}
+
+/// [`write`], reading and writing encrypted as `keys` say.
+pub fn write_with(
+    status: &Status,
+    report: &Path,
+    out: &Path,
+    passwords: Option<&Path>,
+    keys: Keys<'_>,
+) -> anyhow::Result<HandedOut> {
     if let Some(refused) = status.unreadable_refusal(report, false) {
         return Err(Refused::new(
             RefusalCode::ReportUnreadable,
@@ -119,7 +165,7 @@ pub fn write(
         Some(p) => p.to_path_buf(),
         None => recorded_passwords(report)?,
     };
-    let saved = SavedPasswords::read(&source)?;
+    let saved = read_saved(&source, keys)?;
     let changed: Vec<&str> = status
         .users
         .iter()
@@ -164,7 +210,10 @@ pub fn write(
         }
         w.flush()?;
     }
-    create(out, &text)?;
+    match keys.to {
+        Some(to) => create(out, &to.seal(&text)?)?,
+        None => create(out, &text)?,
+    }
     Ok(handed)
 }
 

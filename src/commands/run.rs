@@ -30,9 +30,8 @@ use crate::pipeline::workers::{self, Dispatched, Pool};
 use crate::settings::{FileConfig, Settings};
 use crate::vocab::stop::{Stop, StopReason};
 use crate::vocab::{Exit, Tally};
-use crate::zoom::auth::{Auth, Credentials};
+use crate::zoom::auth::Credentials;
 use crate::zoom::client::{self, ZoomClient};
-use crate::zoom::rules::PasswordPolicy;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -59,6 +58,8 @@ pub struct RunResult {
     /// The summary as its JSON object (what `--log-format json` prints, and what the
     /// evidence folder keeps).
     pub summary: serde_json::Value,
+    /// HTTP 429 answers received (any limit), for the metrics.
+    pub throttled: u64,
 }
 
 /// Reads config.toml once, merges the command line, and runs: the library's one call
@@ -88,17 +89,52 @@ pub async fn run_with_disk(
     execute(settings, &ctx, creds, stop, argv, disk).await
 }
 
-/// Runs resolved settings: prepare, the pipeline, finish. Every file the run makes
-/// durable goes through `disk` (`Disk::default()` but for a test watching the order).
+/// Runs resolved settings: prepare, the pipeline, finish, then the metrics file (when
+/// asked for) at every exit, a refusal's included. Every file the run makes durable goes
+/// through `disk` (`Disk::default()` but for a test watching the order).
 #[tracing::instrument(level = "debug", skip_all, fields(report = %s.report.display()))]
 pub async fn execute(
-    mut s: Settings,
+    s: Settings,
     ctx: &RunContext,
     creds: Credentials,
     stop: Stop,
     argv: &[String],
     disk: Disk,
 ) -> anyhow::Result<RunResult> {
+    let metrics = s.metrics_file.clone().map(|path| (path, s.dry_run));
+    let result = execute_run(s, ctx, creds, stop, argv, &disk).await;
+    if let Some((path, dry_run)) = metrics {
+        let none = Tally::default();
+        let (tally, skipped, throttled, exit) = match &result {
+            Ok(r) => (&r.tally, r.skipped, r.throttled, r.exit_code),
+            Err(_) => (&none, 0, 0, Exit::Refused),
+        };
+        crate::output::metrics::RunMetrics {
+            tally,
+            skipped,
+            throttled,
+            exit,
+            started_at: ctx.started_at,
+            ended_at: std::time::SystemTime::now(),
+            rate: ctx.rate,
+            dry_run,
+            simulated: ctx.simulated,
+        }
+        .write(&path, &disk);
+    }
+    result
+}
+
+/// [`execute`] without the metrics.
+async fn execute_run(
+    mut s: Settings,
+    ctx: &RunContext,
+    creds: Credentials,
+    stop: Stop,
+    argv: &[String],
+    disk: &Disk,
+) -> anyhow::Result<RunResult> {
+    let disk = disk.clone();
     let started = Instant::now();
     let program = argv.first().map_or("zoom-rotate", String::as_str);
     match prepare(&mut s, creds, &stop, program, &disk).await? {
@@ -172,7 +208,7 @@ async fn prepare(
     let counts = plan::announce(s, input.counted, claim.continuing, &resume, stop).await?;
     let http = client::http_client(z.timeout)?;
     let limiter = plan::job_limiter(z);
-    let (auth, base, policy) = connect(s, &target, &http, &limiter, stop).await?;
+    let (auth, base, policy) = account::connect(s, &target, &http, &limiter, stop).await?;
     if s.dry_run && claim.continuing {
         if let Some(h) = target.sim {
             h.shutdown().await;
@@ -184,7 +220,7 @@ async fn prepare(
         };
         return Ok(Prepared::Preview(Box::new(ready)));
     }
-    let (saved, reuse) = open_saved(s)?;
+    let (saved, reuse) = open_saved(s, &resume)?;
     let writer = report::Writer::open(&s.report, claim.continuing, disk)?;
     // Every run that writes the report records what continues it (its input and flags),
     // and what the report is for: its first run's provenance, or this run's.
@@ -267,19 +303,36 @@ fn start_journal(
 
 /// The `--generated-out` file (created, or on `--resume` read back so its users are sent
 /// their saved passwords again: only the same password is safe to resend), and those
-/// saved passwords.
-fn open_saved(s: &Settings) -> anyhow::Result<(Option<SavedPasswords>, Reused)> {
-    if s.generate.as_ref().is_some_and(|g| g.out.is_none()) && !s.dry_run {
-        tracing::warn!("--discard-passwords: the new passwords are kept nowhere; users recover through \"forgot password\"");
-    }
-    Ok(match s.generate.as_ref().and_then(|g| g.out.as_ref()) {
-        Some(path) if !s.dry_run && s.resume => {
-            let (saved, reuse) = SavedPasswords::open_for_resume(path)?;
-            (Some(saved), reuse)
+/// saved passwords. Encrypted, it is read back only with `--identity`: a resume that
+/// must resend without one is refused before anything is sent.
+fn open_saved(s: &Settings, resume: &Resume) -> anyhow::Result<(Option<SavedPasswords>, Reused)> {
+    let Some(g) = s.generate.as_ref() else {
+        return Ok((None, Default::default()));
+    };
+    let Some(path) = g.out.as_ref().filter(|_| !s.dry_run) else {
+        if !s.dry_run {
+            tracing::warn!("--discard-passwords: the new passwords are kept nowhere; users recover through \"forgot password\"");
         }
-        Some(path) if !s.dry_run => (Some(SavedPasswords::create(path)?), Default::default()),
-        _ => (None, Default::default()),
-    })
+        return Ok((None, Default::default()));
+    };
+    let (saved, reuse) = match (&g.seal, s.resume) {
+        (None, true) => SavedPasswords::open_for_resume(path)?,
+        (None, false) => (SavedPasswords::create(path)?, Default::default()),
+        (Some(r), false) => (
+            SavedPasswords::create_sealed(path, r.clone())?,
+            Default::default(),
+        ),
+        (Some(r), true) => {
+            if g.identity.is_none() && resume.resends_any() && path.exists() {
+                anyhow::bail!(
+                    "some users' changes may have applied, and they must be sent the same password again, which is encrypted in {}: pass --identity KEY_FILE (the age identity of a recipient) to read it back",
+                    path.display()
+                );
+            }
+            SavedPasswords::open_sealed_for_resume(path, r.clone(), g.identity.as_deref())?
+        }
+    };
+    Ok((Some(saved), reuse))
 }
 
 /// The passwords a `--generated-out` file already holds, by user key.
@@ -293,6 +346,8 @@ struct Ran {
     daily_remaining: Option<u64>,
     /// The reading was cut at a stop: the line of the last input row read.
     input_cut: Option<u64>,
+    /// HTTP 429 answers received.
+    throttled: u64,
 }
 
 /// The pipeline: reader → (bounded) → hold → dispatcher/workers → (bounded) → monitor.
@@ -360,6 +415,7 @@ async fn pipeline(s: &Settings, r: Ready, stop: &Stop, disk: &Disk) -> anyhow::R
         tally,
         daily_remaining: r.limiter.daily_remaining(),
         input_cut,
+        throttled: r.limiter.answers_429(),
     })
 }
 
@@ -372,6 +428,7 @@ fn finish(s: &Settings, ctx: &RunContext, ran: Ran, stop: &Stop, started: Instan
         tally,
         daily_remaining,
         input_cut,
+        throttled,
     } = ran;
     let reason = stop.reason();
     // From the rows read as well as the tally: a row read and never reported (a lost
@@ -431,54 +488,6 @@ fn finish(s: &Settings, ctx: &RunContext, ran: Ran, stop: &Stop, started: Instan
         stop: reason,
         elapsed,
         summary,
+        throttled,
     }
-}
-
-/// The token, the API base and the account's password rules, for a real run and a dry
-/// run alike: the first token is fetched (refused credentials are exit 2), the token's
-/// `api_url` followed where allowed, and the rules read (`account`; a 401 there is exit
-/// 2 too) and checked for rules no password can meet. So a dry run refuses what the real
-/// run would, and never passes a row on a wrong token or a stricter account. Only an
-/// offline dry run (`--offline`) asks nothing: no token, Zoom's basic rules.
-async fn connect(
-    s: &Settings,
-    target: &Target,
-    http: &reqwest::Client,
-    limiter: &Limiter,
-    stop: &Stop,
-) -> anyhow::Result<(Arc<Auth>, String, PasswordPolicy)> {
-    if s.offline {
-        let base = target.base(&s.zoom, None);
-        let none = Arc::new(Auth::Static(secrecy::SecretString::from(String::new())));
-        return Ok((none, base, PasswordPolicy::default()));
-    }
-    let z = &s.zoom;
-    let auth = Auth::new(target.creds.clone(), target.token_url.clone())
-        .map_err(|e| {
-            let e = anyhow::Error::from(e);
-            if !s.dry_run {
-                return e;
-            }
-            e.context(
-                "a dry run asks Zoom what the real run would (the token and the account's \
-                 password rules), so it needs the same credentials; --simulate rehearses \
-                 against the built-in simulator, --offline checks the file alone",
-            )
-        })?
-        .token_timeout(z.timeout);
-    let api_url = tokio::select! {
-        started = auth.start_with_backoff(http, z.retry.base_delay, z.retry.max_delay) => started?,
-        _ = stop.stopped() => anyhow::bail!("stopped while asking for the first token: nothing was sent"),
-    };
-    let base = target.base(z, api_url);
-    let policy = if s.fetch_policy {
-        account::fetch_policy(http, &auth, &base, limiter, s, stop).await?
-    } else {
-        if s.dry_run && matches!(auth, Auth::Static(_)) {
-            tracing::warn!("dry run with --no-fetch-policy and a fixed token (ZOOM_ACCESS_TOKEN): Zoom is asked nothing, so a wrong or expired token goes unnoticed until the real run");
-        }
-        PasswordPolicy::default()
-    };
-    policy.validate_as_account()?;
-    Ok((Arc::new(auth), base, policy))
 }

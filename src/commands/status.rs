@@ -41,7 +41,15 @@ pub fn run(args: &StatusArgs, now: SystemTime) -> anyhow::Result<Shown> {
         notes.push(format!("error: {e}"));
     }
     if let Some(out) = &args.handout {
-        match handout::write(&status, &args.report, out, args.passwords.as_deref()) {
+        let to = crate::ledger::passwords::sealed::Recipients::parse(
+            &args.encrypt_to,
+            args.recipients_file.as_deref(),
+        )?;
+        let keys = handout::Keys {
+            identity: args.identity.as_deref(),
+            to: to.as_ref(),
+        };
+        match handout::write_with(&status, &args.report, out, args.passwords.as_deref(), keys) {
             Ok(h) => {
                 notes.push(h.summary());
                 // A changed user left out of the hand-out is no "done".

@@ -7,7 +7,8 @@
 //! durable. On `--resume` the same file is read back ([`SavedPasswords::open_for_resume`])
 //! so that every user in it is sent its saved password again. Cells a spreadsheet would
 //! run (a generated password may start with `+`, `-`, `=` or `@`) are written
-//! neutralised and read back exactly ([`crate::vocab::cell`]).
+//! neutralised and read back exactly ([`crate::vocab::cell`]). With recipients the
+//! same lines go, encrypted, to a directory of age files instead ([`sealed`]).
 
 use crate::ledger::files;
 use crate::vocab::{cell, user_key};
@@ -20,6 +21,8 @@ use std::io::{self, Read, Seek, Write};
 use std::path::Path;
 use std::sync::mpsc as std_mpsc;
 use tokio::sync::oneshot;
+
+pub mod sealed;
 
 /// The first line of a `--generated-out` file.
 pub const HEADER: &str = "user_id,password";
@@ -48,10 +51,43 @@ impl SavedPasswords {
         file.write_all(HEADER.as_bytes())?;
         file.write_all(b"\n")?;
         file.sync_data()?;
+        Self::over(Store::Plain(file), &HashMap::new())
+    }
+
+    /// The encrypted form: a new directory of age files at `dir` (see [`sealed`]).
+    pub fn create_sealed(dir: &Path, recipients: sealed::Recipients) -> anyhow::Result<Self> {
+        Self::over(
+            Store::Sealed(sealed::Segments::create(dir, recipients)?),
+            &HashMap::new(),
+        )
+    }
+
+    /// For `--resume` with recipients: the directory an earlier run wrote, added to; its
+    /// passwords read back when `identity` is given (else none: see [`sealed`]).
+    pub fn open_sealed_for_resume(
+        dir: &Path,
+        recipients: sealed::Recipients,
+        identity: Option<&Path>,
+    ) -> anyhow::Result<(SavedPasswords, HashMap<String, SecretString>)> {
+        let saved = match identity {
+            Some(id) if dir.exists() => sealed::read(dir, id)?,
+            _ => HashMap::new(),
+        };
+        let segments = sealed::Segments::open(dir, recipients)?;
+        Ok((Self::over(Store::Sealed(segments), &saved)?, saved))
+    }
+
+    /// Starts the writer over `store`, knowing the `saved` passwords it already holds.
+    fn over(store: Store, saved: &HashMap<String, SecretString>) -> anyhow::Result<Self> {
+        let keys = RandomState::new();
+        let present = saved
+            .iter()
+            .map(|(user, p)| (keys.hash_one(user), keys.hash_one(p.expose_secret())))
+            .collect();
         Ok(SavedPasswords {
-            tx: start_writer(file)?,
-            present: HashMap::new(),
-            keys: RandomState::new(),
+            tx: start_writer(store)?,
+            present,
+            keys,
         })
     }
 
@@ -80,19 +116,7 @@ impl SavedPasswords {
             file.set_len(complete as u64)?;
         }
         file.seek(std::io::SeekFrom::End(0))?;
-        let keys = RandomState::new();
-        let present = saved
-            .iter()
-            .map(|(user, p)| (keys.hash_one(user), keys.hash_one(p.expose_secret())))
-            .collect();
-        Ok((
-            SavedPasswords {
-                tx: start_writer(file)?,
-                present,
-                keys,
-            },
-            saved,
-        ))
+        Ok((Self::over(Store::Plain(file), &saved)?, saved))
     }
 
     /// Reads the file a run wrote (for a hand-out): the latest password of each user, by
@@ -184,8 +208,25 @@ impl SavedPasswords {
     }
 }
 
+/// Where the writer thread puts each group of lines: appended to the plaintext file, or
+/// as one more complete age file.
+enum Store {
+    Plain(File),
+    Sealed(sealed::Segments),
+}
+
+impl Store {
+    /// Writes `lines` and makes them durable.
+    fn append(&mut self, lines: &[u8]) -> io::Result<()> {
+        match self {
+            Store::Plain(file) => file.write_all(lines).and_then(|_| file.sync_data()),
+            Store::Sealed(segments) => segments.append(lines),
+        }
+    }
+}
+
 /// Starts the thread that owns `file` and appends the lines sent to it.
-fn start_writer(file: File) -> io::Result<std_mpsc::Sender<Pending>> {
+fn start_writer(file: Store) -> io::Result<std_mpsc::Sender<Pending>> {
     let (tx, rx) = std_mpsc::channel::<Pending>();
     std::thread::Builder::new()
         .name("generated-out".into())
@@ -196,7 +237,7 @@ fn start_writer(file: File) -> io::Result<std_mpsc::Sender<Pending>> {
 /// Group commit: takes every line queued, writes them, syncs once, acknowledges each.
 /// After a failed write the file may end in part of a line, so every later line fails
 /// too: appending after a torn line would glue two users together.
-fn writer(mut file: File, rx: std_mpsc::Receiver<Pending>) {
+fn writer(mut file: Store, rx: std_mpsc::Receiver<Pending>) {
     let mut buf = Zeroizing::new(Vec::new());
     let mut acks = Vec::new();
     let mut broken: Option<(io::ErrorKind, String)> = None;
@@ -207,7 +248,7 @@ fn writer(mut file: File, rx: std_mpsc::Receiver<Pending>) {
             acks.push(ack);
         }
         if broken.is_none() {
-            if let Err(e) = file.write_all(&buf).and_then(|_| file.sync_data()) {
+            if let Err(e) = file.append(&buf) {
                 broken = Some((e.kind(), e.to_string()));
             }
         }

@@ -262,6 +262,16 @@ impl Resume {
         (resume, found)
     }
 
+    /// Some user is to be sent again as unanswered (its change may have applied), so it
+    /// must be sent the same password as before.
+    pub fn resends_any(&self) -> bool {
+        !self.in_flight.is_empty()
+            || self
+                .users
+                .values()
+                .any(|p| matches!(p, Prior::Retry { unanswered: true }))
+    }
+
     /// The rows in flight at a crash (shared with [`hold`]).
     pub fn in_flight(&self) -> Arc<InFlight> {
         self.in_flight.clone()

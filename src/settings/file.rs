@@ -86,6 +86,8 @@ pub struct RunSection {
     pub max_failures: Option<u32>,
     pub log_format: Option<LogFormat>,
     pub confirm_above: Option<u64>,
+    /// `--metrics-file`'s default.
+    pub metrics_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -36,6 +36,10 @@ pub struct GenerateSettings {
     pub length: usize,
     /// `None`: `--discard-passwords`.
     pub out: Option<PathBuf>,
+    /// `--encrypt-to` / `--recipients-file`: `out` is then a directory of age files.
+    pub seal: Option<crate::ledger::passwords::sealed::Recipients>,
+    /// `--identity`: reads the age files back on a resume.
+    pub identity: Option<PathBuf>,
 }
 
 /// Everything a run needs, checked.
@@ -77,6 +81,8 @@ pub struct Settings {
     /// The input's options as given (`--delimiter`, `--encoding`), for the command that
     /// continues the run.
     pub dialect_given: (Option<String>, Option<String>),
+    /// `--metrics-file` or `[run] metrics_file`: the Prometheus textfile written at exit.
+    pub metrics_file: Option<PathBuf>,
     /// `--contain-sso`: sign out the users without a Zoom password.
     pub contain_sso: bool,
     /// `--evidence DIR`, and how far back (`--since`) its activity report goes.
@@ -208,6 +214,7 @@ impl Settings {
             dialect_given: (args.delimiter.clone(), args.encoding.clone()),
             contain_sso: args.contain_sso,
             evidence: evidence(args)?,
+            metrics_file: metrics_file(args, file)?,
             zoom,
         })
     }
@@ -244,6 +251,23 @@ fn max_report_age(args: &RunArgs, file: &FileConfig) -> Result<Duration, ConfigE
         return Err(bad(field, days, "1 to 3650 days"));
     }
     Ok(Duration::from_secs(u64::from(days) * 86_400))
+}
+
+/// `--metrics-file` or `[run] metrics_file`: a file path, never blank.
+fn metrics_file(args: &RunArgs, file: &FileConfig) -> Result<Option<PathBuf>, ConfigError> {
+    let (field, path) = match (&args.metrics_file, &file.run.metrics_file) {
+        (Some(p), _) => ("--metrics-file", p),
+        (None, Some(p)) => ("run.metrics_file", p),
+        (None, None) => return Ok(None),
+    };
+    if path.as_os_str().is_empty() || path.file_name().is_none() {
+        return Err(bad(
+            field,
+            format!("{:?}", path.display().to_string()),
+            "a file path, e.g. /var/lib/node_exporter/textfile/zoom-rotate.prom",
+        ));
+    }
+    Ok(Some(path.clone()))
 }
 
 /// `[input] max_field_bytes`, checked.
@@ -294,9 +318,15 @@ fn generate(args: &RunArgs, file: &FileConfig) -> Result<Option<GenerateSettings
              (keep no copy: users recover through \"forgot password\")",
         ));
     }
+    let seal = crate::ledger::passwords::sealed::Recipients::parse(
+        &args.encrypt_to,
+        args.recipients_file.as_deref(),
+    )?;
     Ok(Some(GenerateSettings {
         length,
         out: args.generated_out.clone(),
+        seal,
+        identity: args.identity.clone(),
     }))
 }
 

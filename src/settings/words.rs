@@ -89,6 +89,9 @@ impl Settings {
                 Some(out) => flag("generated-out", Some(text(out))),
                 None => flag("discard-passwords", None),
             }
+            for (name, value) in g.seal.iter().flat_map(|r| &r.words) {
+                flag(name, Some(value.clone()));
+            }
         }
         if let Some(c) = &self.user_column {
             flag("user-column", Some(c.clone()));

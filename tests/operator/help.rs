@@ -82,7 +82,17 @@ fn run_help_groups_options_under_headings_and_ends_with_examples() {
                 "--since",
             ],
         ),
-        ("Output", vec!["--report", "--log-format"]),
+        (
+            "Output",
+            vec![
+                "--report",
+                "--log-format",
+                "--metrics-file",
+                "--encrypt-to",
+                "--recipients-file",
+                "--identity",
+            ],
+        ),
         ("Examples", vec![]),
     ]
     .into_iter()

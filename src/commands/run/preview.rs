@@ -268,6 +268,7 @@ pub(super) async fn run(
         tally,
         daily_remaining: None,
         input_cut: None,
+        throttled: 0,
     };
     Ok(finish(s, ctx, ran, stop, started))
 }

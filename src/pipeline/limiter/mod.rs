@@ -83,6 +83,9 @@ pub struct Limiter {
     /// worker waiting for its turn. A tokio mutex, as it is held across the waits for
     /// the pause and the pace.
     gate: tokio::sync::Mutex<()>,
+    /// HTTP 429 answers of any kind (per second, daily, concurrent), for the metrics: an
+    /// atomic, as every worker adds to it without taking the control lock.
+    throttled: std::sync::atomic::AtomicU64,
 }
 
 /// The controller and the day's budget, under one lock: a request is numbered, and the
@@ -162,6 +165,7 @@ impl Limiter {
             }),
             pause_until: Mutex::new(None),
             gate: tokio::sync::Mutex::new(()),
+            throttled: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -172,6 +176,17 @@ impl Limiter {
     /// The rate the job is allowed now (below the ceiling after 429s).
     pub fn effective_rate(&self) -> f64 {
         self.control().rate.rate()
+    }
+
+    /// Counts one HTTP 429 answer, whichever limit it named.
+    pub fn count_429(&self) {
+        self.throttled
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The HTTP 429 answers counted so far.
+    pub fn answers_429(&self) -> u64 {
+        self.throttled.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Requests left of Zoom's daily budget, when an answer has said so.

@@ -293,6 +293,9 @@ impl Pool {
         let event = match sent {
             Sent::Answer(a) => {
                 let verdict = a.verdict();
+                if a.status == 429 {
+                    self.limiter.count_429();
+                }
                 self.limiter.answered(
                     turn,
                     Reply {
