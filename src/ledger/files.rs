@@ -143,22 +143,19 @@ fn parent_of(path: &Path) -> Option<&Path> {
 
 /// Opens an existing regular file to append to it (for `--resume`), keeping it private.
 pub fn open_append(path: &Path) -> io::Result<File> {
-    let file = OpenOptions::new()
-        .append(true)
-        .custom_flags(SAFE_OPEN)
-        .open(path)
-        .map_err(|e| open_error(e, path, "open"))?;
-    let file = regular(file, path)?;
-    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    Ok(file)
+    open_existing(path, OpenOptions::new().append(true))
 }
 
 /// Opens an existing file to read it and then append (a resumed `--generated-out`),
 /// keeping it private. Only a regular file is opened: never a FIFO or a device.
 pub fn open_existing_private(path: &Path) -> io::Result<File> {
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
+    open_existing(path, OpenOptions::new().read(true).write(true))
+}
+
+/// Opens an existing file with `options`, never through a symlink nor into a FIFO, and
+/// only a regular file; keeps it private.
+fn open_existing(path: &Path, options: &mut OpenOptions) -> io::Result<File> {
+    let file = options
         .custom_flags(SAFE_OPEN)
         .open(path)
         .map_err(|e| open_error(e, path, "open"))?;
