@@ -1,13 +1,16 @@
-//! The shared-budget scenarios (issue 11): the job on a Pro account (20/s) while other
-//! apps draw on the same budget in the simulator (`[simulator] other_app_*`, see
-//! `simulator::neighbours`), with 50±25 ms latency (25 ms + 0..50 ms) as in the issue.
+//! The shared-budget scenarios (issues 11 and 21): the job on a Pro account (20/s) while
+//! other apps draw on the same budget (`[simulator] other_app_*`): HTTP clients of the
+//! simulator on loopback, each request sent 25 + 0..50 ms after its evenly spaced slot,
+//! counted at arrival like the job's (see `simulator::other_app`). The job's answers
+//! take 50±25 ms too (25 ms + 0..50 ms).
 //!
 //! Per scenario: the share of the available budget the job used (its admitted requests
 //! per second of wall time over B − q, q being the others' average draw), its own 429s
-//! (count and share of its requests), the 429s it caused the others (count and share of
-//! theirs; "caused" as `neighbours` defines it), and its send rate after the first 10 s
-//! (requests, 429s included, per second: the target for `--rate` far above the budget
-//! is at most 1.1 × B there).
+//! (count and share of its requests), every refusal the others got while the job ran
+//! (count of their requests; `caused` is the part `neighbours` attributes to the job),
+//! the others' refusals in a 10.5 s baseline before the job starts (the same apps on
+//! their own), and the job's send rate after its first 10 s (requests, 429s included,
+//! per second: the target for `--rate` far above the budget is at most 1.1 × B there).
 
 use super::{scale, start_simulator, write_input};
 use std::io::Write;
@@ -52,26 +55,28 @@ pub const SCENARIOS: &[Shared] = &[
     shared("shared-steady25", 400, 5.0, 0, ALL),
     shared("shared-steady50", 400, 10.0, 0, ALL),
     shared("shared-steady25-default", 400, 5.0, 0, &["--plan", "pro"]),
-    shared("shared-bursty", 400, 0.0, 20, ALL),
+    shared("shared-bursty", 400, 0.0, 10, ALL),
     shared(
         "shared-far-above",
         600,
         0.0,
         0,
-        &["--plan", "pro", "--rate", "1000", "--rate-above-plan"],
+        &["--plan", "pro", "--rate", "200", "--rate-above-plan"],
     ),
 ];
 
 pub fn table(exe: &str, only: Option<&[String]>) {
     println!(
-        "\n{:<24} {:>5} {:>13} {:>7} {:>6} {:>10} {:>12} {:>11}",
+        "\n{:<24} {:>5} {:>10} {:>7} {:>6} {:>10} {:>20} {:>7} {:>13} {:>10}",
         "shared scenario",
         "rows",
         "others",
         "wall s",
         "used",
         "own 429s",
-        "caused 429s",
+        "others refused",
+        "caused",
+        "alone refused",
         "after 10 s"
     );
     for s in SCENARIOS {
@@ -154,8 +159,13 @@ pub fn child(s: &Shared) {
         .enable_all()
         .build()
         .unwrap();
-    // Let the others' draw fill its second first: the job joins an account in use.
+    // Let the others' draw fill its second first: the job joins an account in use. Then
+    // the baseline: what the others' own jitter costs them with no job (a burst included).
     std::thread::sleep(Duration::from_millis(1_100));
+    let baseline = stats(&rt, &api);
+    if s.qps > 0.0 || s.burst > 0 {
+        std::thread::sleep(Duration::from_millis(10_500));
+    }
     let before = stats(&rt, &api);
     let started = Instant::now();
     let at_10s = {
@@ -197,6 +207,10 @@ pub fn child(s: &Shared) {
     let others = n(&after, "other_app_requests") - n(&before, "other_app_requests");
     let caused =
         n(&after, "other_app_rate_limited_by_job") - n(&before, "other_app_rate_limited_by_job");
+    let refused = n(&after, "other_app_rate_limited") - n(&before, "other_app_rate_limited");
+    let alone = n(&before, "other_app_requests") - n(&baseline, "other_app_requests");
+    let alone_refused =
+        n(&before, "other_app_rate_limited") - n(&baseline, "other_app_rate_limited");
     let available = BUDGET - s.qps - f64::from(s.burst) / s.every;
     let used = (own - own_429) as f64 / wall.as_secs_f64() / available;
     let late_rate = at_10s.map(|(t, puts)| {
@@ -208,18 +222,28 @@ pub fn child(s: &Shared) {
         (false, b) => format!("{b} per {}s", s.every),
         (true, b) => format!("{}/s+{b}/{}s", s.qps, s.every),
     };
+    let of = |part: u64, whole: u64| match whole {
+        0 => "-".to_string(),
+        _ => format!("{part} of {whole} ({:.1}%)", pct(part, whole)),
+    };
     println!(
-        "ROW {:<24} {:>5} {:>13} {:>7.2} {:>6.3} {:>10} {:>12} {:>11}",
+        "ROW {:<24} {:>5} {:>10} {:>7.2} {:>6.3} {:>10} {:>20} {:>7} {:>13} {:>10}",
         s.name,
         rows,
         others_text,
         wall.as_secs_f64(),
         used,
         format!("{own_429} ({:.1}%)", pct(own_429, own)),
+        of(refused, others),
         if others == 0 {
             "-".to_string()
         } else {
-            format!("{caused} ({:.1}%)", pct(caused, others))
+            caused.to_string()
+        },
+        if alone == 0 {
+            "-".to_string()
+        } else {
+            format!("{alone_refused} of {alone}")
         },
         late_rate.map_or("-".to_string(), |r| format!("{r:.1}/s")),
     );

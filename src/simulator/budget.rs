@@ -232,6 +232,13 @@ impl Budget {
     }
 }
 
+/// The other apps' admissions of the last second (simulator clock), oldest first: what
+/// `neighbours` needs to tell the job's share of a full window from theirs.
+#[derive(Debug, Default)]
+pub struct Others {
+    pub admitted: std::collections::VecDeque<Instant>,
+}
+
 /// The most admissions found in any span of length `window` (admissions sorted).
 pub fn max_in_window(admitted: &[Instant], window: Duration) -> usize {
     let mut start = 0;

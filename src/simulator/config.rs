@@ -104,6 +104,12 @@ pub struct SimConfig {
     pub other_app_burst: u32,
     /// ...every this many seconds.
     pub other_app_burst_every_secs: f64,
+    /// The other apps are HTTP clients of the simulator on loopback: each of their
+    /// requests leaves on schedule and arrives this many ms later...
+    pub other_app_latency_ms: u64,
+    /// ...plus a uniform 0 to this many ms (drawn per request, seeded), so their arrivals
+    /// in the one-second window are as jittered as a real neighbour's.
+    pub other_app_jitter_ms: u64,
 }
 
 impl Default for SimConfig {
@@ -142,6 +148,8 @@ impl Default for SimConfig {
             other_app_qps: 0.0,
             other_app_burst: 0,
             other_app_burst_every_secs: 30.0,
+            other_app_latency_ms: 25,
+            other_app_jitter_ms: 50,
         }
     }
 }
@@ -261,6 +269,12 @@ impl SimConfig {
             return Err(format!(
                 "other_app_burst: expected 0 (none) to 100000 requests, got {}",
                 self.other_app_burst
+            ));
+        }
+        let delay = self.other_app_latency_ms.max(self.other_app_jitter_ms);
+        if delay > 60_000 {
+            return Err(format!(
+                "other_app_latency_ms, other_app_jitter_ms: expected 0 to 60000 ms each, got {delay}"
             ));
         }
         Ok(())

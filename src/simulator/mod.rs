@@ -25,7 +25,10 @@
 //! - `endpoints`: the settings read, the token grant and the `/_sim/*` controls.
 //! - `server`: the routes to those handlers, and connection serving that can close a
 //!   connection without answering.
-//! - `neighbours`: other apps drawing on the same budget, and the 429s the job causes them.
+//! - `neighbours`: the other apps' endpoint: their requests counted against the same
+//!   budget at arrival, and the 429s the job causes them.
+//! - `other_app`: the other apps themselves, HTTP clients of the simulator on loopback
+//!   with latency and jitter (they use only `config` and `lock`, and the network).
 //!
 //! Imports run one way: the handlers use `state` (and the files below it: `account`,
 //! `budget`, `directory`, `oauth`, `config`), `server` uses the handlers, and only this
@@ -45,6 +48,7 @@ mod listing;
 mod lock;
 mod neighbours;
 mod oauth;
+mod other_app;
 mod server;
 mod state;
 mod stats;
@@ -91,14 +95,15 @@ pub async fn start(config: SimConfig, listen: SocketAddr) -> anyhow::Result<SimH
     let addr = listener.local_addr()?;
     let sim = Arc::new(Sim::new(config, format!("http://{addr}"))?);
     let cancel = CancellationToken::new();
-    if neighbours::configured(&sim.config) {
-        tokio::spawn(neighbours::run(sim.clone(), cancel.clone()));
-    }
     let task = tokio::spawn(server::serve(
         listener,
         server::router(sim.clone()),
         cancel.clone(),
     ));
+    if neighbours::configured(&sim.config) {
+        let (config, api_url) = (sim.config.clone(), sim.api_url.clone());
+        tokio::spawn(other_app::run(config, api_url, cancel.clone()));
+    }
     Ok(SimHandle {
         sim,
         addr,

@@ -27,7 +27,7 @@ use tokio_util::task::TaskTracker;
 use tower::ServiceExt as _;
 
 use super::state::{zoom_error, DropConnection, Sim};
-use super::{change, endpoints, listing};
+use super::{change, endpoints, listing, neighbours};
 
 pub fn router(sim: Arc<Sim>) -> Router {
     Router::new()
@@ -40,6 +40,7 @@ pub fn router(sim: Arc<Sim>) -> Router {
         .route("/oauth/token", post(endpoints::post_token))
         .route("/_sim/stats", get(endpoints::get_stats))
         .route("/_sim/clock", post(endpoints::post_clock))
+        .route("/_sim/other-app", post(neighbours::post_other_app))
         .fallback(|| async { zoom_error(StatusCode::NOT_FOUND, 404, "Not Found.") })
         .with_state(sim)
 }

@@ -20,7 +20,7 @@ use rand::{Rng, SeedableRng};
 use serde_json::json;
 
 use super::account::Account;
-use super::budget::{Admitted, Budget, LimitKind, Limited, SimClock};
+use super::budget::{Admitted, Budget, LimitKind, Limited, Others, SimClock};
 use super::config::SimConfig;
 use super::directory::Pages;
 use super::lock::LockRecover;
@@ -53,6 +53,8 @@ pub struct Sim {
     /// The Medium label's budget: the per-second window and the daily count every
     /// Medium request (the job's and the other apps') is counted against at arrival.
     pub budget: Mutex<Budget>,
+    /// The other apps' admissions of the last second, for `neighbours`' attribution.
+    pub(super) others: Mutex<Others>,
     /// The Light label's budget (the SSO token revoke), counted apart from the Medium one.
     pub light: Mutex<Budget>,
     /// The Heavy label's budget (the activity report).
@@ -82,6 +84,7 @@ impl Sim {
             light: Mutex::new(Budget::labelled(Label::Light, light_qps, light_daily)),
             heavy: Mutex::new(Budget::labelled(Label::Heavy, heavy_qps, heavy_daily)),
             pages: Mutex::new(Pages::default()),
+            others: Mutex::new(Others::default()),
             api_url,
             account: Mutex::new(account),
             budget: Mutex::new(Budget::new(

@@ -9,9 +9,18 @@
 //!   So j = B − o is exactly what is left, and the job knows j without knowing B or o: it
 //!   is the number of the job's own requests sent in the second before the refused one
 //!   that were not refused themselves ([`Controller::throttled_at`] counts them from the
-//!   send times it records). The new rate is j × (1 − [`MARGIN`]): a few percent under
-//!   what fitted, so the window is no longer full, and the others' jitter (a request of
-//!   theirs arriving a millisecond early) does not trip it.
+//!   send times it records). The new rate is j itself: the pacing never puts more than
+//!   ⌈j⌉ of the job's requests in a window (see `limiter`), and the refusal happened when
+//!   the others' window was at its fullest, jitter included (a 5/s neighbour with
+//!   ±25 ms of jitter puts 6 in a window about half the time), so j already leaves room
+//!   for their worst second; a margin under it would give away budget for nothing. A
+//!   429 when the rate is already at or under j (the others grew) cuts j × (1 − [`MARGIN`]).
+//! - **Draining after a cut.** The window still holds the second of requests sent at the
+//!   old rate: sending on at the new one keeps it full for up to a second, and every
+//!   request that arrives then, the job's or a neighbour's, is refused.
+//!   [`Controller::drain_until`] says when the job may send again so that its requests
+//!   already in the window plus those it sends at the new rate never exceed ⌊rate⌋ in one
+//!   second; the limiter pauses until then.
 //! - **One cut per overshoot.** Every request already on the wire when the first 429
 //!   comes back was sent at the old rate and may be refused too; those 429s say nothing
 //!   new. Requests are numbered as they leave, and a 429 counts only when its request
@@ -25,8 +34,11 @@
 //! - **Probing, rarely and gently.** What others draw changes, so after [`PROBE_EVERY`]
 //!   without a 429 the rate rises by [`PROBE_FIRST`] (2%), and each further quiet probe by
 //!   a step twice the last, up to [`PROBE_MAX`]: a probe into a still-full budget costs one
-//!   429 (and the shared pause), a budget that others have left is found again in a few
-//!   probes (10 s per probe: from half the budget back to all of it in about a minute).
+//!   429 (and, often, one of a neighbour's), a budget that others have left is found again
+//!   in a few probes (10 s per probe: from half the budget back to all of it in about a
+//!   minute). A probe that lands back where the last cut did (the others have not moved)
+//!   doubles the quiet time before the next, up to [`PROBE_EVERY_MAX`]; a probe that
+//!   stands resets it.
 //! - **Starting.** At the ceiling, or at the plan's budget when the ceiling is above it
 //!   (`--rate-above-plan`): Zoom has said nothing yet, and the plan is the best guess.
 //!   From there, until the first 429, the rate doubles every [`RAMP_EVERY`] up to the
@@ -52,6 +64,8 @@ pub const PROBE_EVERY: Duration = Duration::from_secs(10);
 /// The first probe's step, as a share of the rate; each quiet probe doubles it.
 pub const PROBE_FIRST: f64 = 0.02;
 pub const PROBE_MAX: f64 = 0.16;
+/// The longest quiet time between probes, once they keep finding the same budget.
+pub const PROBE_EVERY_MAX: Duration = Duration::from_secs(60);
 /// Until the first 429, the rate doubles this often (when below the ceiling).
 pub const RAMP_EVERY: Duration = Duration::from_millis(250);
 /// Zoom's window.
@@ -102,6 +116,11 @@ pub struct Controller {
     /// When the headers last moved the rate (at most once a second).
     followed: Option<Instant>,
     probe_step: f64,
+    /// The quiet time before the next probe: [`PROBE_EVERY`], doubled by probes that
+    /// found nothing new.
+    probe_every: Duration,
+    /// Where the last cut settled, while no probe has stood since.
+    settled_at: Option<f64>,
     /// 429s of requests numbered below this were sent before the last cut.
     cut_seq: u64,
     next_seq: u64,
@@ -125,6 +144,8 @@ impl Controller {
             since: now,
             followed: None,
             probe_step: PROBE_FIRST,
+            probe_every: PROBE_EVERY,
+            settled_at: None,
             cut_seq: 0,
             next_seq: 0,
             sends: VecDeque::new(),
@@ -212,16 +233,47 @@ impl Controller {
         if seq < self.cut_seq {
             return; // sent before the last cut: the same overshoot
         }
-        let fill = self.fill_before(left);
-        let target = if fill == 0 {
+        let fill = self.fill_before(left) as f64;
+        let target = if fill == 0.0 {
             self.rate * BLIND_CUT
+        } else if fill < self.rate {
+            fill
         } else {
-            (fill as f64).min(self.rate) * (1.0 - MARGIN)
+            self.rate * (1.0 - MARGIN)
         };
         self.phase = Phase::Settled;
         self.probe_step = PROBE_FIRST;
         self.cut_seq = self.next_seq;
         self.set(target.min(self.rate), now);
+        if self.settled_at.is_some_and(|at| self.rate >= at - 0.5) {
+            self.probe_every = (self.probe_every * 2).min(PROBE_EVERY_MAX);
+        }
+        self.settled_at = Some(self.rate);
+    }
+
+    /// After a cut at `now`: when the job may send again so that no one-second window
+    /// holds more than ⌊rate⌋ of its requests, counting those it sent before (not
+    /// refused) and those it will send at the new rate, one period (1.01 s / rate) apart.
+    /// `None` when it may send at once. The i-th most recent send b_i shares a window
+    /// with the new sends that leave before b_i + 1 s; at most ⌊rate⌋ − i of them may,
+    /// so the first leaves after b_i + 1 s − (⌊rate⌋ − i) periods.
+    pub fn drain_until(&self, now: Instant) -> Option<Instant> {
+        let k = (self.rate.floor() as usize).max(1);
+        let period = WINDOW.mul_f64(1.01 / self.rate);
+        let recent = self
+            .sends
+            .iter()
+            .rev()
+            .filter(|s| !s.refused && now.saturating_duration_since(s.at) < WINDOW);
+        recent
+            .take(k)
+            .enumerate()
+            .filter_map(|(i, s)| {
+                let ahead = period.mul_f64((k - (i + 1)) as f64);
+                (s.at + WINDOW).checked_sub(ahead)
+            })
+            .max()
+            .filter(|t| *t > now)
     }
 
     /// Request `seq` was admitted at `now` (any answer but a 429). Returns the new rate
@@ -256,8 +308,13 @@ impl Controller {
             Phase::Ramp if self.rate < self.cap() && quiet >= RAMP_EVERY => {
                 self.set(self.rate * 2.0, now);
             }
-            Phase::Settled if self.rate < self.cap() && quiet >= PROBE_EVERY => {
+            Phase::Settled if self.rate < self.cap() && quiet >= self.probe_every => {
                 let step = self.probe_step;
+                if step > PROBE_FIRST {
+                    // The last probe stood: what is left grew, and may grow again.
+                    self.probe_every = PROBE_EVERY;
+                    self.settled_at = None;
+                }
                 self.probe_step = (step * 2.0).min(PROBE_MAX);
                 self.set(self.rate * (1.0 + step), now);
             }

@@ -32,10 +32,10 @@ fn alone_the_rate_stays_at_the_ceiling() {
 }
 
 /// Another app takes 5 of 20 per second: the window fills with 15 of the job's, the 16th
-/// is refused, and the rate settles at 15 × 0.97. The 429s of requests already sent at
-/// the old rate are the same overshoot: no second cut.
+/// is refused, and the rate settles at 15, what fitted. The 429s of requests already sent
+/// at the old rate are the same overshoot: no second cut.
 #[test]
-fn a_429_settles_just_under_what_fitted_once_per_overshoot() {
+fn a_429_settles_at_what_fitted_once_per_overshoot() {
     let t0 = Instant::now();
     let mut c = Controller::new(20.0, 20.0, t0);
     let ms = Duration::from_millis;
@@ -44,16 +44,68 @@ fn a_429_settles_just_under_what_fitted_once_per_overshoot() {
         c.admitted_at(NONE, t0 + ms(50 * s + 20));
     }
     let cut = c.throttled_at(seqs[15], NONE, t0 + ms(800));
-    assert_eq!(cut, Some(15.0 * (1.0 - MARGIN)));
+    assert_eq!(cut, Some(15.0));
     for &s in &seqs[16..] {
         assert_eq!(c.throttled_at(s, NONE, t0 + ms(990)), None);
     }
-    assert!(close(c.rate(), 14.55));
-    // A request sent after the cut and refused is news: it cuts again, from its window
-    // (the 15 admitted ones are still within the second before it left).
+    assert!(close(c.rate(), 15.0));
+    // A request sent after the cut and refused is news: the window held as many of the
+    // job's as the rate allows and still overflowed, so the others grew: cut under it.
     let late = c.sent_at(t0 + ms(1_000));
     let again = c.throttled_at(late, NONE, t0 + ms(1_020)).unwrap();
-    assert!(close(again, 14.55 * (1.0 - MARGIN)), "{again}");
+    assert!(close(again, 15.0 * (1.0 - MARGIN)), "{again}");
+}
+
+/// After the cut to 15, the window still holds the 15 admitted requests sent 50 ms apart
+/// from t0 (0 to 700 ms): sending at once would put a 16th in the second. The job may
+/// send when the i-th most recent has (15 − i) periods of 1.01/15 s left in the window:
+/// the oldest (i = 15) leaves at 1 s, the binding one.
+#[test]
+fn after_a_cut_the_job_waits_for_its_window_to_drain() {
+    let t0 = Instant::now();
+    let mut c = Controller::new(20.0, 20.0, t0);
+    let ms = Duration::from_millis;
+    let seqs = send(&mut c, t0, 16, ms(50));
+    c.throttled_at(seqs[15], NONE, t0 + ms(800));
+    assert!(close(c.rate(), 15.0));
+    let until = c.drain_until(t0 + ms(800)).unwrap();
+    assert_eq!(until, t0 + ms(1_000));
+    // Nothing to drain a second and more later, nor with an empty history.
+    assert_eq!(c.drain_until(t0 + ms(1_800)), None);
+    let fresh = Controller::new(20.0, 20.0, t0);
+    assert_eq!(fresh.drain_until(t0), None);
+}
+
+/// A probe that lands back where the last cut did doubles the quiet time before the next
+/// (10 s, 20 s, 40 s, then 60 s at most); a probe that stands resets it.
+#[test]
+fn probes_that_find_nothing_new_grow_rarer() {
+    let t0 = Instant::now();
+    let at = |secs: f64| t0 + Duration::from_secs_f64(secs);
+    let mut c = Controller::new(20.0, 20.0, t0);
+    // Settle at 14 (14 of the job's in the window when the 15th is refused).
+    let seqs = send(&mut c, t0, 15, Duration::from_millis(60));
+    c.throttled_at(seqs[14], NONE, at(0.9));
+    assert!(close(c.rate(), 14.0));
+    let mut t = 0.9;
+    for quiet in [10.0, 20.0, 40.0, 60.0, 60.0] {
+        assert_eq!(c.admitted_at(NONE, at(t + quiet - 0.01)), None, "{quiet}");
+        let probed = c.admitted_at(NONE, at(t + quiet)).unwrap();
+        assert!(close(probed, 14.28), "{probed}");
+        // The probe is refused with the same 14 of the job's in the window.
+        t += quiet;
+        let seqs = send(&mut c, at(t), 15, Duration::from_millis(60));
+        t += 0.9;
+        c.throttled_at(seqs[14], NONE, at(t));
+        assert!(close(c.rate(), 14.0), "{}", c.rate());
+    }
+    // Others leave: a probe stands, the next one comes 60 s later (still the doubled
+    // quiet time), and stands too, which resets the quiet time to 10 s.
+    let stood = c.admitted_at(NONE, at(t + 60.0)).unwrap();
+    assert!(close(stood, 14.28), "{stood}");
+    let next = c.admitted_at(NONE, at(t + 120.0)).unwrap();
+    assert!(close(next, 14.28 * 1.04), "{next}");
+    assert!(c.admitted_at(NONE, at(t + 130.0)).is_some());
 }
 
 /// After a cut the rate waits PROBE_EVERY without a 429, then rises 2%, 4%, 8%, 16%,

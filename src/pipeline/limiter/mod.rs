@@ -306,9 +306,16 @@ impl Limiter {
         } else {
             c.rate.admitted_at(headers, now)
         };
+        // After a cut, let the window drain of what was sent at the old rate.
+        let drain = changed
+            .filter(|_| reply.throttled)
+            .and_then(|_| c.rate.drain_until(now));
         drop(c);
         if let Some(rate) = changed {
             self.set(rate);
+        }
+        if let Some(until) = drain {
+            self.pause_for(until.saturating_duration_since(now));
         }
     }
 
