@@ -66,6 +66,30 @@ async fn users(dir: &Path, words: &[&str], creds: Credentials) -> anyhow::Result
 }
 
 /// A `GET /users` page of Zoom's shape.
+/// `(path, next_page_token)` of every request received, in order; each a GET with the
+/// bearer and page_size=300.
+async fn asked(server: &wiremock::MockServer) -> Vec<(String, Option<String>)> {
+    let requests: Vec<wiremock::Request> = server.received_requests().await.unwrap();
+    requests
+        .iter()
+        .map(|r| {
+            assert_eq!(r.method.as_str(), "GET");
+            assert_eq!(
+                r.headers.get("authorization").unwrap().to_str().unwrap(),
+                "Bearer wm-token"
+            );
+            let q = |k: &str| {
+                r.url
+                    .query_pairs()
+                    .find(|(key, _)| key == k)
+                    .map(|(_, v)| v.into_owned())
+            };
+            assert_eq!(q("page_size").as_deref(), Some("300"));
+            (r.url.path().to_string(), q("next_page_token"))
+        })
+        .collect()
+}
+
 fn page(users: &[Value], next: &str) -> Value {
     json!({"page_count": 3, "page_number": 1, "page_size": 300, "total_records": 7,
            "next_page_token": next, "users": users})

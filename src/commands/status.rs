@@ -206,23 +206,16 @@ fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
     }
 }
 
-const CSV_HEADER: [&str; 11] = [
-    "line",
-    "user_id",
-    "outcome",
-    "http_status",
-    "zoom_code",
-    "attempts",
-    "finished_at",
-    "message",
-    "may_have_applied",
-    "remaining",
-    "retryable_at",
-];
+/// The report's columns (one list: `ledger::report::CSV_HEADER`), then what status adds.
+fn csv_header() -> impl Iterator<Item = &'static str> {
+    crate::ledger::report::CSV_HEADER
+        .split(',')
+        .chain(["remaining", "retryable_at"])
+}
 
 fn csv(status: &Status, only: Option<Only>) -> anyhow::Result<String> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(CSV_HEADER)?;
+    w.write_record(csv_header())?;
     for u in status.listed(which(only)) {
         let r = &u.row;
         let opt = |v: Option<String>| v.unwrap_or_default();

@@ -24,15 +24,18 @@ fn text(path: &Path) -> String {
         .to_string()
 }
 
+/// `--name` and its value, if it takes one.
+fn push(w: &mut Vec<String>, name: &str, value: Option<String>) {
+    w.push(format!("--{name}"));
+    w.extend(value);
+}
+
 impl Settings {
     /// `program run INPUT [flags]`: see the module's comment.
     pub fn continue_words(&self, program: &str) -> Vec<String> {
         let z = &self.zoom;
         let mut w: Vec<String> = vec![program.into(), "run".into(), text(&self.input)];
-        let mut flag = |name: &str, value: Option<String>| {
-            w.push(format!("--{name}"));
-            w.extend(value);
-        };
+        let mut flag = |name: &str, value: Option<String>| push(&mut w, name, value);
         if let Some(c) = &z.config {
             flag("config", Some(text(c)));
         }
@@ -79,10 +82,7 @@ impl Settings {
 
     /// How the input is read and where its passwords come from.
     fn input_words(&self, w: &mut Vec<String>) {
-        let mut flag = |name: &str, value: Option<String>| {
-            w.push(format!("--{name}"));
-            w.extend(value);
-        };
+        let mut flag = |name: &str, value: Option<String>| push(w, name, value);
         if let Some(g) = &self.generate {
             flag("generate", None);
             match &g.out {

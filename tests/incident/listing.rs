@@ -6,29 +6,19 @@
 
 use super::*;
 use wiremock::matchers::{method, path, query_param, query_param_is_missing};
-use wiremock::{Mock, MockBuilder, MockServer, Request, ResponseTemplate};
+use wiremock::{Mock, MockBuilder, MockServer, ResponseTemplate};
 
 const EXPIRED: &str = r#"{"code":300,"message":"The next page token is invalid or expired."}"#;
 
-/// `(page_size, next_page_token)` of each `GET /v2/users` received, in order.
+/// `(page_size, next_page_token)` of each `GET /v2/users` received, in order (every
+/// request is one: [`asked`] checks the method, the bearer and page_size=300).
 async fn queries(server: &MockServer) -> Vec<(String, Option<String>)> {
-    let requests: Vec<Request> = server.received_requests().await.unwrap();
-    requests
-        .iter()
-        .map(|r| {
-            assert_eq!(r.method.as_str(), "GET");
-            assert_eq!(r.url.path(), "/v2/users");
-            assert_eq!(
-                r.headers.get("authorization").unwrap().to_str().unwrap(),
-                "Bearer wm-token"
-            );
-            let q = |k: &str| {
-                r.url
-                    .query_pairs()
-                    .find(|(key, _)| key == k)
-                    .map(|(_, v)| v.into_owned())
-            };
-            (q("page_size").unwrap(), q("next_page_token"))
+    asked(server)
+        .await
+        .into_iter()
+        .map(|(path, token)| {
+            assert_eq!(path, "/v2/users");
+            ("300".to_string(), token)
         })
         .collect()
 }

@@ -5,35 +5,7 @@
 
 use super::*;
 use wiremock::matchers::{method, path, query_param, query_param_is_missing};
-use wiremock::{Mock, MockServer, Request, ResponseTemplate};
-
-fn base(server: &MockServer) -> String {
-    format!("{}/v2", server.uri())
-}
-
-/// `(path, next_page_token)` of every request received, in order; each a GET with the
-/// bearer and page_size=300.
-async fn asked(server: &MockServer) -> Vec<(String, Option<String>)> {
-    let requests: Vec<Request> = server.received_requests().await.unwrap();
-    requests
-        .iter()
-        .map(|r| {
-            assert_eq!(r.method.as_str(), "GET");
-            assert_eq!(
-                r.headers.get("authorization").unwrap().to_str().unwrap(),
-                "Bearer wm-token"
-            );
-            let q = |k: &str| {
-                r.url
-                    .query_pairs()
-                    .find(|(key, _)| key == k)
-                    .map(|(_, v)| v.into_owned())
-            };
-            assert_eq!(q("page_size").as_deref(), Some("300"));
-            (r.url.path().to_string(), q("next_page_token"))
-        })
-        .collect()
-}
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// Issue 19, lesser item: a listing page answered 302 said "no Location".
 #[tokio::test]
@@ -51,7 +23,7 @@ async fn a_redirected_page_names_its_location_and_nothing_is_listed() {
     let file = out(dir.path(), "all.csv");
     let e = users(
         dir.path(),
-        &["--base-url", &base(&server), "--out", &p(&file)],
+        &["--base-url", &v2(&server), "--out", &p(&file)],
         util::token("wm-token"),
     )
     .await
@@ -97,7 +69,7 @@ async fn a_first_page_without_its_array_lists_nothing_and_says_why() {
     let file = out(dir.path(), "all.csv");
     let (code, stderr) = users_bin(
         dir.path(),
-        &["--base-url", &base(&server), "--out", &p(&file)],
+        &["--base-url", &v2(&server), "--out", &p(&file)],
     )
     .await;
     assert_eq!(code, Some(2), "{stderr}");
@@ -140,7 +112,7 @@ async fn a_later_page_without_its_array_leaves_the_listing_incomplete() {
     let file = out(dir.path(), "all.csv");
     let (code, stderr) = users_bin(
         dir.path(),
-        &["--base-url", &base(&server), "--out", &p(&file)],
+        &["--base-url", &v2(&server), "--out", &p(&file)],
     )
     .await;
     assert_eq!(code, Some(3), "{stderr}");
@@ -189,7 +161,7 @@ async fn a_members_page_must_carry_members_and_an_empty_one_is_an_empty_group() 
         let file = out(dir.path(), "group.csv");
         let words = [
             "--base-url",
-            &base(&server),
+            &v2(&server),
             "--group",
             "g1",
             "--out",
